@@ -1,0 +1,48 @@
+# Peel: every target here is a command the README shows.
+# Bootstrap: a private copy of uv in .tools/, then .venv from the committed uv.lock.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast lint bench eval clean docs
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON) --quiet
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/peel demo
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m peel.cli.docgen --check
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: lint
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+docs: install
+	$(BIN)/python -m peel.cli.docgen
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+eval: install
+	@echo "No analysis with an evaluation exists yet (issues 3 onward add them)."
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,458 @@
+"""One batch: read a file, validate and map it, quarantine bad rows, drop rows already stored,
+write the rest to the lake, and commit it all in one step.
+
+    rows_read = rows_stored + rows_quarantined + rows_duplicate       (checked before commit)
+
+A row's identity is (source, record key, content hash, ordinal of that content among identical
+rows of the same file); `row_id` is derived from it, so a rerun of a batch stores nothing twice
+and every stored row keeps the id products cite. Rows with one key and different content are all
+kept as versions of one record (`<table>_current` shows the latest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from peel.errors import InputRefused, LakeError
+from peel.ingest.enrich import localise, project
+from peel.ingest.framing import Reject
+from peel.ingest.readers import LINE, RawBlock, ReadStats, read_blocks
+from peel.ingest.validate import build_validation, quote_ident, register_code_tables
+from peel.lake import Lake
+from peel.lake.catalog import STAGING, FileEntry, Manifest, crash_point, fsync_file
+from peel.lake.engine import PROVENANCE
+from peel.lake.writer import PARTITION_COLUMN, TableWriter
+from peel.sources.mapping import Mapping
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("quarantine_id", pa.string()),
+        ("identity", pa.string()),
+        ("batch", pa.string()),
+        ("source", pa.string()),
+        ("dataset", pa.string()),
+        ("file", pa.string()),
+        ("line", pa.int64()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+        ("raw_kind", pa.string()),  # "fields": JSON object of column -> text; "record": text
+        ("input_format", pa.string()),
+    ]
+)
+
+
+@dataclass
+class BatchReport:
+    batch: str
+    file: str
+    source: str
+    dataset: str
+    rows_read: int = 0
+    rows_stored: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    format: str = ""
+    encoding: str = ""
+    seconds: float = 0.0
+    table: str = ""
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    refused: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass
+class RetryInput:
+    """How a retry batch maps its temporary file back to the original rows."""
+
+    file_label: str
+    line_map: dict[int, int]
+    resolves: list[str]
+    input_sha256: str
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Quarantine:
+    def __init__(self, batch: str, source: str, dataset: str, file: str, fmt: str) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.batch, self.source, self.dataset, self.file, self.fmt = (
+            batch,
+            source,
+            dataset,
+            file,
+            fmt,
+        )
+        self.reasons: Counter[str] = Counter()
+
+    def add(self, line: int, fld: str | None, reason: str, raw: str, kind: str) -> None:
+        digest = hashlib.md5(raw.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
+        identity = hashlib.md5(
+            f"{self.source}\x1f{self.file}\x1f{line}\x1f{digest}".encode(),
+            usedforsecurity=False,
+        ).hexdigest()
+        self.rows.append(
+            {
+                "quarantine_id": uuid.uuid4().hex,
+                "identity": identity,
+                "batch": self.batch,
+                "source": self.source,
+                "dataset": self.dataset,
+                "file": self.file,
+                "line": line,
+                "field": fld,
+                "reason": reason,
+                "raw": raw,
+                "raw_kind": kind,
+                "input_format": self.fmt,
+            }
+        )
+        # Reasons are counted by rule, without anything row-specific.
+        self.reasons[reason if fld is None else f"{fld}: {reason.split(': ', 1)[-1]}"] += 1
+
+
+def ingest_file(
+    lake: Lake,
+    path: Path,
+    mapping: Mapping,
+    *,
+    dataset: str | None = None,
+    synthetic: bool = False,
+    retry: RetryInput | None = None,
+) -> BatchReport:
+    """Ingest one file as one batch. Raises InputRefused when the whole file is refused (the
+    lake is then unchanged)."""
+    started = time.perf_counter()
+    settings = lake.settings
+    dataset = dataset or mapping.source
+    batch = time.strftime("%Y%m%d") + "-" + uuid.uuid4().hex[:12]
+    label = retry.file_label if retry else path.name
+    report = BatchReport(batch=batch, file=label, source=mapping.source, dataset=dataset)
+    report.table = mapping.entity.table
+    if not path.is_file():
+        raise InputRefused(f"{path}: no such file")
+    with lake.catalog.writer_lock():
+        lake.catalog.recover()
+        _check_dataset(lake, dataset, synthetic)
+        staging = lake.lake_dir / STAGING / batch
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            return _run(
+                lake, path, mapping, report, staging, synthetic=synthetic, retry=retry,
+                started=started, settings_fsync=settings.fsync,
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_dataset(lake: Lake, dataset: str, synthetic: bool) -> None:
+    for m in lake.catalog.manifests():
+        if m.dataset == dataset and m.synthetic != synthetic:
+            kind = "synthetic" if m.synthetic else "real"
+            raise InputRefused(
+                f"dataset {dataset!r} holds {kind} data; synthetic and real data are never "
+                "mixed in one dataset (choose another --dataset)"
+            )
+
+
+def _run(
+    lake: Lake,
+    path: Path,
+    mapping: Mapping,
+    report: BatchReport,
+    staging: Path,
+    *,
+    synthetic: bool,
+    retry: RetryInput | None,
+    started: float,
+    settings_fsync: bool,
+) -> BatchReport:
+    settings = lake.settings
+    engine = lake.engine()
+    con = engine.con
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        register_code_tables(con, lake.registry)
+        validation = build_validation(mapping)
+        stats = ReadStats()
+        quarantine = _Quarantine(report.batch, mapping.source, report.dataset, report.file, "")
+        staged_rows = 0
+        part = 0
+        spec = mapping.entity
+        for block in read_blocks(path, mapping, settings, stats):
+            quarantine.fmt = stats.format
+            if retry is not None:
+                block = _remap_lines(block, retry.line_map)
+            report.rows_read += block.table.num_rows + len(block.rejects)
+            for r in block.rejects:
+                quarantine.add(r.line, None, r.reason, r.raw, "record")
+            if block.table.num_rows == 0:
+                continue
+            con.register("raw_block", block.table)
+            out = con.sql(validation.sql, params=validation.params).to_arrow_table()
+            con.unregister("raw_block")
+            bad = pc.not_equal(out["_errors"], "")
+            if pc.any(bad).as_py():
+                _quarantine_rows(quarantine, block.table, out.filter(bad), mapping)
+                out = out.filter(pc.invert(bad))
+            out = out.drop_columns(["_errors", "_error_field"])
+            out = _enrich(out, mapping, validation.local_datetimes, validation.projected, settings)
+            if out.num_rows:
+                part += 1
+                pq.write_table(out, staging / f"part-{part:06d}.parquet", compression="lz4")
+                staged_rows += out.num_rows
+        report.format = stats.format
+        report.encoding = "+".join(sorted(stats.encodings)) or "utf-8"
+        report.rows_quarantined = len(quarantine.rows)
+        report.quarantine_reasons = dict(quarantine.reasons.most_common())
+        seq = lake.catalog.next_seq()
+        entries = _finalise(lake, mapping, report, staging, seq, part) if staged_rows else []
+        report.rows_stored = sum(e.rows for e in entries)
+        report.rows_duplicate = staged_rows - report.rows_stored
+        q_entries, q_written = _write_quarantine(lake, quarantine, fsync=settings_fsync)
+        total = report.rows_stored + report.rows_quarantined + report.rows_duplicate
+        if total != report.rows_read:
+            raise LakeError(
+                f"{report.file}: rows read {report.rows_read:,} != stored + quarantined + "
+                f"duplicate {total:,}; batch not committed"
+            )
+        report.seconds = round(time.perf_counter() - started, 3)
+        manifest = Manifest(
+            seq=seq,
+            batch=report.batch,
+            kind="retry" if retry else "ingest",
+            source=mapping.source,
+            dataset=report.dataset,
+            synthetic=synthetic,
+            input_file=report.file,
+            input_sha256=retry.input_sha256 if retry else sha256_file(path),
+            counts={
+                "rows_read": report.rows_read,
+                "rows_stored": report.rows_stored,
+                "rows_quarantined": report.rows_quarantined,
+                "rows_duplicate": report.rows_duplicate,
+                "quarantine_entries": q_written,
+            },
+            tables={spec.table: entries} if entries else {},
+            quarantine=q_entries,
+            resolves=list(retry.resolves) if retry else [],
+            details={
+                "format": report.format,
+                "encoding": report.encoding,
+                "header": stats.header,
+                "quarantine_reasons": report.quarantine_reasons,
+                "crs": settings.crs,
+                "timezone": settings.timezone,
+            },
+        )
+        crash_point("before-commit")
+        lake.catalog.commit(manifest)
+        return report
+    finally:
+        engine.close()
+
+
+def _remap_lines(block: RawBlock, line_map: dict[int, int]) -> RawBlock:
+    lines = [line_map.get(x, x) for x in block.table[LINE].to_pylist()]
+    idx = block.table.schema.get_field_index(LINE)
+    table = block.table.set_column(idx, LINE, pa.array(lines, pa.int64()))
+    rejects = [Reject(line_map.get(r.line, r.line), r.reason, r.raw) for r in block.rejects]
+    return RawBlock(table, rejects)
+
+
+def _quarantine_rows(q: _Quarantine, raw: pa.Table, bad: pa.Table, mapping: Mapping) -> None:
+    lines = bad[LINE]
+    raw_bad = raw.filter(pc.is_in(raw[LINE], value_set=lines.combine_chunks()))
+    by_line = {
+        row[LINE]: {c: row[c] for c in mapping.columns if c in row}
+        for row in raw_bad.to_pylist()
+    }
+    for line, fld, errs in zip(
+        lines.to_pylist(), bad["_error_field"].to_pylist(), bad["_errors"].to_pylist(), strict=True
+    ):
+        values = by_line.get(line, {})
+        q.add(line, fld, errs, json.dumps(values, ensure_ascii=False), "fields")
+
+
+def _enrich(
+    table: pa.Table,
+    mapping: Mapping,
+    local: tuple[str, ...],
+    projected: tuple[tuple[str, str | None], ...],
+    settings: Any,
+) -> pa.Table:
+    for spec in mapping.entity.fields:
+        if spec.type != "datetime":
+            continue
+        i = table.schema.get_field_index(spec.name)
+        if spec.name in local:
+            utc, flags = localise(table[spec.name], settings.timezone)
+            table = table.set_column(i, spec.name, utc)
+            j = table.schema.get_field_index(spec.name + "_flag")
+            table = table.set_column(j, spec.name + "_flag", flags)
+        else:
+            col = table[spec.name].cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+            table = table.set_column(i, spec.name, col)
+    given_xy = {f for f, _ in projected}
+    crs_of = dict(projected)
+    for spec in mapping.entity.fields:
+        if spec.type == "location" and any(r.field == spec.name for r in mapping.rules):
+            if spec.name in given_xy:
+                table = project(
+                    table, spec.name, crs=settings.crs, given_crs=crs_of[spec.name], given="xy"
+                )
+            else:
+                table = project(table, spec.name, crs=settings.crs)
+    return table
+
+
+def _finalise(
+    lake: Lake, mapping: Mapping, report: BatchReport, staging: Path, seq: int, parts: int
+) -> list[FileEntry]:
+    """Give staged rows their identity, drop those already stored, sort, and write."""
+    spec = mapping.entity
+    engine = lake.engine()
+    try:
+        con = engine.con
+        con.execute("SET TimeZone = 'UTC'")
+        staged = f"read_parquet('{(staging / '*.parquet').as_posix()}')"
+        part_field = spec.layout.partition_field
+        day = (
+            f"coalesce(strftime(CAST({quote_ident(part_field)} AS DATE), '%Y-%m-%d'), 'unknown')"
+            if part_field
+            else None
+        )
+        partitions: set[str] | None = None
+        if day:
+            partitions = {
+                r[0] for r in con.execute(f"SELECT DISTINCT {day} FROM {staged}").fetchall()
+            }
+        existing = engine.table_sql(spec.table, partitions)
+        entity_cols = ", ".join(quote_ident(c) for c, _ in spec.physical_columns())
+        order = [quote_ident(c) for c in spec.layout.sort] + ["_line"]
+        if day:
+            order.insert(0, PARTITION_COLUMN)
+        ident = (
+            "md5(concat_ws(chr(31), $source, coalesce(_record_key, ''), _content_hash, "
+            "CAST(_ordinal AS VARCHAR)))::UUID"
+        )
+        sql = f"""
+            WITH s AS (
+                SELECT *, row_number() OVER (
+                    PARTITION BY _record_key, _content_hash ORDER BY _line) AS _ordinal
+                FROM {staged}
+            ), ids AS (SELECT *, {ident} AS row_id FROM s)
+            SELECT ids.row_id, $source AS _source, $dataset AS _dataset, $batch AS _batch,
+                   CAST($seq AS BIGINT) AS _seq, $file AS _file, _line, _record_key,
+                   _content_hash, {entity_cols}
+                   {", " + day + " AS " + PARTITION_COLUMN if day else ""}
+            FROM ids
+            WHERE NOT EXISTS (SELECT 1 FROM {existing} AS e WHERE e.row_id = ids.row_id)
+            ORDER BY {", ".join(order)}
+        """
+        params = {
+            "source": mapping.source,
+            "dataset": report.dataset,
+            "batch": report.batch,
+            "seq": seq,
+            "file": report.file,
+        }
+        reader = engine.reader(sql, params)
+        writer = TableWriter(lake.settings.data_dir, spec.table, report.batch, fsync=lake.settings.fsync)
+        expected = [c for c, _ in PROVENANCE]
+        for rb in reader:
+            assert rb.schema.names[: len(expected)] == expected
+            writer.write(rb)
+        return writer.close()
+    finally:
+        engine.close()
+
+
+def _write_quarantine(
+    lake: Lake, q: _Quarantine, *, fsync: bool
+) -> tuple[list[FileEntry], int]:
+    """Write this batch's rejected rows, except those already open in quarantine from an
+    earlier run of the same file (same line, same text): a rerun reports them again but does
+    not store them twice. Returns the file entries and how many entries were written."""
+    if not q.rows:
+        return [], 0
+    from peel.ingest.quarantine import open_identities
+
+    known = open_identities(lake, q.source)
+    rows = [r for r in q.rows if r["identity"] not in known]
+    if not rows:
+        return [], 0
+    folder = lake.settings.quarantine_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{q.batch}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA), path, compression="zstd")
+    if fsync:
+        fsync_file(path)
+    entry = FileEntry(
+        path=str(path.relative_to(lake.settings.data_dir)),
+        rows=len(rows),
+        bytes=path.stat().st_size,
+    )
+    return [entry], len(rows)
+
+
+def ingest_files(
+    lake: Lake,
+    paths: list[Path],
+    mapping: Mapping,
+    *,
+    dataset: str | None = None,
+    synthetic: bool = False,
+) -> dict[str, Any]:
+    """Each file is a batch. A refused file is reported and the others still go in."""
+    reports = []
+    for path in paths:
+        try:
+            reports.append(ingest_file(lake, path, mapping, dataset=dataset, synthetic=synthetic))
+        except InputRefused as e:
+            r = BatchReport(batch="", file=path.name, source=mapping.source, dataset=dataset or "")
+            r.refused = str(e)
+            reports.append(r)
+    return summarise(reports)
+
+
+def summarise(reports: list[BatchReport]) -> dict[str, Any]:
+    keys = ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate")
+    out: dict[str, Any] = {k: sum(getattr(r, k) for r in reports) for k in keys}
+    out["files_refused"] = sum(1 for r in reports if r.refused)
+    out["batches"] = [r.to_json() for r in reports]
+    return out
+
+
+__all__ = [
+    "QUARANTINE_SCHEMA",
+    "BatchReport",
+    "RetryInput",
+    "ingest_file",
+    "ingest_files",
+    "sha256_file",
+    "summarise",
+]

@@ -1,0 +1,101 @@
+"""Writes a sorted Arrow stream to Parquet files of one table, split by day partition.
+
+Files get new unique names (batch id and a counter) and are fsynced before the batch's
+manifest is committed; nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from peel.lake.catalog import FileEntry, crash_point, fsync_dir, fsync_file
+
+PARTITION_COLUMN = "_day"
+ROW_GROUP = 122_880
+FILE_ROWS = 8_000_000
+
+
+class TableWriter:
+    """Consumes record batches sorted by `_day` (when partitioned) and writes Parquet files."""
+
+    def __init__(self, data_dir: Path, table: str, batch: str, *, fsync: bool) -> None:
+        self.data_dir = data_dir
+        self.table = table
+        self.batch = batch
+        self.fsync = fsync
+        self.entries: list[FileEntry] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._path: Path | None = None
+        self._partition: str | None = None
+        self._rows = 0
+        self._counter = 0
+        self._dirs: set[Path] = set()
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        if PARTITION_COLUMN not in batch.schema.names:
+            self._write_part(batch, None)
+            return
+        days = batch.column(batch.schema.get_field_index(PARTITION_COLUMN))
+        body = batch.drop_columns([PARTITION_COLUMN])
+        values = pc.cast(days, pa.string()).to_numpy(zero_copy_only=False)
+        cuts = np.flatnonzero(values[1:] != values[:-1]) + 1
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(values)], strict=True):
+            self._write_part(body.slice(a, b - a), str(values[a]))
+
+    def _write_part(self, batch: pa.RecordBatch, partition: str | None) -> None:
+        if self._writer is not None and (
+            partition != self._partition or self._rows >= FILE_ROWS
+        ):
+            self._close()
+        if self._writer is None:
+            folder = self.data_dir / "lake" / self.table
+            if partition is not None:
+                folder = folder / f"day={partition}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(folder)
+            self._counter += 1
+            self._path = folder / f"{self.batch}-{self._counter:05d}.parquet"
+            self._writer = pq.ParquetWriter(
+                self._path, batch.schema, compression="zstd", write_statistics=True
+            )
+            self._partition = partition
+            self._rows = 0
+        self._writer.write_batch(batch, row_group_size=ROW_GROUP)
+        self._rows += batch.num_rows
+
+    def _close(self) -> None:
+        if self._writer is None or self._path is None:
+            return
+        self._writer.close()
+        crash_point("data-written")
+        if self.fsync:
+            fsync_file(self._path)
+        crash_point("data-fsynced")
+        self.entries.append(
+            FileEntry(
+                path=str(self._path.relative_to(self.data_dir)),
+                rows=self._rows,
+                bytes=self._path.stat().st_size,
+                partition=self._partition,
+            )
+        )
+        self._writer = None
+        self._path = None
+
+    def close(self) -> list[FileEntry]:
+        self._close()
+        if self.fsync:
+            for d in self._dirs:
+                fsync_dir(d)
+                fsync_dir(d.parent)
+        return self.entries
+
+
+__all__ = ["PARTITION_COLUMN", "TableWriter"]

@@ -1,0 +1,58 @@
+"""Typed settings, read once from `PEEL_*` environment variables through a cached getter.
+
+Nothing is read at import time: call `get_settings()`; tests call `get_settings.cache_clear()`
+after changing the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PEEL_", extra="ignore")
+
+    env: str = Field(default="development", description="development, test or production")
+    data_dir: Path = Field(default=Path("peel-data"), description="where Peel writes everything")
+    database_url: str | None = Field(default=None, description="serving store URL")
+    reference_time: str | None = Field(
+        default=None, description="ISO time the data clock reads (default: wall clock)"
+    )
+    crs: str = Field(default="EPSG:27700", description="projected CRS for positions")
+    timezone: str = Field(default="Europe/London", description="zone of local source times")
+
+    # Limits that keep hostile input from exhausting the machine.
+    max_record_bytes: int = Field(default=1 << 20, description="longest CSV/JSON record kept")
+    max_columns: int = Field(default=2000, description="widest header accepted")
+    max_gzip_ratio: int = Field(default=200, description="refuse gzip expanding more than this")
+    max_gzip_min_bytes: int = Field(
+        default=256 << 20, description="the ratio check applies once output passes this size"
+    )
+    block_bytes: int = Field(default=64 << 20, description="bytes of input framed per block")
+    duckdb_memory_limit: str = Field(default="1GB", description="DuckDB memory limit for ingest")
+    duckdb_threads: int = Field(default=2, description="DuckDB worker threads")
+    fsync: bool = Field(default=True, description="fsync data files and the catalog on commit")
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def serving_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'serving.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+__all__ = ["Settings", "get_settings"]
