@@ -1,0 +1,1 @@
+"""The `peel` command line (Typer): one module per command group."""

@@ -18,6 +18,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -352,18 +353,28 @@ def _finalise(
             }
         existing = engine.table_sql(spec.table, partitions)
         entity_cols = ", ".join(quote_ident(c) for c, _ in spec.physical_columns())
-        order = [quote_ident(c) for c in spec.layout.sort] + ["_line"]
+        order = [quote_ident(c) for c in spec.layout.sort]
         if day:
             order.insert(0, PARTITION_COLUMN)
         ident = (
             "md5(concat_ws(chr(31), $source, coalesce(_record_key, ''), _content_hash, "
             "CAST(_ordinal AS VARCHAR)))::UUID"
         )
+        # The ordinal separates identical rows of one file. Most rows are unique, so number
+        # only the repeated ones (a small window) instead of windowing the whole batch.
         sql = f"""
-            WITH s AS (
-                SELECT *, row_number() OVER (
-                    PARTITION BY _record_key, _content_hash ORDER BY _line) AS _ordinal
-                FROM {staged}
+            WITH rep AS (
+                SELECT _record_key, _content_hash FROM {staged}
+                GROUP BY ALL HAVING count(*) > 1
+            ), numbered AS (
+                SELECT st._line, row_number() OVER (
+                    PARTITION BY st._record_key, st._content_hash ORDER BY st._line) AS _ordinal
+                FROM {staged} AS st SEMI JOIN rep
+                  ON st._content_hash = rep._content_hash
+                 AND st._record_key IS NOT DISTINCT FROM rep._record_key
+            ), s AS (
+                SELECT st.*, coalesce(n._ordinal, 1) AS _ordinal
+                FROM {staged} AS st LEFT JOIN numbered AS n ON st._line = n._line
             ), ids AS (SELECT *, {ident} AS row_id FROM s)
             SELECT ids.row_id, $source AS _source, $dataset AS _dataset, $batch AS _batch,
                    CAST($seq AS BIGINT) AS _seq, $file AS _file, _line, _record_key,
@@ -371,7 +382,7 @@ def _finalise(
                    {", " + day + " AS " + PARTITION_COLUMN if day else ""}
             FROM ids
             WHERE NOT EXISTS (SELECT 1 FROM {existing} AS e WHERE e.row_id = ids.row_id)
-            ORDER BY {", ".join(order)}
+            {"ORDER BY " + ", ".join(order) if order else ""}
         """
         params = {
             "source": mapping.source,
@@ -426,16 +437,21 @@ def ingest_files(
     *,
     dataset: str | None = None,
     synthetic: bool = False,
+    on_file: Callable[[BatchReport], None] | None = None,
 ) -> dict[str, Any]:
     """Each file is a batch. A refused file is reported and the others still go in."""
     reports = []
     for path in paths:
         try:
-            reports.append(ingest_file(lake, path, mapping, dataset=dataset, synthetic=synthetic))
+            r = ingest_file(lake, path, mapping, dataset=dataset, synthetic=synthetic)
         except InputRefused as e:
-            r = BatchReport(batch="", file=path.name, source=mapping.source, dataset=dataset or "")
+            r = BatchReport(
+                batch="", file=path.name, source=mapping.source, dataset=dataset or mapping.source
+            )
             r.refused = str(e)
-            reports.append(r)
+        reports.append(r)
+        if on_file is not None:
+            on_file(r)
     return summarise(reports)
 
 

@@ -44,7 +44,7 @@ def quarantine_rows(lake: Lake) -> pa.Table:
             f"SELECT *, {seq} AS seq FROM read_parquet('{str(p).replace(chr(39), chr(39) * 2)}')"
             for seq, p in files
         )
-        return con.execute(
+        return con.sql(
             f"SELECT q.*, q.quarantine_id NOT IN (SELECT qid FROM resolved) AS open "
             f"FROM ({parts}) q ORDER BY seq, line"
         ).to_arrow_table()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from peel.schema import Registry
 from peel.sources.mapping import FieldRule, Mapping
@@ -48,10 +49,16 @@ def register_code_tables(con: duckdb.DuckDBPyConnection, registry: Registry) -> 
     """One table per code list: (normalised spelling, canonical code)."""
     for name, cl in registry.code_lists.items():
         rows = cl.lookup_table()
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident('codes_' + name)} (k VARCHAR, code VARCHAR)")
-        con.executemany(
-            f"INSERT INTO {quote_ident('codes_' + name)} VALUES (?, ?)", rows
+        codes = pa.table(
+            {"k": pa.array([r[0] for r in rows], pa.string()),
+             "code": pa.array([r[1] for r in rows], pa.string())}
         )
+        con.register("_codes_in", codes)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident('codes_' + name)} AS "
+            "SELECT k, code FROM _codes_in"
+        )
+        con.unregister("_codes_in")
 
 
 def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validation:

@@ -1,0 +1,33 @@
+"""The `peel` command: one verb per job, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from peel import __version__
+from peel.cli import demo, lake, quarantine
+from peel.cli.ingest import ingest
+
+app = typer.Typer(
+    name="peel",
+    help="Peel: use a police force's own data to solve crime, under rules it can prove it keeps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("ingest")(ingest)
+app.add_typer(lake.app, name="lake")
+app.add_typer(quarantine.app, name="quarantine")
+app.command("demo")(demo.demo)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+__all__ = ["app"]

@@ -1,0 +1,70 @@
+"""Shared fixtures. Under CI=true a missing service or data folder fails a test instead of
+skipping it (INTERFACES: Tests and CI)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from peel.lake import Lake
+from peel.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip when `what` is missing, except under CI=true, where that is a failure."""
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {what} is missing")
+    pytest.skip(f"{what} is missing")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    require(SHARED_DATA.is_dir(), f"shared data folder {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh PEEL_DATA_DIR for one test; the settings cache is cleared around it."""
+    d = tmp_path / "peel-data"
+    monkeypatch.setenv("PEEL_DATA_DIR", str(d))
+    monkeypatch.setenv("PEEL_ENV", "test")
+    monkeypatch.setenv("PEEL_FSYNC", "false")
+    get_settings.cache_clear()
+    yield d
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def lake(data_dir: Path) -> Lake:
+    return Lake(Settings(data_dir=data_dir, fsync=False))
+
+
+@pytest.fixture
+def small_lake(data_dir: Path) -> Lake:
+    """A lake whose limits are small enough to test hostile input quickly."""
+    return Lake(
+        Settings(
+            data_dir=data_dir,
+            fsync=False,
+            block_bytes=1 << 16,
+            max_record_bytes=4096,
+            max_columns=64,
+            max_gzip_min_bytes=1 << 16,
+        )
+    )
