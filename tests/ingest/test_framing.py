@@ -16,7 +16,11 @@ def frame(text: bytes, *, block: int = 1 << 16, limit: int = 4096):
     n = header.count(b",") + 1
     good, rejects = [], []
     for b in frame_records(
-        stream, rest, n_fields=n, first_line=1 + header_lines, block_bytes=block,
+        stream,
+        rest,
+        n_fields=n,
+        first_line=1 + header_lines,
+        block_bytes=block,
         max_record_bytes=limit,
     ):
         good += b.lines.tolist()
@@ -82,10 +86,11 @@ def test_record_over_the_limit_is_rejected_and_the_rest_kept() -> None:
 
 def test_latin1_block_is_decoded() -> None:
     stream = io.BytesIO("a,b,c\n1,Caf\u00e9,3\n".encode("latin-1"))
-    header, lines, rest = read_header(stream, max_record_bytes=4096)
+    _header, _lines, rest = read_header(stream, max_record_bytes=4096)
     blocks = list(
-        frame_records(stream, rest, n_fields=3, first_line=2, block_bytes=1 << 16,
-                      max_record_bytes=4096)
+        frame_records(
+            stream, rest, n_fields=3, first_line=2, block_bytes=1 << 16, max_record_bytes=4096
+        )
     )
     assert blocks[0].encoding in ("cp1252", "latin-1")
     assert "Caf\u00e9".encode() in blocks[0].data

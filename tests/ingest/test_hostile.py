@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import gzip
 import json
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.police_csv import HEADER, csv_text, row
 from peel.errors import InputRefused
 from peel.ingest import ingest_file
 from peel.lake import Lake
 from peel.sources import get_mapping
-
-from helpers.police_csv import HEADER, csv_text, row
 
 MAPPING = "police-uk"
 
@@ -45,7 +43,9 @@ def test_wrong_layout_is_refused_naming_columns(small_lake: Lake, tmp_path: Path
         (b"PK\x03\x04" + b"\x00" * 100, "NUL"),
     ],
 )
-def test_garbage_files_are_refused(small_lake: Lake, tmp_path: Path, content: bytes, message: str) -> None:
+def test_garbage_files_are_refused(
+    small_lake: Lake, tmp_path: Path, content: bytes, message: str
+) -> None:
     p = tmp_path / "bad.csv"
     p.write_bytes(content)
     with pytest.raises(InputRefused, match=message):
@@ -147,17 +147,7 @@ def test_latin1_and_bom_and_crlf(small_lake: Lake, tmp_path: Path) -> None:
     assert "On or near Café Street" in names
 
 
-def test_large_file_memory_is_bounded(tmp_path: Path) -> None:
-    """A 150 MB CSV through the whole pipeline in a child process, 4 MB blocks: peak resident
-    memory stays far below the file size (the 10 GB figure is in docs/performance.md)."""
-    p = tmp_path / "big.csv"
-    rows = [row(i) for i in range(2000)]
-    body = csv_text(rows).split("\n", 1)[1]
-    with p.open("w", encoding="utf-8") as fh:
-        fh.write(HEADER + "\n")
-        for k in range(300):
-            fh.write(body.replace("Example Street", f"Example Street {k}"))
-    size = p.stat().st_size
+def _peak_rss_of_ingest(path: Path, data_dir: Path) -> tuple[int, int]:
     script = (
         "import resource, sys\n"
         "from pathlib import Path\n"
@@ -166,16 +156,41 @@ def test_large_file_memory_is_bounded(tmp_path: Path) -> None:
         "from peel.ingest import ingest_file\n"
         "from peel.sources import get_mapping\n"
         "lake = Lake(Settings(data_dir=Path(sys.argv[2]), fsync=False, block_bytes=4 << 20,"
-        " duckdb_memory_limit='256MB'))\n"
+        " duckdb_memory_limit='64MB'))\n"
         "r = ingest_file(lake, Path(sys.argv[1]), get_mapping('police-uk'))\n"
         "print(r.rows_stored, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script, str(p), str(tmp_path / "d")],
-        capture_output=True, text=True, check=True, timeout=300,
+        [sys.executable, "-c", script, str(path), str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     ).stdout.split()
-    stored_rows, peak_kb = int(out[0]), int(out[1])
-    assert stored_rows == 600_000
-    assert size > 140e6
-    assert peak_kb * 1024 < 700e6, f"peak RSS {peak_kb / 1024:.0f} MB for a {size / 1e6:.0f} MB file"
-    del resource
+    return int(out[0]), int(out[1]) * 1024
+
+
+def _write_big(path: Path, copies: int) -> int:
+    body = csv_text([row(i) for i in range(2000)]).split("\n", 1)[1]
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(HEADER + "\n")
+        for k in range(copies):
+            fh.write(body.replace("Example Street", f"Example Street {k}"))
+    return path.stat().st_size
+
+
+def test_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
+    """The same pipeline on a 60 MB and a 190 MB CSV in child processes. Reading a whole file
+    into Arrow would grow resident memory by at least the file's size; streaming blocks must
+    grow it by clearly less. (Measured: the block phase is flat; the DuckDB finalise step
+    grows slowly within its memory limit. The 10 GB figure is in docs/performance.md.)"""
+    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
+    small_size, big_size = _write_big(small, 150), _write_big(big, 450)
+    rows_small, rss_small = _peak_rss_of_ingest(small, tmp_path / "d1")
+    rows_big, rss_big = _peak_rss_of_ingest(big, tmp_path / "d2")
+    assert (rows_small, rows_big) == (300_000, 900_000)
+    growth = rss_big - rss_small
+    assert growth < 0.8 * (big_size - small_size), (
+        f"peak RSS {rss_small / 1e6:.0f} MB -> {rss_big / 1e6:.0f} MB for "
+        f"{small_size / 1e6:.0f} MB -> {big_size / 1e6:.0f} MB of CSV"
+    )

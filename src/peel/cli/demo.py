@@ -8,6 +8,7 @@ always behaves as `--no-serve`.
 
 from __future__ import annotations
 
+import csv
 import shutil
 import time
 from pathlib import Path
@@ -19,26 +20,29 @@ from peel.cli.common import err, handled, setup_logging
 from peel.ingest.pipeline import ingest_files
 from peel.lake import Lake
 from peel.lake.info import lake_info
-from peel.sources import all_mappings, example_path
+from peel.sources import Mapping, all_mappings, example_path
 
 DATASET = "demo"
 
 
-def _damaged_copy(example: Path, target: Path) -> None:
-    """The example with three broken rows appended: a ragged row, an unknown code, a bad time."""
-    lines = example.read_text(encoding="utf-8").splitlines()
-    header = lines[0].split(",")
-    good = lines[1].split(",") if len(lines) > 1 else ["x"] * len(header)
-    ragged = ",".join(good[:-1])
+def _damaged_copy(example: Path, target: Path, mapping: Mapping) -> None:
+    """The example with three broken rows appended: a ragged row, a value outside its code
+    list and an impossible time, to show quarantine naming line, field and rule."""
+    with example.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, good = rows[0], rows[1]
+    code_col = next(r.column for r in mapping.rules if r.type == "code" and r.column)
+    time_col = next(r.column for r in mapping.rules if r.type == "datetime" and r.column)
     unknown_code = list(good)
+    unknown_code[header.index(code_col)] = "Not a category"
     bad_time = list(good)
-    for i, name in enumerate(header):
-        if "type" in name.lower():
-            unknown_code[i] = "Not a crime type"
-        if "from" in name.lower() or "date" in name.lower():
-            bad_time[i] = "31/02/2024 25:61"
-    body = [lines[0], *lines[1:], ragged, ",".join(unknown_code), ",".join(bad_time)]
-    target.write_text("\n".join(body) + "\n", encoding="utf-8")
+    bad_time[header.index(time_col)] = "31/02/2024 25:61"
+    with target.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerows(rows)
+        w.writerow(good[:-2])
+        w.writerow(unknown_code)
+        w.writerow(bad_time)
 
 
 def demo(
@@ -64,19 +68,28 @@ def demo(
             plan.append((source, target))
             if source == "cris":
                 damaged = exports / f"damaged-{ex.name}"
-                _damaged_copy(ex, damaged)
+                _damaged_copy(ex, damaged, mapping)
                 plan.append((source, damaged))
-        err.print(f"1. wrote {len(plan)} example exports to {exports} "
-                  f"({time.perf_counter() - t0:.1f}s)")
+        err.print(
+            f"1. wrote {len(plan)} example exports to {exports} ({time.perf_counter() - t0:.1f}s)"
+        )
         t0 = time.perf_counter()
         t = Table(title="2. ingest (dataset 'demo', marked SYNTHETIC)")
         for col in ("source", "file", "read", "stored", "quarantined", "duplicate"):
             t.add_column(col)
         for source, path in plan:
-            result = ingest_files(lake, [path], all_mappings()[source], dataset=DATASET, synthetic=True)
+            result = ingest_files(
+                lake, [path], all_mappings()[source], dataset=DATASET, synthetic=True
+            )
             b = result["batches"][0]
-            t.add_row(source, path.name, str(b["rows_read"]), str(b["rows_stored"]),
-                      str(b["rows_quarantined"]), str(b["rows_duplicate"]) if not b["refused"] else "refused")
+            t.add_row(
+                source,
+                path.name,
+                str(b["rows_read"]),
+                str(b["rows_stored"]),
+                str(b["rows_quarantined"]),
+                str(b["rows_duplicate"]) if not b["refused"] else "refused",
+            )
         err.print(t)
         err.print(f"   ingest took {time.perf_counter() - t0:.1f}s")
         info = lake_info(lake)
@@ -86,9 +99,13 @@ def demo(
         for name, s in info["tables"].items():
             t.add_row(name, f"{s['rows']:,}", str(s["files"]), str(s["key_conflicts"]))
         err.print(t)
-        err.print(f"   quarantine: {info['quarantine']['open']} open rows "
-                  "(see `peel quarantine list`, `peel quarantine show BATCH`)")
-    err.print(f"demo done in {time.perf_counter() - started:.1f}s. Data in {lake.settings.data_dir}.")
+        err.print(
+            f"   quarantine: {info['quarantine']['open']} open rows "
+            "(see `peel quarantine list`, `peel quarantine show BATCH`)"
+        )
+    err.print(
+        f"demo done in {time.perf_counter() - started:.1f}s. Data in {lake.settings.data_dir}."
+    )
     err.print("Try: peel lake info; peel quarantine list; peel ingest --help.")
     if not no_serve:
         err.print("The web app arrives with issue 4; nothing to serve yet.")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-import click
 import typer
 from typer.testing import CliRunner
 
@@ -18,9 +18,9 @@ from peel.cli.main import app
 DOC = Path("docs/cli.md")
 
 
-def _commands(cmd: click.Command, path: list[str]) -> list[list[str]]:
+def _commands(cmd: Any, path: list[str]) -> list[list[str]]:
     out = [path]
-    if isinstance(cmd, click.Group):
+    if isinstance(getattr(cmd, "commands", None), dict):
         for name in sorted(cmd.commands):
             out.extend(_commands(cmd.commands[name], [*path, name]))
     return out

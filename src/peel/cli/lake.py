@@ -38,7 +38,9 @@ def info(as_json: bool = JsonOption) -> None:
     err.print(f"quarantine: {q['open']:,} open, {q['resolved']:,} resolved by retry")
     for name, d in doc["datasets"].items():
         kind = "SYNTHETIC" if d["synthetic"] else "real"
-        err.print(f"dataset {name}: {kind}, {d['batches']} batches, sources {', '.join(d['sources'])}")
+        err.print(
+            f"dataset {name}: {kind}, {d['batches']} batches, sources {', '.join(d['sources'])}"
+        )
 
 
 __all__ = ["app"]

@@ -28,8 +28,15 @@ def list_(
     for col in ("batch", "source", "file", "field", "reason", "rows", "open"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["batch"], r["source"], r["file"], r["field"] or "(record)", r["reason"],
-                  f"{r['rows']:,}", "yes" if r["open"] else "no")
+        t.add_row(
+            r["batch"],
+            r["source"],
+            r["file"],
+            r["field"] or "(record)",
+            r["reason"],
+            f"{r['rows']:,}",
+            "yes" if r["open"] else "no",
+        )
     err.print(t)
 
 

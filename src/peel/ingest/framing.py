@@ -154,9 +154,7 @@ def frame_records(
             if not buf and eof:
                 break
         if eof:
-            yield from _frame_tail(
-                buf, state, n_fields=n_fields, max_record_bytes=max_record_bytes
-            )
+            yield from _frame_tail(buf, state, n_fields=n_fields, max_record_bytes=max_record_bytes)
             break
         block, carry, too_long = _frame_block(
             buf, state, n_fields=n_fields, eof=False, max_record_bytes=max_record_bytes

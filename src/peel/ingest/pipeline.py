@@ -162,8 +162,15 @@ def ingest_file(
         staging.mkdir(parents=True, exist_ok=True)
         try:
             return _run(
-                lake, path, mapping, report, staging, synthetic=synthetic, retry=retry,
-                started=started, settings_fsync=settings.fsync,
+                lake,
+                path,
+                mapping,
+                report,
+                staging,
+                synthetic=synthetic,
+                retry=retry,
+                started=started,
+                settings_fsync=settings.fsync,
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -288,8 +295,7 @@ def _quarantine_rows(q: _Quarantine, raw: pa.Table, bad: pa.Table, mapping: Mapp
     lines = bad[LINE]
     raw_bad = raw.filter(pc.is_in(raw[LINE], value_set=lines.combine_chunks()))
     by_line = {
-        row[LINE]: {c: row[c] for c in mapping.columns if c in row}
-        for row in raw_bad.to_pylist()
+        row[LINE]: {c: row[c] for c in mapping.columns if c in row} for row in raw_bad.to_pylist()
     }
     for line, fld, errs in zip(
         lines.to_pylist(), bad["_error_field"].to_pylist(), bad["_errors"].to_pylist(), strict=True
@@ -392,7 +398,9 @@ def _finalise(
             "file": report.file,
         }
         reader = engine.reader(sql, params)
-        writer = TableWriter(lake.settings.data_dir, spec.table, report.batch, fsync=lake.settings.fsync)
+        writer = TableWriter(
+            lake.settings.data_dir, spec.table, report.batch, fsync=lake.settings.fsync
+        )
         expected = [c for c, _ in PROVENANCE]
         for rb in reader:
             assert rb.schema.names[: len(expected)] == expected
@@ -402,9 +410,7 @@ def _finalise(
         engine.close()
 
 
-def _write_quarantine(
-    lake: Lake, q: _Quarantine, *, fsync: bool
-) -> tuple[list[FileEntry], int]:
+def _write_quarantine(lake: Lake, q: _Quarantine, *, fsync: bool) -> tuple[list[FileEntry], int]:
     """Write this batch's rejected rows, except those already open in quarantine from an
     earlier run of the same file (same line, same text): a rerun reports them again but does
     not store them twice. Returns the file entries and how many entries were written."""

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pyarrow as pa
@@ -81,7 +81,7 @@ class _BombGuard(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, b: Any) -> int:
         try:
             data = self._gz.read(len(b))
         except (OSError, EOFError) as e:
@@ -106,7 +106,7 @@ class _BombGuard(io.RawIOBase):
 
 def open_binary(path: Path, gz: bool, settings: Settings) -> BinaryIO:
     if gz:
-        return io.BufferedReader(_BombGuard(path, settings), buffer_size=1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(_BombGuard(path, settings), buffer_size=1 << 20)
     return path.open("rb")
 
 
@@ -228,7 +228,9 @@ def _split_records(text: str) -> list[str]:
     ends, _, _ = _terminators(arr)
     raw = text.encode("utf-8")
     starts = [0, *(ends[:-1] + 1).tolist()]
-    return [raw[s:e].decode("utf-8").rstrip("\r") for s, e in zip(starts, ends.tolist(), strict=True)]
+    return [
+        raw[s:e].decode("utf-8").rstrip("\r") for s, e in zip(starts, ends.tolist(), strict=True)
+    ]
 
 
 def _empty(header: list[str]) -> pa.Table:
@@ -264,7 +266,7 @@ def _jsonl_blocks(
     with open_binary(path, gz, settings) as stream:
         # Framed like a CSV with one field: JSON text holds no raw newlines.
         for framed in frame_records(
-            _NoQuotes(stream),
+            cast(BinaryIO, _NoQuotes(stream)),
             b"",
             n_fields=1,
             first_line=1,
@@ -321,8 +323,12 @@ class _NoQuotes(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        return self._inner.read(size).replace(b'"', b"\x01").replace(b",", b"\x02")
+    def read(self, size: int | None = -1) -> bytes:
+        return (
+            self._inner.read(-1 if size is None else size)
+            .replace(b'"', b"\x01")
+            .replace(b",", b"\x02")
+        )
 
 
 def _restore(data: bytes) -> bytes:

@@ -50,8 +50,10 @@ def register_code_tables(con: duckdb.DuckDBPyConnection, registry: Registry) -> 
     for name, cl in registry.code_lists.items():
         rows = cl.lookup_table()
         codes = pa.table(
-            {"k": pa.array([r[0] for r in rows], pa.string()),
-             "code": pa.array([r[1] for r in rows], pa.string())}
+            {
+                "k": pa.array([r[0] for r in rows], pa.string()),
+                "code": pa.array([r[1] for r in rows], pa.string()),
+            }
         )
         con.register("_codes_in", codes)
         con.execute(
@@ -122,7 +124,9 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
     error_items = ", ".join(
         f"CASE WHEN ({e}) IS NOT NULL THEN {_sql_text(f)} || ': ' || ({e}) END" for f, e in errors
     )
-    first_field = ", ".join(f"CASE WHEN ({e}) IS NOT NULL THEN {_sql_text(f)} END" for f, e in errors)
+    first_field = ", ".join(
+        f"CASE WHEN ({e}) IS NOT NULL THEN {_sql_text(f)} END" for f, e in errors
+    )
     raw_cols = [quote_ident(c) for c in mapping.columns]
     sep = "chr(31)"
     hashed = ", ".join(f"coalesce({c}, chr(30))" for c in raw_cols)
@@ -137,7 +141,9 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
         f"{quote_ident('_line')}",
         f"{record_key} AS _record_key",
         f"md5(concat_ws({sep}, {hashed})) AS _content_hash",
-        f"coalesce({first_field or 'NULL'}) AS _error_field" if errors else "CAST(NULL AS VARCHAR) AS _error_field",
+        f"coalesce({first_field or 'NULL'}) AS _error_field"
+        if errors
+        else "CAST(NULL AS VARCHAR) AS _error_field",
         f"concat_ws('; ', {error_items}) AS _errors" if errors else "'' AS _errors",
     ]
     joins = " ".join(s.joins)
@@ -200,9 +206,14 @@ def _typed(rule: FieldRule, raw: str, s: _Sql) -> tuple[str, str]:
     if t == "code_list":
         table = quote_ident("codes_" + str(rule.codes))
         sep = s.param(rule.separator)
-        parts = f"list_filter(list_transform(string_split({raw}, {sep}), lambda p: trim(p)), lambda p: p <> '')"
-        lookup = f"(SELECT map(list(k), list(code)) FROM {table})"
-        mapped = f"list_transform({parts}, lambda p: {lookup}[{_NORM.format(x='p')}])"
+        parts = (
+            f"list_filter(list_transform(string_split({raw}, {sep}), lambda p: trim(p)), "
+            "lambda p: p <> '')"
+        )
+        # DuckDB allows no subquery inside a lambda: the code map is joined in once.
+        alias = quote_ident(f"m_{rule.field}")
+        s.joins.append(f"CROSS JOIN (SELECT map(list(k), list(code)) AS m FROM {table}) AS {alias}")
+        mapped = f"list_transform({parts}, lambda p: {alias}.m[{_NORM.format(x='p')}])"
         return (
             f"CASE WHEN list_count({mapped}) = len({parts}) THEN {mapped} END",
             f"holds a code not in the code list {rule.codes}",
@@ -215,9 +226,7 @@ def _location(rule: FieldRule, clean: Any) -> tuple[list[str], list[tuple[str, s
     if rule.lon and rule.lat:
         a, b = clean(rule.lon), clean(rule.lat)
         va, vb = f"TRY_CAST({a} AS DOUBLE)", f"TRY_CAST({b} AS DOUBLE)"
-        ok = (
-            f"({va} BETWEEN -180 AND 180 AND {vb} BETWEEN -90 AND 90)"
-        )
+        ok = f"({va} BETWEEN -180 AND 180 AND {vb} BETWEEN -90 AND 90)"
         exprs = [
             f"CASE WHEN {ok} THEN {va} END AS {quote_ident(f + '_lon')}",
             f"CASE WHEN {ok} THEN {vb} END AS {quote_ident(f + '_lat')}",

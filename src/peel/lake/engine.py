@@ -34,9 +34,7 @@ PROVENANCE = (
 class Engine(Protocol):
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table: ...
 
-    def reader(
-        self, sql: str, params: dict[str, Any] | None = None
-    ) -> pa.RecordBatchReader: ...
+    def reader(self, sql: str, params: dict[str, Any] | None = None) -> pa.RecordBatchReader: ...
 
     def table_sql(self, table: str, partitions: set[str] | None = None) -> str: ...
 
@@ -61,6 +59,8 @@ class DuckDBEngine:
         self.con.execute("SET memory_limit = $m", {"m": settings.duckdb_memory_limit})
         self.con.execute("SET temp_directory = $t", {"t": str(tmp)})
         self.con.execute("SET preserve_insertion_order = true")
+        # stdout belongs to --json output: no progress bar from DuckDB.
+        self.con.execute("SET enable_progress_bar = false")
 
     def close(self) -> None:
         self.con.close()
@@ -77,8 +77,7 @@ class DuckDBEngine:
         files = self.catalog.table_files(table, partitions)
         if files:
             return (
-                f"read_parquet({_sql_list(files)}, union_by_name = true, "
-                f"hive_partitioning = false)"
+                f"read_parquet({_sql_list(files)}, union_by_name = true, hive_partitioning = false)"
             )
         spec = self.registry.by_table(table)
         cols = [*PROVENANCE, *spec.physical_columns()]

@@ -64,7 +64,11 @@ def lake_info(lake: Lake) -> dict[str, Any]:
             for m in manifests
         ],
         "datasets": datasets,
-        "quarantine": {"entries": q_total, "resolved": len(resolved), "open": q_total - len(resolved)},
+        "quarantine": {
+            "entries": q_total,
+            "resolved": len(resolved),
+            "open": q_total - len(resolved),
+        },
     }
 
 

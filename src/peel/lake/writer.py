@@ -50,9 +50,7 @@ class TableWriter:
             self._write_part(body.slice(a, b - a), str(values[a]))
 
     def _write_part(self, batch: pa.RecordBatch, partition: str | None) -> None:
-        if self._writer is not None and (
-            partition != self._partition or self._rows >= FILE_ROWS
-        ):
+        if self._writer is not None and (partition != self._partition or self._rows >= FILE_ROWS):
             self._close()
         if self._writer is None:
             folder = self.data_dir / "lake" / self.table

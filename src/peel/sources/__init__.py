@@ -9,4 +9,11 @@ from peel.sources.mapping import (
     load_mapping_file,
 )
 
-__all__ = ["FieldRule", "Mapping", "all_mappings", "example_path", "get_mapping", "load_mapping_file"]
+__all__ = [
+    "FieldRule",
+    "Mapping",
+    "all_mappings",
+    "example_path",
+    "get_mapping",
+    "load_mapping_file",
+]

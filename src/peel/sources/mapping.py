@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from peel.errors import MappingError
+from peel.errors import InputRefused, MappingError
 from peel.schema import EntitySpec, Registry, get_registry
 
 _RULE_KEYS = {
@@ -103,11 +103,7 @@ class Mapping:
         if dupes:
             problems.append("columns named twice: " + _short_list(dupes))
         if problems:
-            from peel.errors import InputRefused
-
-            raise InputRefused(
-                f"{where}: not a {self.source} file ({'; '.join(problems)})"
-            )
+            raise InputRefused(f"{where}: not a {self.source} file ({'; '.join(problems)})")
 
 
 def _short_list(names: list[str], limit: int = 10) -> str:
@@ -134,9 +130,9 @@ def parse_mapping(data: Any, where: str, registry: Registry) -> Mapping:
     unknown = set(data) - allowed
     if unknown:
         raise MappingError(f"{where}: unknown keys {sorted(unknown)}")
-    for key in ("source", "description", "entity", "columns", "fields"):
-        if not data.get(key):
-            raise MappingError(f"{where}: missing '{key}'")
+    for name in ("source", "description", "entity", "columns", "fields"):
+        if not data.get(name):
+            raise MappingError(f"{where}: missing '{name}'")
     try:
         entity = registry.entity(str(data["entity"]))
     except Exception as e:
@@ -146,7 +142,9 @@ def parse_mapping(data: Any, where: str, registry: Registry) -> Mapping:
         raise MappingError(f"{where}: a column is listed twice")
     optional = frozenset(str(c) for c in data.get("optional_columns", ()) or ())
     if not optional <= set(columns):
-        raise MappingError(f"{where}: optional_columns not in columns: {sorted(optional - set(columns))}")
+        raise MappingError(
+            f"{where}: optional_columns not in columns: {sorted(optional - set(columns))}"
+        )
     raw_fields = data["fields"]
     if not isinstance(raw_fields, dict):
         raise MappingError(f"{where}: 'fields' maps schema fields to rules")
@@ -172,7 +170,9 @@ def parse_mapping(data: Any, where: str, registry: Registry) -> Mapping:
             x=raw.get("x"),
             y=raw.get("y"),
             crs=raw.get("crs"),
-            formats=tuple(raw.get("formats") or _DEFAULT_FORMATS.get(spec.type, ())),
+            formats=tuple(
+                str(f) for f in (raw.get("formats") or _DEFAULT_FORMATS.get(spec.type, []))
+            ),
             timezone=str(raw.get("timezone", "local")),
             end_of=raw.get("end_of"),
             separator=str(raw.get("separator", ";")),
@@ -188,9 +188,8 @@ def parse_mapping(data: Any, where: str, registry: Registry) -> Mapping:
     missing_required = [f.name for f in entity.fields if f.required and f.name not in mapped]
     if missing_required:
         raise MappingError(f"{where}: required fields not mapped: {missing_required}")
-    key = data.get("record_key") or []
-    if isinstance(key, str):
-        key = [key]
+    raw_key = data.get("record_key") or []
+    key: list[str] = [raw_key] if isinstance(raw_key, str) else [str(k) for k in raw_key]
     for k in key:
         if k not in mapped:
             raise MappingError(f"{where}: record_key field {k!r} is not mapped")

@@ -1,0 +1,623 @@
+"""Benchmark: Peel ingesting a batch of ANPR reads into a lake that already holds many.
+
+    python benchmarks/ingest.py [--rows N] [--existing M] [--out DIR] [--quick]
+
+Default: a batch of 10,000,000 new reads into a lake that already holds 90,000,000 (`--quick`:
+1,000,000 into 9,000,000). Steps:
+
+1. A small vectorised generator (numpy, no Python loop per row) writes the batch in the
+   `anpr-read` source layout (`src/peel/sources/mappings/anpr-read.yaml`) as CSV and as Parquet
+   (every column as text, as the CSV has it: the mapping parses `Read Time (UTC)` with the
+   format `%Y-%m-%dT%H:%M:%SZ`, which a typed Parquet timestamp would not render to).
+   Every field of a read is a pure function of its read number, so a read can be generated again
+   byte for byte; the batch re-sends a share of already-stored reads (`--resent`, they must come
+   out as duplicates) and carries a few invalid rows (`--bad`, they must go to quarantine).
+2. The existing reads are ingested by Peel itself (`peel.ingest.ingest_file`), one Parquet file
+   per `--batch-days` days, so the lake holds exactly what Peel writes: its row ids, its files,
+   its manifests. The batch's days are the existing data's last days (scenario `overlap`: every
+   partition the batch touches already holds reads that dedupe must check); a second batch
+   (scenario `new-days`) covers the days after them.
+3. Measured, each as its own process, timed from outside (wall clock from start to exit,
+   peak resident memory from the kernel's accounting of that process): Peel ingesting the
+   CSV and the Parquet batch in each scenario (fsync on, 2 DuckDB threads, DuckDB memory limit
+   from the settings), the lake reset to the existing reads after each run; DuckDB with 2 threads
+   running `CREATE TABLE t AS SELECT * FROM read_csv(...)` (and `read_parquet`) into a
+   file-backed database followed by `CHECKPOINT`; and `COPY (SELECT * FROM ...) TO '....parquet'`.
+
+Generated data goes under `--out` (default `benchmarks/out/`, git-ignored); `--clean` removes it
+at the end, keeping only `results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+SOURCE = "anpr-read"
+DATASET = "anpr-bench"
+HEADER = ["Read ID", "VRM", "Camera ID", "Read Time (UTC)", "Confidence", "Image Ref", "Lane"]
+START = int(np.datetime64("2024-01-01T00:00:00", "s").astype(np.int64))  # first existing day
+CHUNK = 1_000_000  # rows generated at a time
+
+# --- the generator ---------------------------------------------------------------------------
+#
+# Every column has a fixed width, so a chunk of rows is one uint8 matrix (rows x bytes) that is
+# written to CSV as it is and cut into Arrow string columns for Parquet without parsing.
+#
+#   Read ID          RD-YYYYMMDD-NNNNNNNNN    21  (NNNNNNNNN: the read number, unique)
+#   VRM              AB12 CDE                  8  (current UK format; 2% OCR misreads)
+#   Camera ID        CAM-LX-042               10  (600 cameras)
+#   Read Time (UTC)  2024-03-09T01:12:04Z     20  (sorted by read number, +-90 s jitter)
+#   Confidence       0.97                      4  (0.55 to 1.00, skewed high)
+#   Image Ref        anpr-img/YYYY-MM-DD/<Read ID>.jpg   45
+#   Lane             1                         1
+
+WIDTHS = [21, 8, 10, 20, 4, 45, 1]
+OFFSETS = np.concatenate(([0], np.cumsum([w + 1 for w in WIDTHS]))).tolist()
+ROW_BYTES = OFFSETS[-1]  # fields, commas and the newline
+LETTERS = np.frombuffer(b"ABCDEFGHJKLMNOPRSTUVWXY", np.uint8)  # no I, Q, Z
+AREAS = np.frombuffer(b"LXNWSEEAWMNE", np.uint8).reshape(6, 2)
+CAMERAS = 600
+VEHICLES = 3_000_000
+# An OCR misread: each letter as the character it is most often taken for.
+CONFUSE = np.frombuffer(b"48G0E36MIUXIHMDRQP57VUVKVZ", np.uint8)  # A..Z
+
+
+def _mix(x: np.ndarray, stream: int) -> np.ndarray:
+    """splitmix64 of (x, stream): independent pseudo-random 64-bit values per read and stream."""
+    z = x.astype(np.uint64) * np.uint64(16) + np.uint64(stream) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _unit(x: np.ndarray, stream: int) -> np.ndarray:
+    return (_mix(x, stream) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """ASCII digits of non-negative integers, zero-padded: (n, width) uint8."""
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return ((values.astype(np.int64)[:, None] // powers) % 10 + 48).astype(np.uint8)
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of days since 1970-01-01 (H. Hinnant's civil_from_days)."""
+    z = days + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = np.where(mp < 10, mp + 3, mp - 9)
+    y = yoe + era * 400 + (m <= 2)
+    return y, m, d
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where each read falls in time. Read `k` of the existing data is read at
+    START + k * step (+ jitter); the batch's reads k = existing .. existing + rows - 1 are read
+    at the time of read number k - shift: shift = rows puts them on the existing data's last
+    days (scenario "overlap"), shift = 0 on the days after them ("new-days")."""
+
+    rows: int
+    existing: int
+    batch_days: int
+
+    @property
+    def per_day(self) -> int:
+        return max(1, self.rows // self.batch_days)
+
+    @property
+    def step(self) -> float:
+        return 86_400 / self.per_day
+
+    def day(self, k: int) -> str:
+        return str(np.datetime64(START + int(k * self.step), "s").astype("datetime64[D]"))
+
+
+def generate(ids: np.ndarray, tidx: np.ndarray, step: float, bad: np.ndarray) -> np.ndarray:
+    """Rows for read numbers `ids` at time positions `tidx` as one (n, ROW_BYTES) uint8 matrix.
+    Rows where `bad` is set carry a confidence of 9.99 (outside the mapping's pattern)."""
+    n = len(ids)
+    out = np.empty((n, ROW_BYTES), np.uint8)
+    out[:, [o - 1 for o in OFFSETS[1:-1]]] = ord(",")
+    out[:, -1] = ord("\n")
+    jitter = (_unit(ids, 1) * 180 - 90).astype(np.int64)
+    t = START + (tidx * step).astype(np.int64) + jitter
+    days = np.floor_divide(t, 86_400)
+    secs = t - days * 86_400
+    y, mo, d = _civil(days)
+    ymd = np.concatenate([_digits(y, 4), _digits(mo, 2), _digits(d, 2)], axis=1)
+    # Read ID: RD-YYYYMMDD-NNNNNNNNN
+    rid = out[:, OFFSETS[0] : OFFSETS[0] + 21]
+    rid[:, :3] = np.frombuffer(b"RD-", np.uint8)
+    rid[:, 3:11] = ymd
+    rid[:, 11] = ord("-")
+    rid[:, 12:21] = _digits(ids, 9)
+    # VRM: a vehicle drawn with a skew (some are seen far more often), its plate from its number
+    vehicle = (VEHICLES * _unit(ids, 2) ** 2).astype(np.int64)
+    h = _mix(vehicle, 3)
+    vrm = out[:, OFFSETS[1] : OFFSETS[1] + 8]
+    for pos, shift in ((0, 0), (1, 5), (5, 10), (6, 15), (7, 20)):
+        vrm[:, pos] = LETTERS[((h >> np.uint64(shift)) % np.uint64(len(LETTERS))).astype(np.int64)]
+    vrm[:, 2:4] = _digits(((h >> np.uint64(30)) % np.uint64(100)).astype(np.int64), 2)
+    vrm[:, 4] = ord(" ")
+    misread = _unit(ids, 4) < 0.02
+    if misread.any():
+        rows = np.flatnonzero(misread)
+        pos = np.array([0, 1, 5, 6, 7])[(_mix(ids[rows], 5) % np.uint64(5)).astype(np.int64)]
+        vrm[rows, pos] = CONFUSE[vrm[rows, pos] - ord("A")]
+    # Camera ID: CAM-AA-NNN; lane 1..3 by camera
+    cam = (_mix(ids, 6) % np.uint64(CAMERAS)).astype(np.int64)
+    cid = out[:, OFFSETS[2] : OFFSETS[2] + 10]
+    cid[:, :4] = np.frombuffer(b"CAM-", np.uint8)
+    cid[:, 4:6] = AREAS[cam % 6]
+    cid[:, 6] = ord("-")
+    cid[:, 7:10] = _digits(cam // 6 + 1, 3)
+    lanes = cam % 3 + 1
+    out[:, OFFSETS[6]] = 48 + 1 + (_mix(ids, 7) % lanes.astype(np.uint64)).astype(np.uint8)
+    # Read Time (UTC): YYYY-MM-DDTHH:MM:SSZ
+    ts = out[:, OFFSETS[3] : OFFSETS[3] + 20]
+    ts[:, 0:4] = ymd[:, 0:4]
+    ts[:, 5:7] = ymd[:, 4:6]
+    ts[:, 8:10] = ymd[:, 6:8]
+    ts[:, [4, 7]] = ord("-")
+    ts[:, 10] = ord("T")
+    ts[:, 11:13] = _digits(secs // 3600, 2)
+    ts[:, 14:16] = _digits(secs // 60 % 60, 2)
+    ts[:, 17:19] = _digits(secs % 60, 2)
+    ts[:, [13, 16]] = ord(":")
+    ts[:, 19] = ord("Z")
+    # Confidence: 0.55 .. 1.00
+    q = 100 - (46 * _unit(ids, 8) ** 2).astype(np.int64)
+    conf = out[:, OFFSETS[4] : OFFSETS[4] + 4]
+    conf[:, 0] = 48 + q // 100
+    conf[:, 1] = ord(".")
+    conf[:, 2:4] = _digits(q % 100, 2)
+    conf[bad] = np.frombuffer(b"9.99", np.uint8)
+    # Image Ref: anpr-img/YYYY-MM-DD/<Read ID>.jpg
+    img = out[:, OFFSETS[5] : OFFSETS[5] + 45]
+    img[:, :9] = np.frombuffer(b"anpr-img/", np.uint8)
+    img[:, 9:19] = ts[:, :10]
+    img[:, 19] = ord("/")
+    img[:, 20:41] = rid
+    img[:, 41:45] = np.frombuffer(b".jpg", np.uint8)
+    return out
+
+
+def batch_chunk(
+    plan: Plan, start: int, stop: int, *, shift: int, resent: float, bad: float
+) -> tuple[np.ndarray, int, int]:
+    """Rows start..stop-1 of a batch (read numbers existing + start ...), with re-sent reads
+    (copies of existing reads at the same time position) and bad rows. Returns the matrix and
+    the counts of re-sent and bad rows."""
+    ids = np.arange(plan.existing + start, plan.existing + stop, dtype=np.int64)
+    tidx = ids - shift
+    again = np.zeros(len(ids), bool)
+    if resent and shift:
+        again = (_unit(ids, 9) < resent) & (tidx >= 0) & (tidx < plan.existing)
+        ids = np.where(again, tidx, ids)
+    broken = (_unit(ids, 10) < bad) & ~again
+    return generate(ids, tidx, plan.step, broken), int(again.sum()), int(broken.sum())
+
+
+def existing_chunk(plan: Plan, start: int, stop: int) -> np.ndarray:
+    ids = np.arange(start, stop, dtype=np.int64)
+    return generate(ids, ids, plan.step, np.zeros(len(ids), bool))
+
+
+def to_arrow(matrix: np.ndarray) -> pa.Table:
+    """The fixed-width matrix as a table of string columns (no parsing: offsets are known)."""
+    n = len(matrix)
+    cols = []
+    for off, w in zip(OFFSETS, WIDTHS, strict=False):
+        data = np.ascontiguousarray(matrix[:, off : off + w])
+        offsets = np.arange(0, n * w + 1, w, dtype=np.int32)
+        cols.append(
+            pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        )
+    return pa.Table.from_arrays(cols, names=HEADER)
+
+
+def write_batch(
+    plan: Plan, csv_path: Path, parquet_path: Path, *, shift: int, resent: float, bad: float
+) -> dict[str, int]:
+    counts = {"rows": plan.rows, "resent": 0, "bad": 0}
+    writer = None
+    with csv_path.open("wb") as fh:
+        fh.write((",".join(HEADER) + "\n").encode())
+        for a in range(0, plan.rows, CHUNK):
+            m, again, broken = batch_chunk(
+                plan, a, min(a + CHUNK, plan.rows), shift=shift, resent=resent, bad=bad
+            )
+            counts["resent"] += again
+            counts["bad"] += broken
+            m.tofile(fh)
+            table = to_arrow(m)
+            if writer is None:
+                writer = pq.ParquetWriter(parquet_path, table.schema, compression="snappy")
+            writer.write_table(table, row_group_size=CHUNK)
+    if writer is not None:
+        writer.close()
+    return counts
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    name: str
+    rows: int
+    seconds: float  # whole process, wall clock from start to exit
+    inner_seconds: float  # the timed work inside the process
+    peak_rss_mb: float
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def run_worker(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, dict]:
+    """Run this script as a worker process; (wall seconds, peak RSS MB, its JSON line)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "worker", *args]
+    full_env = {**os.environ, **(env or {})}
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=full_env)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"worker {args[0]} failed with exit code {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024, json.loads(out.decode().strip().splitlines()[-1])
+
+
+def peel_env(data_dir: Path) -> dict[str, str]:
+    return {"PEEL_DATA_DIR": str(data_dir), "PEEL_FSYNC": "true", "PEEL_DUCKDB_THREADS": "2"}
+
+
+def worker(argv: list[str]) -> None:
+    """The measured processes. Each prints one JSON line."""
+    kind = argv[0]
+    if kind == "peel":
+        path, profile = Path(argv[1]), (argv[2] if len(argv) > 2 else "")
+        from peel.ingest import ingest_file
+        from peel.lake import Lake
+        from peel.sources import get_mapping
+
+        lake, mapping = Lake(), get_mapping(SOURCE)
+        started = time.perf_counter()
+        if profile:
+            import cProfile
+
+            prof = cProfile.Profile()
+            report = prof.runcall(ingest_file, lake, path, mapping, dataset=DATASET, synthetic=True)
+            prof.dump_stats(profile)
+        else:
+            report = ingest_file(lake, path, mapping, dataset=DATASET, synthetic=True)
+        seconds = time.perf_counter() - started
+        print(json.dumps({"seconds": seconds, "report": report.to_json()}))
+    elif kind in ("ctas", "copy"):
+        import duckdb
+
+        path, target = argv[1], argv[2]
+        reader = "read_parquet" if path.endswith(".parquet") else "read_csv"
+        con = duckdb.connect(target if kind == "ctas" else ":memory:")
+        con.execute("SET threads = 2")
+        started = time.perf_counter()
+        if kind == "ctas":
+            con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}($p)", {"p": path})
+            con.execute("CHECKPOINT")
+            rows = con.execute("SELECT count(*) FROM t").fetchone()
+        else:
+            quoted = target.replace("'", "''")
+            con.execute(
+                f"COPY (SELECT * FROM {reader}($p)) TO '{quoted}' (FORMAT parquet)", {"p": path}
+            )
+            rows = con.execute("SELECT count(*) FROM read_parquet($p)", {"p": target}).fetchone()
+        seconds = time.perf_counter() - started
+        con.close()
+        print(json.dumps({"seconds": seconds, "rows": rows[0] if rows else 0}))
+    else:
+        raise SystemExit(f"unknown worker {kind}")
+
+
+# --- the lake ----------------------------------------------------------------------------------
+
+
+def lake_bytes(data_dir: Path) -> int:
+    return sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
+
+
+def reset_lake(data_dir: Path, keep: int) -> None:
+    """Back to the existing reads: drop manifests after `keep` and the files only they listed
+    (Peel's own recovery removes files no committed manifest lists)."""
+    os.environ["PEEL_DATA_DIR"] = str(data_dir)
+    from peel.lake import Lake
+    from peel.settings import get_settings
+
+    get_settings.cache_clear()
+    lake = Lake()
+    for p in sorted(lake.catalog.dir.glob("*.json")):
+        if int(p.stem) > keep:
+            p.unlink()
+    lake.recover()
+    shutil.rmtree(data_dir / "tmp", ignore_errors=True)
+
+
+def build_existing(plan: Plan, data_dir: Path, scratch: Path, log: list[str]) -> dict[str, Any]:
+    """Ingest the existing reads with Peel, `batch_days` days per batch (one Parquet file each),
+    so the lake is exactly what Peel writes. Slow (it is the benchmarked path, run
+    existing/rows times) but honest; the lake is reused by later runs with the same sizes."""
+    marker = data_dir / "existing.json"
+    want = {"existing": plan.existing, "rows": plan.rows, "batch_days": plan.batch_days}
+    if marker.exists() and json.loads(marker.read_text())["plan"] == want:
+        info = json.loads(marker.read_text())
+        reset_lake(data_dir, info["manifests"])
+        say(log, f"existing lake reused: {plan.existing:,} reads in {info['manifests']} batches")
+        return dict(info)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    per_batch = plan.per_day * plan.batch_days
+    started = time.perf_counter()
+    batches = 0
+    for a in range(0, plan.existing, per_batch):
+        b = min(a + per_batch, plan.existing)
+        path = scratch / f"existing-{a:010d}.parquet"
+        writer = None
+        for c in range(a, b, CHUNK):
+            table = to_arrow(existing_chunk(plan, c, min(c + CHUNK, b)))
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="snappy")
+            writer.write_table(table, row_group_size=CHUNK)
+        if writer is not None:
+            writer.close()
+        wall, _, out = run_worker(["peel", str(path)], peel_env(data_dir))
+        path.unlink()
+        r = out["report"]
+        assert r["rows_stored"] == b - a, r
+        batches += 1
+        say(
+            log,
+            f"  existing batch {batches}: reads {a:,}..{b - 1:,} ({plan.day(a)} to "
+            f"{plan.day(b - 1)}) stored in {wall:.1f} s",
+        )
+    info = {
+        "plan": want,
+        "manifests": batches,
+        "seconds": round(time.perf_counter() - started, 1),
+        "bytes": lake_bytes(data_dir),
+    }
+    marker.write_text(json.dumps(info))
+    return info
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def say(log: list[str], text: str) -> None:
+    print(text, flush=True)
+    log.append(text)
+
+
+def machine() -> dict[str, Any]:
+    import duckdb
+
+    mem = 0
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    cpu = ""
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_mb": mem,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pyarrow": pa.__version__,
+        "numpy": np.__version__,
+        "kernel": platform.release(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "worker":
+        worker(argv[1:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=10_000_000, help="reads in the measured batch")
+    ap.add_argument("--existing", type=int, default=90_000_000, help="reads already stored")
+    ap.add_argument("--quick", action="store_true", help="1,000,000 into 9,000,000")
+    ap.add_argument("--out", type=Path, default=HERE / "out", help="where data goes")
+    ap.add_argument("--batch-days", type=int, default=10, help="days one batch spans")
+    ap.add_argument("--resent", type=float, default=0.01, help="share of re-sent stored reads")
+    ap.add_argument("--bad", type=float, default=0.0001, help="share of invalid rows")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
+    ap.add_argument("--profile", action="store_true", help="also run Peel CSV under cProfile")
+    ap.add_argument("--clean", action="store_true", help="delete generated data at the end")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.rows, args.existing = 1_000_000, 9_000_000
+    if args.existing < args.rows:
+        ap.error("--existing must be at least --rows (the batch overlaps its last days)")
+    plan = Plan(rows=args.rows, existing=args.existing, batch_days=args.batch_days)
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"{args.rows}-{args.existing}"
+    data_dir, scratch = out / f"lake-{tag}", out / f"scratch-{tag}"
+    log: list[str] = []
+    info = machine()
+    say(log, f"machine: {json.dumps(info)}")
+    say(log, f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+
+    # 1. The batch files.
+    t = time.perf_counter()
+    files: dict[str, dict[str, Path]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for scenario, shift in (("overlap", args.rows), ("new-days", 0)):
+        files[scenario] = {
+            "csv": out / f"batch-{tag}-{scenario}.csv",
+            "parquet": out / f"batch-{tag}-{scenario}.parquet",
+        }
+        counts[scenario] = write_batch(
+            plan, files[scenario]["csv"], files[scenario]["parquet"],
+            shift=shift, resent=args.resent, bad=args.bad,
+        )  # fmt: skip
+        first, last = args.existing - shift, args.existing - shift + args.rows - 1
+        say(
+            log,
+            f"batch {scenario}: {args.rows:,} reads, {plan.day(first)} to {plan.day(last)}, "
+            f"{counts[scenario]['resent']:,} re-sent, {counts[scenario]['bad']:,} invalid; "
+            f"CSV {files[scenario]['csv'].stat().st_size / 1e6:,.0f} MB, Parquet "
+            f"{files[scenario]['parquet'].stat().st_size / 1e6:,.0f} MB",
+        )
+    say(log, f"generated the batches in {time.perf_counter() - t:.1f} s")
+
+    # 2. The existing reads.
+    say(
+        log,
+        f"existing: {args.existing:,} reads, {plan.day(0)} to {plan.day(args.existing - 1)}, "
+        f"{plan.per_day:,} a day, ingested by Peel {plan.per_day * plan.batch_days:,} at a time",
+    )
+    existing = build_existing(plan, data_dir, scratch, log)
+    base_bytes = lake_bytes(data_dir)
+    say(log, f"existing lake: {base_bytes / 1e9:.2f} GB")
+
+    # 3. Measure.
+    runs: dict[str, list[Run]] = {}
+
+    def record(name: str, run: Run) -> None:
+        runs.setdefault(name, []).append(run)
+        say(
+            log,
+            f"  {name}: {run.seconds:.1f} s whole process ({run.inner_seconds:.1f} s inside), "
+            f"{run.rate:,.0f} rows/s, peak RSS {run.peak_rss_mb:,.0f} MB",
+        )
+
+    for _ in range(args.repeat):
+        for fmt in ("csv", "parquet"):
+            src = files["overlap"][fmt]
+            db = out / f"baseline-{tag}.duckdb"
+            db.unlink(missing_ok=True)
+            wall, rss, o = run_worker(["ctas", str(src), str(db)])
+            assert o["rows"] == args.rows, o
+            run = Run(f"duckdb-ctas-{fmt}", args.rows, wall, o["seconds"], rss)
+            run.report = {"bytes": db.stat().st_size}
+            db.unlink()
+            record(run.name, run)
+            for scenario in ("overlap", "new-days"):
+                keep = existing["manifests"]
+                wall, rss, o = run_worker(["peel", str(files[scenario][fmt])], peel_env(data_dir))
+                r = o["report"]
+                expect = counts[scenario]
+                assert r["rows_read"] == args.rows, r
+                assert r["rows_duplicate"] == expect["resent"], (r, expect)
+                assert r["rows_quarantined"] == expect["bad"], (r, expect)
+                assert r["rows_stored"] == args.rows - expect["resent"] - expect["bad"], r
+                r["lake_bytes_added"] = lake_bytes(data_dir) - base_bytes
+                run = Run(f"peel-{fmt}-{scenario}", args.rows, wall, o["seconds"], rss, r)
+                record(run.name, run)
+                reset_lake(data_dir, keep)
+            copy = out / f"copy-{tag}.parquet"
+            wall, rss, o = run_worker(["copy", str(src), str(copy)])
+            assert o["rows"] == args.rows, o
+            run = Run(f"duckdb-copy-{fmt}", args.rows, wall, o["seconds"], rss)
+            run.report = {"bytes": copy.stat().st_size}
+            copy.unlink()
+            record(run.name, run)
+
+    profile_path = None
+    if args.profile:
+        profile_path = out / f"peel-csv-overlap-{tag}.prof"
+        wall, _, o = run_worker(
+            ["peel", str(files["overlap"]["csv"]), str(profile_path)], peel_env(data_dir)
+        )
+        reset_lake(data_dir, existing["manifests"])
+        say(log, f"profile of Peel CSV (overlap) under cProfile: {wall:.1f} s -> {profile_path}")
+
+    # 4. The table.
+    def med(name: str) -> Run:
+        """The run with the median time (the lower of the middle two for an even count)."""
+        rs = sorted(runs[name], key=lambda r: r.seconds)
+        return rs[(len(rs) - 1) // 2]
+
+    say(log, "")
+    say(log, f"{'measurement':<28}{'rows':>12}{'seconds':>10}{'rows/s':>12}"
+        f"{'vs CTAS':>9}{'peak RSS MB':>13}{'inside s':>10}")  # fmt: skip
+    table = []
+    for name in [
+        "peel-csv-overlap", "peel-csv-new-days", "duckdb-ctas-csv", "duckdb-copy-csv",
+        "peel-parquet-overlap", "peel-parquet-new-days", "duckdb-ctas-parquet",
+        "duckdb-copy-parquet",
+    ]:  # fmt: skip
+        r = med(name)
+        fmt = "csv" if "-csv" in name else "parquet"
+        base = med(f"duckdb-ctas-{fmt}")
+        ratio = r.rate / base.rate
+        say(log, f"{name:<28}{r.rows:>12,}{r.seconds:>10.1f}{r.rate:>12,.0f}{ratio:>9.2f}"
+            f"{r.peak_rss_mb:>13,.0f}{r.inner_seconds:>10.1f}")  # fmt: skip
+        table.append({**asdict(r), "rate": r.rate, "ratio_to_ctas": ratio})
+    for fmt in ("csv", "parquet"):
+        r, base = med(f"peel-{fmt}-overlap"), med(f"duckdb-ctas-{fmt}")
+        verdict = "meets" if r.rate / base.rate >= 0.5 else "misses"
+        say(log, f"ratio Peel {fmt} (overlap) / DuckDB CTAS {fmt}: {r.rate / base.rate:.2f} "
+            f"({verdict} the 0.5 target)")  # fmt: skip
+    disk = {
+        "batch_csv_bytes": files["overlap"]["csv"].stat().st_size,
+        "batch_parquet_bytes": files["overlap"]["parquet"].stat().st_size,
+        "existing_lake_bytes": base_bytes,
+        "batch_lake_bytes": med("peel-csv-overlap").report["lake_bytes_added"],
+        "ctas_db_bytes": med("duckdb-ctas-csv").report["bytes"],
+        "copy_parquet_bytes": med("duckdb-copy-csv").report["bytes"],
+    }
+    say(log, "disk: " + ", ".join(f"{k} {v / 1e6:,.0f} MB" for k, v in disk.items()))
+    results = {
+        "machine": info,
+        "command": sys.argv,
+        "plan": asdict(plan),
+        "counts": counts,
+        "existing": existing,
+        "table": table,
+        "disk": disk,
+        "profile": str(profile_path) if profile_path else None,
+        "log": log,
+    }
+    (out / f"results-{tag}.json").write_text(json.dumps(results, indent=1))
+    if args.clean:
+        for p in [data_dir, scratch, *(f for fs in files.values() for f in fs.values())]:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
