@@ -166,7 +166,7 @@ def build(
         f = _plain_fields(rng, i)
         end = "\r\n" if kind == "crlf" else eol
         text_encoding = "utf-8"
-        stored: str | None = f[LOCATION]
+        stored: str | None = None  # Location as it must be stored, when not f[LOCATION]
         expected: Expected | None = None
         if kind == BLANK:
             piece = end.encode()
@@ -235,6 +235,8 @@ def build(
                 f[6] = "On or near " + "Very Long Road " * 350  # over 4,096 bytes
                 expected = Expected(kind, line, None, RECORD_REASONS[kind])
             piece = (_join(f) + end).encode(text_encoding)
+            if stored is None:
+                stored = f[LOCATION]
         if expected is None:
             out.valid_lines.append(line)
             out.stored_text[line] = stored or ""

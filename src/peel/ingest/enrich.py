@@ -25,8 +25,10 @@ def _transformer(src: str, dst: str) -> Transformer:
 
 
 def localise(naive: pa.Array | pa.ChunkedArray, zone: str) -> tuple[pa.Array, pa.Array]:
-    """(UTC timestamps, flags) for naive local times. An ambiguous time takes its first
-    occurrence and a nonexistent one the instant the clocks changed; both are flagged."""
+    """(UTC timestamps, flags) for naive local times, following PEP 495 with fold=0: an
+    ambiguous time takes its first occurrence, a nonexistent one is read with the offset in
+    force before the change (01:30 on the spring-forward night in London is 01:30 UTC). Both
+    are flagged."""
     naive = naive.cast(pa.timestamp("us"))
     early = pc.assume_timezone(naive, timezone=zone, ambiguous="earliest", nonexistent="earliest")
     late = pc.assume_timezone(naive, timezone=zone, ambiguous="latest", nonexistent="latest")
@@ -39,6 +41,12 @@ def localise(naive: pa.Array | pa.ChunkedArray, zone: str) -> tuple[pa.Array, pa
         same = pc.fill_null(pc.equal(back, naive), False)
         kind = pc.if_else(same, pa.scalar(AMBIGUOUS), pa.scalar(NONEXISTENT))
         flags = pc.if_else(differs, kind, pa.scalar(None, pa.string()))
+        gap = pc.and_(differs, pc.invert(same))
+        if pc.any(gap).as_py():
+            # `early` is the last instant before the gap; its local reading gives the old offset.
+            offset = pc.subtract(back, early.cast(pa.timestamp("us")))
+            shifted = pc.subtract(naive, offset).cast(pa.timestamp("us", tz=zone))
+            early = pc.if_else(gap, shifted, early)
     utc = early.cast(pa.timestamp("us", tz="UTC"))
     return _one(utc), _one(flags)
 

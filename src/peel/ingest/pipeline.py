@@ -240,7 +240,12 @@ def _run(
         entries = _finalise(lake, mapping, report, staging, seq, part) if staged_rows else []
         report.rows_stored = sum(e.rows for e in entries)
         report.rows_duplicate = staged_rows - report.rows_stored
-        q_entries, q_written = _write_quarantine(lake, quarantine, fsync=settings_fsync)
+        q_entries, q_written = _write_quarantine(
+            lake,
+            quarantine,
+            fsync=settings_fsync,
+            resolving=set(retry.resolves) if retry else set(),
+        )
         total = report.rows_stored + report.rows_quarantined + report.rows_duplicate
         if total != report.rows_read:
             raise LakeError(
@@ -410,15 +415,18 @@ def _finalise(
         engine.close()
 
 
-def _write_quarantine(lake: Lake, q: _Quarantine, *, fsync: bool) -> tuple[list[FileEntry], int]:
+def _write_quarantine(
+    lake: Lake, q: _Quarantine, *, fsync: bool, resolving: set[str]
+) -> tuple[list[FileEntry], int]:
     """Write this batch's rejected rows, except those already open in quarantine from an
     earlier run of the same file (same line, same text): a rerun reports them again but does
-    not store them twice. Returns the file entries and how many entries were written."""
+    not store them twice. Entries a retry is resolving do not count as open. Returns the file
+    entries and how many entries were written."""
     if not q.rows:
         return [], 0
     from peel.ingest.quarantine import open_identities
 
-    known = open_identities(lake, q.source)
+    known = open_identities(lake, q.source, excluding=resolving)
     rows = [r for r in q.rows if r["identity"] not in known]
     if not rows:
         return [], 0

@@ -52,12 +52,14 @@ def quarantine_rows(lake: Lake) -> pa.Table:
         con.close()
 
 
-def open_identities(lake: Lake, source: str) -> set[str]:
+def open_identities(lake: Lake, source: str, *, excluding: set[str] | None = None) -> set[str]:
+    """Identities of open entries of one source, leaving out the quarantine ids `excluding`."""
+    skip = excluding or set()
     t = quarantine_rows(lake)
     return {
         r["identity"]
-        for r in t.select(["identity", "source", "open"]).to_pylist()
-        if r["open"] and r["source"] == source
+        for r in t.select(["quarantine_id", "identity", "source", "open"]).to_pylist()
+        if r["open"] and r["source"] == source and r["quarantine_id"] not in skip
     }
 
 
