@@ -37,6 +37,8 @@ test-fast: lint
 
 docs: install
 	$(BIN)/python -m peel.cli.docgen
+	$(BIN)/python -m peel.sources.catalog docs/sources.md
+	$(BIN)/python -m peel.schema.docs docs/schema.md
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py
