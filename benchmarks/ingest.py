@@ -31,6 +31,7 @@ at the end, keeping only `results.json`.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -269,6 +270,8 @@ class Run:
     seconds: float  # whole process, wall clock from start to exit
     inner_seconds: float  # the timed work inside the process
     peak_rss_mb: float
+    cpu_seconds: float  # user + system time of the process (all its threads)
+    load_before: float  # the machine's 1-minute load average when the run started
     report: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -276,10 +279,21 @@ class Run:
         return self.rows / self.seconds
 
 
-def run_worker(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, dict]:
-    """Run this script as a worker process; (wall seconds, peak RSS MB, its JSON line)."""
+@dataclass
+class Measured:
+    wall: float
+    rss_mb: float
+    cpu: float
+    load: float
+    out: dict[str, Any]
+
+
+def run_worker(args: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run this script as a worker process, timed from outside: wall clock from start to exit,
+    and the kernel's accounting of that one process (peak RSS, CPU time)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "worker", *args]
     full_env = {**os.environ, **(env or {})}
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=full_env)
     assert proc.stdout is not None
@@ -289,11 +303,42 @@ def run_worker(args: list[str], env: dict[str, str] | None = None) -> tuple[floa
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"worker {args[0]} failed with exit code {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024, json.loads(out.decode().strip().splitlines()[-1])
+    return Measured(
+        wall=wall,
+        rss_mb=usage.ru_maxrss / 1024,
+        cpu=usage.ru_utime + usage.ru_stime,
+        load=load,
+        out=json.loads(out.decode().strip().splitlines()[-1]),
+    )
 
 
 def peel_env(data_dir: Path) -> dict[str, str]:
     return {"PEEL_DATA_DIR": str(data_dir), "PEEL_FSYNC": "true", "PEEL_DUCKDB_THREADS": "2"}
+
+
+def anpr_mapping() -> Any:
+    """The anpr-read mapping alone (not every mapping: one being edited elsewhere must not stop
+    this benchmark)."""
+    from importlib import resources
+
+    from peel.sources.mapping import load_mapping_file
+
+    with resources.as_file(resources.files("peel.sources")) as base:
+        return load_mapping_file(Path(base) / "mappings" / f"{SOURCE}.yaml")
+
+
+def peel_digest() -> dict[str, str]:
+    """Which Peel was measured: its folder, and a digest of its source and data files."""
+    import hashlib
+
+    import peel
+
+    root = Path(peel.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".yaml"):
+            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    return {"path": str(root), "sha256": h.hexdigest()[:16]}
 
 
 def worker(argv: list[str]) -> None:
@@ -303,9 +348,8 @@ def worker(argv: list[str]) -> None:
         path, profile = Path(argv[1]), (argv[2] if len(argv) > 2 else "")
         from peel.ingest import ingest_file
         from peel.lake import Lake
-        from peel.sources import get_mapping
 
-        lake, mapping = Lake(), get_mapping(SOURCE)
+        lake, mapping = Lake(), anpr_mapping()
         started = time.perf_counter()
         if profile:
             import cProfile
@@ -316,7 +360,7 @@ def worker(argv: list[str]) -> None:
         else:
             report = ingest_file(lake, path, mapping, dataset=DATASET, synthetic=True)
         seconds = time.perf_counter() - started
-        print(json.dumps({"seconds": seconds, "report": report.to_json()}))
+        print(json.dumps({"seconds": seconds, "report": report.to_json(), "peel": peel_digest()}))
     elif kind in ("ctas", "copy"):
         import duckdb
 
@@ -393,15 +437,15 @@ def build_existing(plan: Plan, data_dir: Path, scratch: Path, log: list[str]) ->
             writer.write_table(table, row_group_size=CHUNK)
         if writer is not None:
             writer.close()
-        wall, _, out = run_worker(["peel", str(path)], peel_env(data_dir))
+        m = run_worker(["peel", str(path)], peel_env(data_dir))
         path.unlink()
-        r = out["report"]
+        r = m.out["report"]
         assert r["rows_stored"] == b - a, r
         batches += 1
         say(
             log,
             f"  existing batch {batches}: reads {a:,}..{b - 1:,} ({plan.day(a)} to "
-            f"{plan.day(b - 1)}) stored in {wall:.1f} s",
+            f"{plan.day(b - 1)}) stored in {m.wall:.1f} s, peak RSS {m.rss_mb:,.0f} MB",
         )
     info = {
         "plan": want,
@@ -476,6 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     log: list[str] = []
     info = machine()
     say(log, f"machine: {json.dumps(info)}")
+    say(log, f"peel: {json.dumps(peel_digest())}")
     say(log, f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
 
     # 1. The batch files.
@@ -488,9 +533,13 @@ def main(argv: list[str] | None = None) -> None:
             "parquet": out / f"batch-{tag}-{scenario}.parquet",
         }
         counts[scenario] = write_batch(
-            plan, files[scenario]["csv"], files[scenario]["parquet"],
-            shift=shift, resent=args.resent, bad=args.bad,
-        )  # fmt: skip
+            plan,
+            files[scenario]["csv"],
+            files[scenario]["parquet"],
+            shift=shift,
+            resent=args.resent,
+            bad=args.bad,
+        )
         first, last = args.existing - shift, args.existing - shift + args.rows - 1
         say(
             log,
@@ -514,12 +563,14 @@ def main(argv: list[str] | None = None) -> None:
     # 3. Measure.
     runs: dict[str, list[Run]] = {}
 
-    def record(name: str, run: Run) -> None:
+    def record(name: str, m: Measured, report: dict[str, Any]) -> None:
+        run = Run(name, args.rows, m.wall, m.out["seconds"], m.rss_mb, m.cpu, m.load, report)
         runs.setdefault(name, []).append(run)
         say(
             log,
-            f"  {name}: {run.seconds:.1f} s whole process ({run.inner_seconds:.1f} s inside), "
-            f"{run.rate:,.0f} rows/s, peak RSS {run.peak_rss_mb:,.0f} MB",
+            f"  {name}: {run.seconds:.1f} s whole process ({run.inner_seconds:.1f} s inside, "
+            f"{run.cpu_seconds:.1f} s CPU), {run.rate:,.0f} rows/s, peak RSS "
+            f"{run.peak_rss_mb:,.0f} MB, load before {run.load_before:.1f}",
         )
 
     for _ in range(args.repeat):
@@ -527,41 +578,40 @@ def main(argv: list[str] | None = None) -> None:
             src = files["overlap"][fmt]
             db = out / f"baseline-{tag}.duckdb"
             db.unlink(missing_ok=True)
-            wall, rss, o = run_worker(["ctas", str(src), str(db)])
-            assert o["rows"] == args.rows, o
-            run = Run(f"duckdb-ctas-{fmt}", args.rows, wall, o["seconds"], rss)
-            run.report = {"bytes": db.stat().st_size}
+            m = run_worker(["ctas", str(src), str(db)])
+            assert m.out["rows"] == args.rows, m.out
+            record(f"duckdb-ctas-{fmt}", m, {"bytes": db.stat().st_size})
             db.unlink()
-            record(run.name, run)
             for scenario in ("overlap", "new-days"):
-                keep = existing["manifests"]
-                wall, rss, o = run_worker(["peel", str(files[scenario][fmt])], peel_env(data_dir))
-                r = o["report"]
+                m = run_worker(["peel", str(files[scenario][fmt])], peel_env(data_dir))
+                r = m.out["report"]
                 expect = counts[scenario]
                 assert r["rows_read"] == args.rows, r
                 assert r["rows_duplicate"] == expect["resent"], (r, expect)
                 assert r["rows_quarantined"] == expect["bad"], (r, expect)
                 assert r["rows_stored"] == args.rows - expect["resent"] - expect["bad"], r
                 r["lake_bytes_added"] = lake_bytes(data_dir) - base_bytes
-                run = Run(f"peel-{fmt}-{scenario}", args.rows, wall, o["seconds"], rss, r)
-                record(run.name, run)
-                reset_lake(data_dir, keep)
+                record(f"peel-{fmt}-{scenario}", m, r)
+                reset_lake(data_dir, existing["manifests"])
             copy = out / f"copy-{tag}.parquet"
-            wall, rss, o = run_worker(["copy", str(src), str(copy)])
-            assert o["rows"] == args.rows, o
-            run = Run(f"duckdb-copy-{fmt}", args.rows, wall, o["seconds"], rss)
-            run.report = {"bytes": copy.stat().st_size}
+            m = run_worker(["copy", str(src), str(copy)])
+            assert m.out["rows"] == args.rows, m.out
+            record(f"duckdb-copy-{fmt}", m, {"bytes": copy.stat().st_size})
             copy.unlink()
-            record(run.name, run)
 
     profile_path = None
     if args.profile:
         profile_path = out / f"peel-csv-overlap-{tag}.prof"
-        wall, _, o = run_worker(
+        m = run_worker(
             ["peel", str(files["overlap"]["csv"]), str(profile_path)], peel_env(data_dir)
         )
         reset_lake(data_dir, existing["manifests"])
-        say(log, f"profile of Peel CSV (overlap) under cProfile: {wall:.1f} s -> {profile_path}")
+        say(log, f"Peel CSV (overlap) under cProfile: {m.wall:.1f} s -> {profile_path}")
+        import pstats
+
+        text = io.StringIO()
+        pstats.Stats(str(profile_path), stream=text).sort_stats("cumulative").print_stats(25)
+        say(log, text.getvalue())
 
     # 4. The table.
     def med(name: str) -> Run:
@@ -570,26 +620,40 @@ def main(argv: list[str] | None = None) -> None:
         return rs[(len(rs) - 1) // 2]
 
     say(log, "")
-    say(log, f"{'measurement':<28}{'rows':>12}{'seconds':>10}{'rows/s':>12}"
-        f"{'vs CTAS':>9}{'peak RSS MB':>13}{'inside s':>10}")  # fmt: skip
+    say(
+        log,
+        f"{'measurement':<24}{'rows':>12}{'seconds':>9}{'rows/s':>11}{'vs CTAS':>9}"
+        f"{'peak RSS MB':>13}{'inside s':>10}{'CPU s':>8}",
+    )
     table = []
     for name in [
-        "peel-csv-overlap", "peel-csv-new-days", "duckdb-ctas-csv", "duckdb-copy-csv",
-        "peel-parquet-overlap", "peel-parquet-new-days", "duckdb-ctas-parquet",
+        "peel-csv-overlap",
+        "peel-csv-new-days",
+        "duckdb-ctas-csv",
+        "duckdb-copy-csv",
+        "peel-parquet-overlap",
+        "peel-parquet-new-days",
+        "duckdb-ctas-parquet",
         "duckdb-copy-parquet",
-    ]:  # fmt: skip
+    ]:
         r = med(name)
         fmt = "csv" if "-csv" in name else "parquet"
         base = med(f"duckdb-ctas-{fmt}")
         ratio = r.rate / base.rate
-        say(log, f"{name:<28}{r.rows:>12,}{r.seconds:>10.1f}{r.rate:>12,.0f}{ratio:>9.2f}"
-            f"{r.peak_rss_mb:>13,.0f}{r.inner_seconds:>10.1f}")  # fmt: skip
+        say(
+            log,
+            f"{name:<24}{r.rows:>12,}{r.seconds:>9.1f}{r.rate:>11,.0f}{ratio:>9.2f}"
+            f"{r.peak_rss_mb:>13,.0f}{r.inner_seconds:>10.1f}{r.cpu_seconds:>8.1f}",
+        )
         table.append({**asdict(r), "rate": r.rate, "ratio_to_ctas": ratio})
     for fmt in ("csv", "parquet"):
         r, base = med(f"peel-{fmt}-overlap"), med(f"duckdb-ctas-{fmt}")
         verdict = "meets" if r.rate / base.rate >= 0.5 else "misses"
-        say(log, f"ratio Peel {fmt} (overlap) / DuckDB CTAS {fmt}: {r.rate / base.rate:.2f} "
-            f"({verdict} the 0.5 target)")  # fmt: skip
+        say(
+            log,
+            f"ratio Peel {fmt} (overlap) / DuckDB CTAS {fmt}: {r.rate / base.rate:.2f} "
+            f"({verdict} the 0.5 target)",
+        )
     disk = {
         "batch_csv_bytes": files["overlap"]["csv"].stat().st_size,
         "batch_parquet_bytes": files["overlap"]["parquet"].stat().st_size,

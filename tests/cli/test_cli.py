@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers.police_csv import csv_text, row
 from typer.testing import CliRunner
 
+from helpers.police_csv import csv_text, row
 from peel.cli.main import app
 
 runner = CliRunner()

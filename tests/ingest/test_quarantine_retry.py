@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from helpers.police_csv import csv_text, row
-
 from peel.ingest import entries, ingest_file, retry, summary
 from peel.lake import Lake
 from peel.sources import get_mapping

@@ -58,11 +58,12 @@ def read_example(mapping: Mapping) -> tuple[list[str], list[dict[str, str]]]:
         return header, rows
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
-        header = next(reader)
+        # Names and values are trimmed, as the ingest does (FEBRL writes ", " between fields).
+        header = [c.strip() for c in next(reader)]
         rows = []
         for line in reader:
             assert len(line) == len(header), f"{path.name}: ragged row"
-            rows.append(dict(zip(header, line, strict=True)))
+            rows.append(dict(zip(header, [v.strip() for v in line], strict=True)))
     return header, rows
 
 

@@ -98,7 +98,12 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
             select.extend(exprs)
             errors.extend(errs)
             continue
-        raw = s.param(rule.value) if rule.value is not None else clean(rule.column or "")
+        if rule.value is not None:
+            raw = s.param(rule.value)
+        elif rule.join:
+            raw = f"NULLIF(concat_ws(' ', {', '.join(clean(c) for c in rule.join)}), '')"
+        else:
+            raw = clean(rule.column or "")
         if rule.extract:
             raw = f"NULLIF(regexp_extract({raw}, {s.param(rule.extract)}, 1), '')"
         name = quote_ident(rule.field)
@@ -117,10 +122,12 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
                 f"WHEN {raw} IS NOT NULL AND NOT regexp_full_match({raw}, {s.param(rule.pattern)}) "
                 f"THEN {_sql_text('does not match the pattern ' + rule.pattern[:40])}"
             )
-        checks.append(f"WHEN {raw} IS NOT NULL AND ({value}) IS NULL THEN {_sql_text(reason)}")
+        if not rule.lenient:
+            checks.append(f"WHEN {raw} IS NOT NULL AND ({value}) IS NULL THEN {_sql_text(reason)}")
         if rule.required:
             checks.append(f"WHEN {raw} IS NULL THEN 'required but empty'")
-        errors.append((rule.field, "CASE " + " ".join(checks) + " END"))
+        if checks:
+            errors.append((rule.field, "CASE " + " ".join(checks) + " END"))
     error_items = ", ".join(
         f"CASE WHEN ({e}) IS NOT NULL THEN {_sql_text(f)} || ': ' || ({e}) END" for f, e in errors
     )

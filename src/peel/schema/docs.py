@@ -31,18 +31,25 @@ def render_schema_md(registry: Registry | None = None) -> str:
     entities = sorted(reg.entities.values(), key=lambda e: (e.kind, e.name))
     for e in entities:
         special = ", ".join(f.name for f in e.special_category_fields) or "-"
-        out.append(f"| [{e.name}](#{e.name.lower()}) | {e.kind} | `{e.table}` | "
-                   f"{len(e.fields)} | {special} |")
+        out.append(
+            f"| [{e.name}](#{e.name.lower()}) | {e.kind} | `{e.table}` | "
+            f"{len(e.fields)} | {special} |"
+        )
     for e in entities:
         out += ["", f"## {e.name}", "", " ".join(e.description.split()), ""]
         if e.kind == "link":
             out += [f"Link from **{e.source_entity}** to **{e.target_entity}**.", ""]
         if e.layout.partition_field:
             sort = ", ".join(e.layout.sort) or "-"
-            out += [f"Stored partitioned by the UTC day of `{e.layout.partition_field}`, "
-                    f"sorted by {sort}.", ""]
-        out += ["| field | type | required | special category | personal | matchable | "
-                "description |", "|---|---|---|---|---|---|---|"]
+            out += [
+                f"Stored partitioned by the UTC day of `{e.layout.partition_field}`, "
+                f"sorted by {sort}.",
+                "",
+            ]
+        out += [
+            "| field | type | required | special category | personal | matchable | description |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for f in e.fields:
             ftype = f"{f.type} ({f.codes})" if f.codes else f.type
             out.append(

@@ -33,6 +33,8 @@ _RULE_KEYS = {
     "pattern",  # a regular expression the whole raw text must match
     "value",  # a constant for every row
     "extract",  # a regular expression with one group: the part of the text that is the value
+    "join",  # several columns joined with single spaces (empty ones skipped) into one value
+    "lenient",  # true: text that does not parse leaves the field empty instead of quarantining
 }
 _TIMEZONES = ("local", "UTC", "offset")
 _DEFAULT_FORMATS = {
@@ -58,12 +60,14 @@ class FieldRule:
     pattern: str | None = None
     value: str | None = None
     extract: str | None = None
+    join: tuple[str, ...] = ()
+    lenient: bool = False
     codes: str | None = None
     required: bool = False
 
     @property
     def columns(self) -> list[str]:
-        return [c for c in (self.column, self.lon, self.lat, self.x, self.y) if c]
+        return [c for c in (self.column, self.lon, self.lat, self.x, self.y) if c] + list(self.join)
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,8 @@ def parse_mapping(data: Any, where: str, registry: Registry) -> Mapping:
             pattern=raw.get("pattern"),
             value=None if raw.get("value") is None else str(raw.get("value")),
             extract=raw.get("extract"),
+            join=tuple(str(c) for c in raw.get("join") or ()),
+            lenient=bool(raw.get("lenient", False)),
             codes=spec.codes,
             required=spec.required,
         )
@@ -216,8 +222,8 @@ def _check_rule(rule: FieldRule, where: str, columns: set[str]) -> None:
             raise MappingError(f"{where}: a location takes lon+lat or x+y columns")
         if rule.column:
             raise MappingError(f"{where}: a location takes lon+lat or x+y, not column")
-    elif (rule.column is None) == (rule.value is None):
-        raise MappingError(f"{where}: give exactly one of 'column' or 'value'")
+    elif sum(x is not None for x in (rule.column, rule.value, rule.join or None)) != 1:
+        raise MappingError(f"{where}: give exactly one of 'column', 'join' or 'value'")
     elif any((rule.lon, rule.lat, rule.x, rule.y)):
         raise MappingError(f"{where}: lon/lat/x/y are for location fields")
     if rule.timezone not in _TIMEZONES:
