@@ -79,3 +79,27 @@ def test_rows_keep_exact_provenance(lake: Lake, street_files: list[Path]) -> Non
         assert local_to.month == local_from.month and (local_to + timedelta(seconds=1)).day == 1
     assert asb_kept is not None and asb_kept[0] > 0
     assert unknown_location is not None and unknown_location[0] > 0
+
+
+def test_met_stop_and_search_month(lake: Lake, shared_data: Path) -> None:
+    """The real Met stop-and-search file: every row stored, 871 with an unknown location."""
+    (path,) = sorted((shared_data / "police_uk" / "met_stop_and_search").glob("*.csv"))
+    result = ingest_files(lake, [path], get_mapping("police-uk-stop-search"))
+    assert (result["rows_read"], result["rows_stored"], result["rows_quarantined"]) == (
+        10_490,
+        10_490,
+        0,
+    )
+    engine = lake.engine()
+    try:
+        engine.create_views()
+        no_location = engine.con.execute(
+            "SELECT count(*) FROM stop_search WHERE location_lon IS NULL"
+        ).fetchone()
+        ethnicity = engine.con.execute(
+            "SELECT count(*) FROM stop_search WHERE self_defined_ethnicity IS NOT NULL"
+        ).fetchone()
+    finally:
+        engine.close()
+    assert no_location == (871,)
+    assert ethnicity == (10_490 - 104,)  # 104 rows leave it empty
