@@ -14,6 +14,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from peel.ingest.framing import QUOTE_PROBLEM
+
 HEADER = [
     "Crime ID",
     "Month",
@@ -85,7 +87,7 @@ KINDS = (*VALID, *BAD, BLANK)
 
 RECORD_REASONS = {
     "nul": "the record contains NUL bytes",
-    "unterminated_quote": "a quoted field is not closed on this line or after it",
+    "unterminated_quote": QUOTE_PROBLEM,
     "long_field": f"the record is longer than {MAX_RECORD_BYTES:,} bytes",
 }
 
@@ -203,7 +205,10 @@ def build(
             elif kind == "bad_crime_type":
                 f[9] = rng.choice(["Jaywalking", "Loud hat wearing", "Theft of clouds"])
                 expected = Expected(
-                    kind, line, "crime_type", "crime_type: not in the code list police_uk_crime_type"
+                    kind,
+                    line,
+                    "crime_type",
+                    "crime_type: not in the code list police_uk_crime_type",
                 )
             elif kind == "bad_month":
                 f[1] = rng.choice(["2023-13", "2023/04", "April 2023", "2023-00", "20x3-05"])

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _corrupt import BAD, KINDS, RECORD_REASONS, VALID, Built, build
+from _corrupt import BAD, KINDS, VALID, Built, build
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -50,9 +50,11 @@ def describe(kinds: Sequence[str], built: Built) -> str:
     return f"file of {len(kinds)} items [{items}] ({len(built.data):,} bytes)"
 
 
-def ingest_and_check(lake: Lake, path: Path, kinds: Sequence[str], built: Built) -> None:
+def ingest_and_check(
+    lake: Lake, path: Path, kinds: Sequence[str], built: Built, *, defect: str = ""
+) -> None:
     mapping = get_mapping(MAPPING)
-    what = describe(kinds, built)
+    what = (f"FRAMER DEFECT ({defect}) in " if defect else "") + describe(kinds, built)
     n_valid, n_bad = len(built.valid_lines), len(built.bad)
 
     first = ingest_file(lake, path, mapping)
@@ -114,22 +116,26 @@ def _assert_invariant(r: BatchReport, what: str) -> None:
     )
 
 
-def run_file(built: Built, kinds: Sequence[str]) -> None:
+def run_file(built: Built, kinds: Sequence[str], *, defect: str = "") -> None:
     with tempfile.TemporaryDirectory(prefix="peel-prop-") as tmp:
         path = Path(tmp) / "street.csv"
         path.write_bytes(built.data)
         lake = Lake(small_settings(Path(tmp) / "data"))
-        ingest_and_check(lake, path, kinds, built)
+        ingest_and_check(lake, path, kinds, built, defect=defect)
 
 
 # --- property tests ----------------------------------------------------------------------------
 
 # The documented framer defects (see the bug tests below), as fixed examples: until they are
-# fixed these fail first and fast, with the shrunk-by-hand file in the message.
-KNOWN_BUGS: list[dict[str, Any]] = [
-    {"kinds": ["unterminated_quote", "plain", "embedded_newline", "plain"]},
-    {"kinds": ["plain", "unterminated_quote", "plain", "unterminated_quote", "plain"]},
-]
+# fixed these fail first and fast (no shrinking), with the defect named in the message.
+KNOWN_BUGS: dict[tuple[str, ...], str] = {
+    ("unterminated_quote", "plain", "embedded_newline", "plain"): (
+        "an open quote followed by a quoted newline loses valid rows"
+    ),
+    ("plain", "unterminated_quote", "plain", "unterminated_quote", "plain"): (
+        "two open quotes pair up and swallow the rows between"
+    ),
+}
 
 file_options = {
     "seed": st.integers(0, 2**32 - 1),
@@ -140,8 +146,8 @@ file_options = {
 
 
 def _with_known_bugs(test: Any) -> Any:
-    for case in reversed(KNOWN_BUGS):
-        test = example(**case, seed=1, bom=False, crlf=False, final_newline=True)(test)
+    for kinds in reversed(KNOWN_BUGS):
+        test = example(kinds=list(kinds), seed=1, bom=False, crlf=False, final_newline=True)(test)
     return test
 
 
@@ -153,10 +159,10 @@ def test_every_record_accounted_for(
 ) -> None:
     """Any mix of corruptions: the full accounting."""
     built = build(kinds, seed=seed, bom=bom, crlf=crlf, final_newline=final_newline)
-    run_file(built, kinds)
+    run_file(built, kinds, defect=KNOWN_BUGS.get(tuple(kinds), ""))
 
 
-@settings(max_examples=30)
+@settings(max_examples=40)
 @given(
     kinds=st.lists(st.sampled_from([k for k in KINDS if k != "unterminated_quote"]), max_size=60),
     **file_options,
@@ -172,10 +178,7 @@ def test_every_record_accounted_for_without_open_quotes(
 
 # --- one kind at a time ------------------------------------------------------------------------
 
-FIELD_REASONS = {
-    "bad_crime_type": ("crime_type", "crime_type: not in the code list police_uk_crime_type"),
-    "bad_crime_id": ("crime_ref", "crime_ref: does not match the pattern [0-9a-f]{64}"),
-}
+INJECTED = ["Jaywalking", "Loud hat", "clouds", "2023", "west", "181.25", "surplus", "Open Quote"]
 
 
 @pytest.mark.parametrize("kind", BAD)
@@ -191,18 +194,15 @@ def test_each_corruption_alone_is_quarantined_on_its_line(kind: str, tmp_path: P
     assert (report.rows_read, report.rows_stored, report.rows_quarantined) == (4, 3, 1)
     (q,) = quarantine_rows(lake).to_pylist()
     assert (q["file"], q["line"], q["field"]) == (path.name, 5, exp.field)
-    if kind in RECORD_REASONS or kind.startswith("ragged"):
-        assert q["reason"] == exp.reason
-    elif kind in FIELD_REASONS:
-        assert q["reason"] == FIELD_REASONS[kind][1]
-    elif kind == "bad_month":  # both ends of the month window fail; the first is named
+    if kind == "bad_month":  # both ends of the month window fail; the first is named
         assert q["reason"] == (
             "committed_from: not a time in the format %Y-%m; "
             "committed_to: not a time in the format %Y-%m"
         )
     else:
-        assert q["reason"].startswith(exp.reason)
-    assert "\x00" not in q["reason"] and "Open Quote" not in q["reason"]  # never the value
+        assert q["reason"] == exp.reason
+    assert not any(v in q["reason"] for v in INJECTED), "a reason must never quote the value"
+    assert "\x00" not in q["reason"]
     run_file(built, kinds)  # and the full accounting, with a second ingest
 
 
@@ -269,7 +269,7 @@ def test_open_quote_then_quoted_newline_loses_no_valid_row() -> None:
     kinds = ["plain", "unterminated_quote", "plain", "plain", "embedded_newline", "plain"]
     built = build(kinds, seed=21)
     assert list(built.bad) == [3] and built.valid_lines == [2, 4, 5, 6, 8]
-    run_file(built, kinds)
+    run_file(built, kinds, defect="an open quote followed by a quoted newline loses valid rows")
 
 
 def test_two_open_quotes_do_not_merge_records() -> None:
@@ -279,7 +279,7 @@ def test_two_open_quotes_do_not_merge_records() -> None:
     rows_read is 3 instead of 5. A strict reading sees text after the closing quote.)"""
     kinds = ["plain", "unterminated_quote", "plain", "unterminated_quote", "plain"]
     built = build(kinds, seed=22)
-    run_file(built, kinds)
+    run_file(built, kinds, defect="two open quotes pair up and swallow the rows between")
 
 
 def test_open_quote_in_first_record_of_a_file_larger_than_one_read() -> None:
@@ -290,4 +290,4 @@ def test_open_quote_in_first_record_of_a_file_larger_than_one_read() -> None:
     kinds = ["unterminated_quote"] + ["plain"] * 450
     built = build(kinds, seed=23)
     assert len(built.data) > 1 << 16
-    run_file(built, kinds)
+    run_file(built, kinds, defect="an open quote mid-stream swallows the rest of the file")

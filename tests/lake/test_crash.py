@@ -173,7 +173,6 @@ def read_view(data_dir: Path) -> View:
     try:
         engine.create_views()
         table = engine.query("SELECT * EXCLUDE (_batch) FROM crime")
-        assert table.num_rows == engine.query(f"SELECT * FROM {engine.table_sql('crime')}").num_rows
     finally:
         engine.close()
     names = [n for n in table.column_names if n not in ("row_id", "_line")]
@@ -204,7 +203,8 @@ def unlisted_files(data_dir: Path) -> list[Path]:
 
 
 def _env(data_dir: Path, crash_at: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PEEL_")}
+    # Other PEEL_ settings pass through, so the child maps rows as the test process does.
+    env = {k: v for k, v in os.environ.items() if k != "PEEL_TEST_CRASH_AT"}
     env.update(PEEL_DATA_DIR=str(data_dir), PEEL_FSYNC="true", PEEL_ENV="test")
     if crash_at:
         env["PEEL_TEST_CRASH_AT"] = crash_at

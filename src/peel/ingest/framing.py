@@ -2,18 +2,28 @@
 
 No CSV library reports the line number of every good row (pyarrow and DuckDB report it only for
 rows they reject, and DuckDB's count drifts after a quoted newline), and every stored row and
-quarantined row must name its line. So this module finds record boundaries itself, vectorised
-with numpy over blocks of bytes, using the RFC 4180 rule: a newline ends a record when an even
-number of quote characters precede it in the record. A stray quote inside an unquoted field
-(`ab"c`) is literal, as in pyarrow and Python's csv module, and is left out of the count.
+quarantined row must name its line. So this module finds record boundaries itself.
 
-Per block it yields the good records' bytes (handed to pyarrow to split into fields), the start
-line of each, and the records it rejected with the reason: wrong number of fields, NUL bytes,
-longer than the limit, an unterminated quote at the end of the file, or undecodable text.
+Quoting follows RFC 4180 as pyarrow reads it: a quote opens a quoted field only at the start of
+a field; inside one, `""` is a quote and a quote followed by a delimiter or line end closes it; a
+quote anywhere else in an unquoted field is a literal character. Two things are stricter than a
+lenient reader, because they are how one bad quote swallows good rows: a closing quote followed
+by other text, and a quote never closed. For both, only the first physical line of the record is
+rejected and framing starts again on the next line, so the rows after it are kept.
+
+Fast path: for a block whose quotes pair up cleanly (the usual case, including files that quote
+every field) quoted regions are the consecutive pairs of quotes, all vectorised with numpy. Any
+block with a stray or malformed quote is framed by an exact state machine over its quote
+positions only, in one pass.
+
+Per block the framer yields the good records' bytes (handed to pyarrow to split into fields),
+the start line of each, and the records it rejected with the reason: wrong number of fields,
+NUL bytes, longer than the limit, a malformed or unclosed quote, or undecodable text.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +33,11 @@ import numpy as np
 
 QUOTE, COMMA, NEWLINE, CR, NUL = 34, 44, 10, 13, 0
 _READ = 8 << 20  # bytes read from the stream at a time
+_RAW_LIMIT = 64 << 10  # characters of a rejected record kept for retry
+
+# One reason for both ways a quote goes wrong: from the record's first line alone nobody can
+# tell a quote never closed from one "closed" by a later quote that text follows.
+QUOTE_PROBLEM = "a quoted field has no closing quote before a delimiter or the line end"
 
 
 @dataclass
@@ -48,28 +63,162 @@ class FramerState:
     encodings: set[str] = field(default_factory=set)
 
 
-def _stray_quotes(buf: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Quotes that are literal: neither after a delimiter/line start nor before one."""
+@dataclass
+class _Layout:
+    """Where the records of a buffer are, as found by `_layout`."""
+
+    ends: np.ndarray  # positions of record-ending newlines
+    qstart: np.ndarray  # quoted regions: opening quote positions
+    qend: np.ndarray  # and their closing quote positions
+    bad: dict[int, str]  # record start position -> reason (first line of a bad record)
+    open_from: int | None  # start of a record whose quote is still open at the buffer's end
+
+
+def _inside(pos: np.ndarray, qstart: np.ndarray, qend: np.ndarray) -> np.ndarray:
+    """True where a position lies inside a quoted region."""
+    if len(qstart) == 0 or len(pos) == 0:
+        return np.zeros(len(pos), dtype=bool)
+    k = np.searchsorted(qstart, pos) - 1
+    return (k >= 0) & (pos < qend[np.maximum(k, 0)])
+
+
+def _at_field_start(buf: np.ndarray, p: np.ndarray) -> np.ndarray:
+    prev = buf[np.maximum(p - 1, 0)]
+    return (p == 0) | (prev == COMMA) | (prev == NEWLINE)
+
+
+def _closes(buf: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Quotes that can close a field: before a delimiter, a line end, or the buffer's end (at
+    the end of a buffer that is not the file's end the record is carried over anyway)."""
     n = len(buf)
-    prev = np.where(q > 0, buf[np.maximum(q - 1, 0)], NEWLINE)
-    nxt = np.where(q + 1 < n, buf[np.minimum(q + 1, n - 1)], NEWLINE)
-    opens = (prev == COMMA) | (prev == NEWLINE) | (prev == QUOTE)
-    closes = (nxt == COMMA) | (nxt == NEWLINE) | (nxt == CR) | (nxt == QUOTE)
-    return ~(opens | closes)
+    nxt = buf[np.minimum(p + 1, n - 1)]
+    return (p + 1 >= n) | (nxt == COMMA) | (nxt == NEWLINE) | (nxt == CR)
 
 
-def _terminators(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions of record-ending newlines, of all newlines, and of counted quotes."""
+def _fast_regions(buf: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Quoted regions when every quote pairs cleanly (openers at field starts; closers before a
+    delimiter, line end or an escaping quote); None when the block needs the state machine."""
+    # Escaped quotes ("" inside a quoted field) come in adjacent pairs: drop them first.
+    opens, closes = q[0::2], q[1::2]
+    if len(closes) < len(opens):
+        return None  # a quote is still open at the end of the buffer
+    ok = _at_field_start(buf, opens)
+    # A closer may be followed by a quote that opens an escaped pair: accept only if that
+    # quote is the next opener, i.e. the pair "" sits inside one field.
+    nxt_is_quote = buf[np.minimum(closes + 1, len(buf) - 1)] == QUOTE
+    escaped = nxt_is_quote & (closes + 1 < len(buf))
+    if escaped.any():
+        # the quote right after an escaping closer is the next opener; it must not be judged
+        # as a field start
+        follow = np.searchsorted(opens, closes[escaped] + 1)
+        ok[follow[follow < len(opens)]] = True
+    if not ok.all() or not (_closes(buf, closes) | escaped).all():
+        return None
+    if not escaped.any():
+        return opens, closes
+    # Merge regions joined by escaped quotes: region i continues into i+1 when closer i
+    # escapes.
+    keep_start = np.concatenate(([True], ~escaped[:-1]))
+    keep_end = ~escaped
+    return opens[keep_start], closes[keep_end]
+
+
+def _record_start(p: int, nl: np.ndarray, qs: list[int], qe: list[int]) -> int:
+    """Start of the record containing position p, given the quoted regions before p."""
+    k = int(np.searchsorted(nl, p)) - 1
+    while k >= 0:
+        n = int(nl[k])
+        j = bisect.bisect_right(qs, n) - 1
+        if j >= 0 and n < qe[j]:  # this newline is inside a quoted region: look before it
+            k = int(np.searchsorted(nl, qs[j])) - 1
+            continue
+        return n + 1
+    return 0
+
+
+def _slow_regions(buf: np.ndarray, q: np.ndarray, nl: np.ndarray, eof: bool) -> _Layout:
+    """The exact state machine, over quote positions only (one pass, with resync)."""
+    n = len(buf)
+    quotes = q.tolist()
+    field_start = _at_field_start(buf, q).tolist()
+    nxt = buf[np.minimum(q + 1, n - 1)].tolist()
+    qs: list[int] = []
+    qe: list[int] = []
+    bad: dict[int, str] = {}
+    i, m = 0, len(quotes)
+    open_at = -1
+    open_from: int | None = None
+
+    def resync(opened: int, reason: str) -> int:
+        """Reject the first line of the record holding `opened`; return the quote index to
+        resume from (the first quote after that line)."""
+        s = _record_start(opened, nl, qs, qe)
+        while qs and qs[-1] >= s:  # regions of the rejected record are void
+            qs.pop()
+            qe.pop()
+        k = int(np.searchsorted(nl, s))
+        line_end = int(nl[k]) if k < len(nl) else n
+        bad[s] = reason
+        return bisect.bisect_right(quotes, line_end)
+
+    while True:
+        while i < m:
+            p = quotes[i]
+            if open_at < 0:
+                if field_start[i]:
+                    open_at = p
+                i += 1  # a quote inside an unquoted field is a literal
+                continue
+            # inside a quoted field
+            if p + 1 < n and nxt[i] == QUOTE and i + 1 < m and quotes[i + 1] == p + 1:
+                i += 2  # "" is an escaped quote
+                continue
+            if p + 1 >= n or nxt[i] in (COMMA, NEWLINE, CR):
+                if p + 1 >= n and not eof:
+                    break  # cannot tell yet: the record is incomplete
+                qs.append(open_at)
+                qe.append(p)
+                open_at = -1
+                i += 1
+                continue
+            i = resync(open_at, QUOTE_PROBLEM)
+            open_at = -1
+        if open_at >= 0 and eof:
+            # Never closed: reject its first line and read the quotes after it afresh.
+            i = resync(open_at, QUOTE_PROBLEM)
+            open_at = -1
+            continue
+        break
+    if open_at >= 0:
+        open_from = _record_start(open_at, nl, qs, qe)
+    qstart = np.asarray(qs, dtype=np.int64)
+    qend = np.asarray(qe, dtype=np.int64)
+    ends = nl[~_inside(nl, qstart, qend)]
+    if open_from is not None:
+        ends = ends[ends < open_from]
+    return _Layout(ends, qstart, qend, bad, open_from)
+
+
+def _layout(buf: np.ndarray, eof: bool) -> _Layout:
     nl = np.flatnonzero(buf == NEWLINE)
     q = np.flatnonzero(buf == QUOTE)
     if len(q) == 0:
-        return nl, nl, q
-    q = q[~_stray_quotes(buf, q)]
-    before = np.searchsorted(q, nl)  # quotes before each newline
-    return nl[(before & 1) == 0], nl, q
+        return _Layout(nl, q, q, {}, None)
+    fast = _fast_regions(buf, q)
+    if fast is None:
+        return _slow_regions(buf, q, nl, eof)
+    qstart, qend = fast
+    return _Layout(nl[~_inside(nl, qstart, qend)], qstart, qend, {}, None)
 
 
-def _decode(chunk: bytes, state: FramerState) -> tuple[bytes, str]:
+def record_spans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) byte spans of the records of framed data (each ends in a newline)."""
+    layout = _layout(np.frombuffer(data, dtype=np.uint8), eof=True)
+    ends = layout.ends.tolist()
+    return list(zip([0, *(e + 1 for e in ends[:-1])], ends, strict=True))
+
+
+def _decode(chunk: bytes) -> tuple[bytes, str]:
     """Chunk as UTF-8. A chunk that is not valid UTF-8 is read as Windows-1252 (Latin-1 for
     bytes 1252 leaves undefined). Chunks split at record ends, so no character is cut."""
     try:
@@ -79,13 +228,12 @@ def _decode(chunk: bytes, state: FramerState) -> tuple[bytes, str]:
         text = chunk.decode("cp1252", errors="surrogateescape")
         fixed = text.encode("utf-8", errors="surrogateescape").decode("utf-8", "replace")
         if "\ufffd" in fixed:
-            fixed = chunk.decode("latin-1")
-            return fixed.encode("utf-8"), "latin-1"
+            return chunk.decode("latin-1").encode("utf-8"), "latin-1"
         return fixed.encode("utf-8"), "cp1252"
 
 
-def _raw_text(b: bytes, limit: int = 64 << 10) -> str:
-    return b[:limit].decode("utf-8", errors="replace").rstrip("\r\n")
+def _raw_text(b: bytes) -> str:
+    return b[:_RAW_LIMIT].decode("utf-8", errors="replace").rstrip("\r\n")
 
 
 def read_header(stream: BinaryIO, *, max_record_bytes: int) -> tuple[bytes, int, bytes]:
@@ -99,10 +247,11 @@ def read_header(stream: BinaryIO, *, max_record_bytes: int) -> tuple[bytes, int,
         buf += chunk
         if buf.startswith(codecs.BOM_UTF8):
             buf = buf[len(codecs.BOM_UTF8) :]
-        arr = np.frombuffer(buf, dtype=np.uint8)
-        ends, _, _ = _terminators(arr)
-        if len(ends):
-            end = int(ends[0])
+        layout = _layout(np.frombuffer(buf, dtype=np.uint8), eof=not chunk)
+        if 0 in layout.bad:
+            raise ValueError("the header has a malformed quoted name")
+        if len(layout.ends):
+            end = int(layout.ends[0])
             header = buf[:end]
             return header, header.count(b"\n") + 1, buf[end + 1 :]
         if len(buf) > max_record_bytes:
@@ -122,162 +271,131 @@ def frame_records(
     block_bytes: int,
     max_record_bytes: int,
 ) -> Iterator[FramedBlock]:
-    """Yield blocks of good records after the header. `rest` is what `read_header` read past it."""
+    """Yield blocks of records after the header. `rest` is what `read_header` read past it."""
     state = FramerState(line=first_line)
     carry = rest
-    skipping = False  # inside a record already known to be too long
-    skip_start_line = 0
-    skip_quotes = 0
     eof = False
-    while not eof:
-        chunk = stream.read(max(block_bytes - len(carry), _READ))
-        eof = not chunk
-        buf = carry + chunk
-        carry = b""
+    skipping = False  # inside an over-long line, already rejected: drop bytes to its end
+    while True:
+        if not eof and (len(carry) < block_bytes or skipping):
+            chunk = stream.read(max(block_bytes - len(carry), _READ))
+            eof = not chunk
+            carry += chunk
         if skipping:
-            arr = np.frombuffer(buf, dtype=np.uint8)
-            nl = np.flatnonzero(arr == NEWLINE)
-            q = np.flatnonzero(arr == QUOTE)
-            before = (np.searchsorted(q, nl) + skip_quotes) & 1
-            ends = nl[before == 0]
-            if len(ends) == 0 and not eof:
-                skip_quotes += len(q)
-                state.line += len(nl)
+            nl = carry.find(b"\n")
+            if nl == -1:
+                carry = b""
+                if eof:
+                    return
                 continue
-            end = int(ends[0]) if len(ends) else len(buf) - 1
-            state.line += int(np.count_nonzero(arr[: end + 1] == NEWLINE))
-            state.records += 1
-            reason = f"the record is longer than {max_record_bytes:,} bytes"
-            yield FramedBlock(b"", np.empty(0, np.int64), [Reject(skip_start_line, reason, "")])
+            carry = carry[nl + 1 :]
             skipping = False
-            buf = buf[end + 1 :]
-            if not buf and eof:
-                break
-        if eof:
-            yield from _frame_tail(buf, state, n_fields=n_fields, max_record_bytes=max_record_bytes)
-            break
-        block, carry, too_long = _frame_block(
-            buf, state, n_fields=n_fields, eof=False, max_record_bytes=max_record_bytes
+        if not carry:
+            if eof:
+                return
+            continue
+        block, carry, skip = _frame_block(
+            carry, state, n_fields=n_fields, eof=eof, max_record_bytes=max_record_bytes
         )
         if block is not None:
             yield block
-        if too_long is not None:
-            skipping = True
-            skip_start_line = too_long[0]
-            skip_quotes = too_long[1]
-            carry = b""
-
-
-def _frame_tail(
-    buf: bytes, state: FramerState, *, n_fields: int, max_record_bytes: int
-) -> Iterator[FramedBlock]:
-    """Frame the end of the file. A quote left open would swallow every line after it; instead
-    its first line is rejected and framing starts again on the next line, so later good
-    records are kept."""
-    while buf:
-        arr = np.frombuffer(buf, dtype=np.uint8)
-        ends, _, q = _terminators(arr)
-        if not len(q) & 1:
-            block, _, _ = _frame_block(
-                buf, state, n_fields=n_fields, eof=True, max_record_bytes=max_record_bytes
-            )
-            if block is not None:
-                yield block
+        skipping = skip
+        if eof and not carry and not skipping:
             return
-        cut = int(ends[-1]) + 1 if len(ends) else 0
-        if cut:
-            block, _, _ = _frame_block(
-                buf[:cut], state, n_fields=n_fields, eof=False, max_record_bytes=max_record_bytes
-            )
-            if block is not None:
-                yield block
-        nl = buf.find(b"\n", cut)
-        line_end = len(buf) if nl == -1 else nl
-        reason = "a quoted field is not closed on this line or after it"
-        reject = Reject(state.line, reason, _raw_text(buf[cut:line_end]))
-        yield FramedBlock(b"", np.empty(0, np.int64), [reject])
-        state.line += 1
-        state.records += 1
-        buf = b"" if nl == -1 else buf[nl + 1 :]
 
 
 def _frame_block(
     buf: bytes, state: FramerState, *, n_fields: int, eof: bool, max_record_bytes: int
-) -> tuple[FramedBlock | None, bytes, tuple[int, int] | None]:
+) -> tuple[FramedBlock | None, bytes, bool]:
+    """Frame the complete records of `buf`. Returns the block, the bytes left over (an
+    incomplete record) and whether to skip to the end of an over-long line."""
+    if eof and not buf.endswith(b"\n"):
+        buf += b"\n"
     arr = np.frombuffer(buf, dtype=np.uint8)
-    ends, nl, q = _terminators(arr)
-    if eof and len(buf) and (len(ends) == 0 or ends[-1] != len(buf) - 1):
-        # last record without a final newline (or with an unterminated quote): close it
-        ends = np.append(ends, len(buf))
-        arr = np.append(arr, np.uint8(NEWLINE))
-        buf = buf + b"\n"
-        nl = np.append(nl, len(buf) - 1)
+    layout = _layout(arr, eof)
+    ends = layout.ends
     if len(ends) == 0:
-        if len(buf) > max_record_bytes:
-            # Too long and still open: reject from here and skip to its end.
-            start_line = state.line
-            state.line += len(nl)
-            return None, b"", (start_line, len(q) & 1)
-        return None, buf, None
+        if len(buf) <= max_record_bytes:
+            return None, buf, False
+        # An open record past the limit: a huge field or a quote never closed. Reject its
+        # first line and go on from the next, so no later row is lost.
+        nl = buf.find(b"\n")
+        if 0 <= nl <= max_record_bytes:  # a short first line: the record grew by an open quote
+            reason = QUOTE_PROBLEM
+        else:
+            reason = f"the record is longer than {max_record_bytes:,} bytes"
+        reject = Reject(state.line, reason, _raw_text(buf[: nl if nl >= 0 else len(buf)]))
+        state.line += 1
+        state.records += 1
+        block = FramedBlock(b"", np.empty(0, np.int64), [reject])
+        if nl == -1:
+            return block, b"", True
+        return block, buf[nl + 1 :], False
     last = int(ends[-1])
     carry = buf[last + 1 :]
     starts = np.concatenate(([0], ends[:-1] + 1))
     lengths = ends - starts  # without the newline
-    # start line of each record: lines before its start
-    line_of = state.line + np.searchsorted(nl, starts)
-    state.line += int(np.searchsorted(nl, last, side="right"))
-    # fields per record: commas outside quotes
+    nl_all = np.flatnonzero(arr[: last + 1] == NEWLINE)
+    line_of = state.line + np.searchsorted(nl_all, starts)
+    state.line += len(nl_all)
     commas = np.flatnonzero(arr[: last + 1] == COMMA)
-    if len(q):
-        commas = commas[(np.searchsorted(q, commas) & 1) == 0]
+    commas = commas[~_inside(commas, layout.qstart, layout.qend)]
     per_record = np.diff(np.searchsorted(commas, np.concatenate((starts, [last + 1])))) + 1
     # empty lines (a lone "\n" or "\r\n") are not records
     content = lengths - (arr[np.maximum(ends - 1, 0)] == CR) * (lengths > 0)
     blank = content == 0
     bad = ~blank & ((per_record != n_fields) | (lengths > max_record_bytes))
+    quote_bad = np.zeros(len(starts), dtype=bool)
+    flagged = [b for b in layout.bad if b <= last]  # a flagged record may end in the carry
+    if flagged:
+        quote_bad[np.searchsorted(starts, np.asarray(flagged, dtype=np.int64))] = True
+        bad |= quote_bad
     nul = np.flatnonzero(arr[: last + 1] == NUL)
+    has_nul = np.zeros(len(starts), dtype=bool)
     if len(nul):
-        has_nul = np.zeros(len(starts), dtype=bool)
         has_nul[np.searchsorted(ends, nul)] = True
         bad |= has_nul & ~blank
-    else:
-        has_nul = None
     state.records += int(np.count_nonzero(~blank))
     rejects: list[Reject] = []
-    bad_idx = np.flatnonzero(bad)
-    for i in bad_idx.tolist():
+    for i in np.flatnonzero(bad).tolist():
         s, e = int(starts[i]), int(ends[i])
-        if lengths[i] > max_record_bytes:
+        if quote_bad[i]:
+            reason = layout.bad[s]
+        elif lengths[i] > max_record_bytes:
             reason = f"the record is longer than {max_record_bytes:,} bytes"
-        elif has_nul is not None and has_nul[i]:
+        elif has_nul[i]:
             reason = "the record contains NUL bytes"
         else:
             reason = f"expected {n_fields} fields, found {int(per_record[i])}"
         rejects.append(Reject(int(line_of[i]), reason, _raw_text(buf[s:e])))
     keep = ~(bad | blank)
-    if not bad.any() and not blank.any():
+    if keep.all():
         data = buf[: last + 1]
     else:
         # Copy runs of good records; rejects and blank lines are few, so runs are long.
         runs = np.flatnonzero(np.diff(np.concatenate(([0], keep.view(np.int8), [0]))))
-        pieces = [
+        data = b"".join(
             buf[int(starts[a]) : int(ends[b - 1]) + 1]
             for a, b in zip(runs[0::2].tolist(), runs[1::2].tolist(), strict=True)
-        ]
-        data = b"".join(pieces)
-    data, encoding = _decode(data, state)
+        )
+    data, encoding = _decode(data)
     state.encodings.add(encoding)
-    return (
-        FramedBlock(
-            data=data,
-            lines=line_of[keep].astype(np.int64),
-            rejects=rejects,
-            encoding=encoding,
-            has_quotes=bool(len(q)),
-        ),
-        carry,
-        None,
+    block = FramedBlock(
+        data=data,
+        lines=line_of[keep].astype(np.int64),
+        rejects=rejects,
+        encoding=encoding,
+        has_quotes=bool(len(layout.qstart)),
     )
+    return block, carry, False
 
 
-__all__ = ["FramedBlock", "FramerState", "Reject", "frame_records", "read_header"]
+__all__ = [
+    "QUOTE_PROBLEM",
+    "FramedBlock",
+    "FramerState",
+    "Reject",
+    "frame_records",
+    "read_header",
+    "record_spans",
+]

@@ -14,14 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
 import shutil
+import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -210,7 +212,7 @@ def _run(
         staged_rows = 0
         part = 0
         spec = mapping.entity
-        for block in read_blocks(path, mapping, settings, stats):
+        for block in prefetch(read_blocks(path, mapping, settings, stats)):
             quarantine.fmt = stats.format
             if retry is not None:
                 block = _remap_lines(block, retry.line_map)
@@ -230,7 +232,8 @@ def _run(
             out = _enrich(out, mapping, validation.local_datetimes, validation.projected, settings)
             if out.num_rows:
                 part += 1
-                pq.write_table(out, staging / f"part-{part:06d}.parquet", compression="lz4")
+                # Staging is read once, moments later: no compression to spend time on.
+                pq.write_table(out, staging / f"part-{part:06d}.parquet", compression="none")
                 staged_rows += out.num_rows
         report.format = stats.format
         report.encoding = "+".join(sorted(stats.encodings)) or "utf-8"
@@ -286,6 +289,46 @@ def _run(
         return report
     finally:
         engine.close()
+
+
+_DONE = object()
+
+
+def prefetch(blocks: Iterator[RawBlock], depth: int = 1) -> Iterator[RawBlock]:
+    """Read (frame and split) the next block in a thread while the caller validates this one.
+    numpy, pyarrow and DuckDB release the GIL, so the two overlap on two cores. At most
+    `depth` blocks wait, so memory stays bounded; an error in the reader is raised here."""
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for b in blocks:
+                while not stop.is_set():
+                    try:
+                        q.put(b, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            q.put(e)
+
+    t = threading.Thread(target=run, name="peel-read", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(RawBlock, item)
+    finally:
+        stop.set()
+        t.join(timeout=5)
 
 
 def _remap_lines(block: RawBlock, line_map: dict[int, int]) -> RawBlock:
@@ -363,36 +406,44 @@ def _finalise(
                 r[0] for r in con.execute(f"SELECT DISTINCT {day} FROM {staged}").fetchall()
             }
         existing = engine.table_sql(spec.table, partitions)
+        not_stored = (
+            f"WHERE NOT EXISTS (SELECT 1 FROM {existing} AS e WHERE e.row_id = ids.row_id)"
+            if lake.catalog.table_files(spec.table, partitions)
+            else ""
+        )
         entity_cols = ", ".join(quote_ident(c) for c, _ in spec.physical_columns())
         order = [quote_ident(c) for c in spec.layout.sort]
         if day:
             order.insert(0, PARTITION_COLUMN)
-        ident = (
-            "md5(concat_ws(chr(31), $source, coalesce(_record_key, ''), _content_hash, "
-            "CAST(_ordinal AS VARCHAR)))::UUID"
-        )
         # The ordinal separates identical rows of one file. Most rows are unique, so number
         # only the repeated ones (a small window) instead of windowing the whole batch.
-        sql = f"""
+        repeats = con.execute(
+            f"SELECT count(*) FROM (SELECT _identity FROM {staged} "
+            "GROUP BY _identity HAVING count(*) > 1)"
+        ).fetchall()
+        if repeats[0][0] == 0:
+            ids = f"(SELECT *, _identity AS row_id FROM {staged})"
+        else:
+            ids = f"""(
             WITH rep AS (
-                SELECT _record_key, _content_hash FROM {staged}
-                GROUP BY ALL HAVING count(*) > 1
+                SELECT _identity FROM {staged} GROUP BY _identity HAVING count(*) > 1
             ), numbered AS (
                 SELECT st._line, row_number() OVER (
-                    PARTITION BY st._record_key, st._content_hash ORDER BY st._line) AS _ordinal
-                FROM {staged} AS st SEMI JOIN rep
-                  ON st._content_hash = rep._content_hash
-                 AND st._record_key IS NOT DISTINCT FROM rep._record_key
-            ), s AS (
-                SELECT st.*, coalesce(n._ordinal, 1) AS _ordinal
+                    PARTITION BY st._identity ORDER BY st._line) AS _ordinal
+                FROM {staged} AS st SEMI JOIN rep ON st._identity = rep._identity
+            ), ids AS (
+                SELECT st.*, CASE WHEN n._ordinal IS NULL OR n._ordinal = 1 THEN st._identity
+                    ELSE CAST(md5(CAST(st._identity AS VARCHAR) || '#' || n._ordinal) AS UUID)
+                    END AS row_id
                 FROM {staged} AS st LEFT JOIN numbered AS n ON st._line = n._line
-            ), ids AS (SELECT *, {ident} AS row_id FROM s)
+            ) SELECT * FROM ids)"""
+        sql = f"""
             SELECT ids.row_id, $source AS _source, $dataset AS _dataset, $batch AS _batch,
                    CAST($seq AS BIGINT) AS _seq, $file AS _file, _line, _record_key,
-                   _content_hash, {entity_cols}
+                   {entity_cols}
                    {", " + day + " AS " + PARTITION_COLUMN if day else ""}
-            FROM ids
-            WHERE NOT EXISTS (SELECT 1 FROM {existing} AS e WHERE e.row_id = ids.row_id)
+            FROM {ids} AS ids
+            {not_stored}
             {"ORDER BY " + ", ".join(order) if order else ""}
         """
         params = {

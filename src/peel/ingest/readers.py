@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from peel.errors import InputRefused
-from peel.ingest.framing import FramedBlock, Reject, frame_records, read_header
+from peel.ingest.framing import FramedBlock, Reject, frame_records, read_header, record_spans
 from peel.settings import Settings
 from peel.sources.mapping import Mapping
 
@@ -221,16 +221,9 @@ def _parse_slow(framed: FramedBlock, header: list[str]) -> tuple[pa.Table, list[
 
 
 def _split_records(text: str) -> list[str]:
-    """Records of framed text (each ended by a newline outside quotes)."""
-    arr = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    from peel.ingest.framing import _terminators
-
-    ends, _, _ = _terminators(arr)
+    """Records of framed text, split exactly as the framer found them."""
     raw = text.encode("utf-8")
-    starts = [0, *(ends[:-1] + 1).tolist()]
-    return [
-        raw[s:e].decode("utf-8").rstrip("\r") for s, e in zip(starts, ends.tolist(), strict=True)
-    ]
+    return [raw[s:e].decode("utf-8").rstrip("\r") for s, e in record_spans(raw)]
 
 
 def _empty(header: list[str]) -> pa.Table:

@@ -65,21 +65,25 @@ def register_code_tables(con: duckdb.DuckDBPyConnection, registry: Registry) -> 
 
 def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validation:
     s = _Sql()
-    nulls = s.param(list(mapping.nulls))
+    nulls = s.param(list(mapping.nulls)) if mapping.nulls != ("",) else ""
 
     index = {c: i for i, c in enumerate(mapping.columns)}
     cleaned = []
     for c, i in index.items():
         q = quote_ident(c)
-        cleaned.append(
-            f"CASE WHEN {q} IS NULL OR list_contains({nulls}, trim({q})) THEN NULL "
-            f"ELSE trim({q}) END AS _peel_c{i}"
-        )
+        if mapping.nulls == ("",):
+            cleaned.append(f"NULLIF(trim({q}), '') AS _peel_c{i}")
+        else:
+            cleaned.append(
+                f"CASE WHEN {q} IS NULL OR list_contains({nulls}, trim({q})) THEN NULL "
+                f"ELSE trim({q}) END AS _peel_c{i}"
+            )
 
     def clean(column: str) -> str:
         return f"_peel_c{index[column]}"
 
     select: list[str] = []
+    typed: list[str] = []
     errors: list[tuple[str, str]] = []  # (field name, SQL yielding reason or NULL)
     local: list[str] = []
     projected: list[tuple[str, str | None]] = []
@@ -108,35 +112,46 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
             raw = f"NULLIF(regexp_extract({raw}, {s.param(rule.extract)}, 1), '')"
         name = quote_ident(rule.field)
         value, reason = _typed(rule, raw, s)
+        v_name = quote_ident("_peel_v_" + rule.field)
+        r_name = quote_ident("_peel_r_" + rule.field)
+        typed.append(f"{value} AS {v_name}")
+        typed.append(f"{raw} AS {r_name}")
         if rule.type == "datetime":
             if rule.timezone == "local":
                 local.append(rule.field)
-            select.append(f"{value} AS {name}")
-            select.append(f"{raw} AS {quote_ident(rule.field + '_text')}")
+            select.append(f"{v_name} AS {name}")
+            select.append(f"{r_name} AS {quote_ident(rule.field + '_text')}")
             select.append(f"CAST(NULL AS VARCHAR) AS {quote_ident(rule.field + '_flag')}")
         else:
-            select.append(f"{value} AS {name}")
+            select.append(f"{v_name} AS {name}")
         checks = []
         if rule.pattern:
             checks.append(
-                f"WHEN {raw} IS NOT NULL AND NOT regexp_full_match({raw}, {s.param(rule.pattern)}) "
+                f"WHEN {r_name} IS NOT NULL AND NOT regexp_full_match({r_name}, "
+                f"{s.param(rule.pattern)}) "
                 f"THEN {_sql_text('does not match the pattern ' + rule.pattern[:40])}"
             )
-        if not rule.lenient:
-            checks.append(f"WHEN {raw} IS NOT NULL AND ({value}) IS NULL THEN {_sql_text(reason)}")
+        if not rule.lenient and rule.type not in ("string", "text"):
+            checks.append(
+                f"WHEN {r_name} IS NOT NULL AND {v_name} IS NULL THEN {_sql_text(reason)}"
+            )
         if rule.required:
-            checks.append(f"WHEN {raw} IS NULL THEN 'required but empty'")
+            checks.append(f"WHEN {r_name} IS NULL THEN 'required but empty'")
         if checks:
             errors.append((rule.field, "CASE " + " ".join(checks) + " END"))
+    # Each field's error is computed once, as a column, then named and joined.
+    error_cols = [(f, quote_ident("_peel_e_" + f), e) for f, e in errors]
     error_items = ", ".join(
-        f"CASE WHEN ({e}) IS NOT NULL THEN {_sql_text(f)} || ': ' || ({e}) END" for f, e in errors
+        f"CASE WHEN {c} IS NOT NULL THEN {_sql_text(f)} || ': ' || {c} END"
+        for f, c, _ in error_cols
     )
     first_field = ", ".join(
-        f"CASE WHEN ({e}) IS NOT NULL THEN {_sql_text(f)} END" for f, e in errors
+        f"CASE WHEN {c} IS NOT NULL THEN {_sql_text(f)} END" for f, c, _ in error_cols
     )
     raw_cols = [quote_ident(c) for c in mapping.columns]
     sep = "chr(31)"
     hashed = ", ".join(f"coalesce({c}, chr(30))" for c in raw_cols)
+    source = s.param(mapping.source)
     key_parts = [_key_expr(mapping.rule(k), clean, s) for k in mapping.record_key]
     record_key = (
         f"CASE WHEN {' OR '.join(f'({k}) IS NULL' for k in key_parts)} THEN NULL "
@@ -147,16 +162,20 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
     select += [
         f"{quote_ident('_line')}",
         f"{record_key} AS _record_key",
-        f"md5(concat_ws({sep}, {hashed})) AS _content_hash",
+        # Identity: the source and every raw value (the record key is a function of them).
+        f"CAST(md5(concat_ws({sep}, {source}, {hashed})) AS UUID) AS _identity",
         f"coalesce({first_field or 'NULL'}) AS _error_field"
         if errors
         else "CAST(NULL AS VARCHAR) AS _error_field",
         f"concat_ws('; ', {error_items}) AS _errors" if errors else "'' AS _errors",
     ]
     joins = " ".join(s.joins)
+    checked = ", ".join(f"{e} AS {c}" for _, c, e in error_cols)
     sql = (
-        f"WITH src AS (SELECT *, {', '.join(cleaned)} FROM {relation}) "
-        f"SELECT {', '.join(select)} FROM src {joins}"
+        f"WITH src AS (SELECT *, {', '.join(cleaned)} FROM {relation}), "
+        f"typed AS (SELECT src.*{', ' if typed else ''}{', '.join(typed)} FROM src {joins}), "
+        f"checked AS (SELECT *{', ' if checked else ''}{checked} FROM typed) "
+        f"SELECT {', '.join(select)} FROM checked"
     )
     return Validation(sql, s.params, tuple(local), tuple(projected))
 

@@ -27,7 +27,6 @@ PROVENANCE = (
     ("_file", "VARCHAR"),
     ("_line", "BIGINT"),
     ("_record_key", "VARCHAR"),
-    ("_content_hash", "VARCHAR"),
 )
 
 
@@ -61,6 +60,8 @@ class DuckDBEngine:
         self.con.execute("SET preserve_insertion_order = true")
         # stdout belongs to --json output: no progress bar from DuckDB.
         self.con.execute("SET enable_progress_bar = false")
+        # UUIDs (row_id) travel to Arrow and Parquet as 16-byte UUIDs, not strings.
+        self.con.execute("SET arrow_lossless_conversion = true")
 
     def close(self) -> None:
         self.con.close()

@@ -17,11 +17,11 @@ def lake_info(lake: Lake) -> dict[str, Any]:
         for table in lake.catalog.tables():
             files = [f for m in manifests for f in m.tables.get(table, [])]
             src = engine.table_sql(table)
-            rows, keyed, conflicts = engine.con.execute(
+            ((rows, keyed, conflicts),) = engine.con.execute(
                 f"SELECT count(*), count(DISTINCT (_source, _record_key)), "
                 f"(SELECT count(*) FROM (SELECT 1 FROM {src} WHERE _record_key IS NOT NULL "
                 f"GROUP BY _source, _record_key HAVING count(*) > 1)) FROM {src}"
-            ).fetchone() or (0, 0, 0)
+            ).fetchall()
             tables[table] = {
                 "rows": rows,
                 "files": len(files),
