@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from helpers.settings import small_settings
 from peel.lake import Lake
 from peel.settings import Settings, get_settings
 
@@ -58,13 +59,4 @@ def lake(data_dir: Path) -> Lake:
 @pytest.fixture
 def small_lake(data_dir: Path) -> Lake:
     """A lake whose limits are small enough to test hostile input quickly."""
-    return Lake(
-        Settings(
-            data_dir=data_dir,
-            fsync=False,
-            block_bytes=1 << 16,
-            max_record_bytes=4096,
-            max_columns=64,
-            max_gzip_min_bytes=1 << 16,
-        )
-    )
+    return Lake(small_settings(data_dir))

@@ -20,24 +20,12 @@ from _corrupt import BAD, KINDS, VALID, Built, build
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from helpers.settings import small_settings
 from peel.ingest import BatchReport, ingest_file, quarantine_rows
 from peel.lake import Lake
-from peel.settings import Settings
 from peel.sources import get_mapping
 
 MAPPING = "police-uk"
-
-
-def small_settings(data_dir: Path) -> Settings:
-    """The `small_lake` fixture's limits, for a lake made inside one hypothesis example."""
-    return Settings(
-        data_dir=data_dir,
-        fsync=False,
-        block_bytes=1 << 16,
-        max_record_bytes=4096,
-        max_columns=64,
-        max_gzip_min_bytes=1 << 16,
-    )
 
 
 def _lines(lines: list[int], limit: int = 12) -> str:
