@@ -211,6 +211,7 @@ def _run(
         quarantine = _Quarantine(report.batch, mapping.source, report.dataset, report.file, "")
         staged_rows = 0
         part = 0
+        days: set[str] = set()
         spec = mapping.entity
         for block in prefetch(read_blocks(path, mapping, settings, stats)):
             quarantine.fmt = stats.format
@@ -230,6 +231,13 @@ def _run(
                 out = out.filter(pc.invert(bad))
             out = out.drop_columns(["_errors", "_error_field"])
             out = _enrich(out, mapping, validation.local_datetimes, validation.projected, settings)
+            if spec.layout.partition_field and out.num_rows:
+                # The UTC day each row is stored under, and the set of days the batch touches.
+                day = pc.fill_null(
+                    pc.strftime(out[spec.layout.partition_field], format="%Y-%m-%d"), "unknown"
+                )
+                out = out.append_column(PARTITION_COLUMN, day)
+                days.update(pc.unique(day).to_pylist())
             if out.num_rows:
                 part += 1
                 # Staging is read once, moments later: no compression to spend time on.
@@ -240,7 +248,7 @@ def _run(
         report.rows_quarantined = len(quarantine.rows)
         report.quarantine_reasons = dict(quarantine.reasons.most_common())
         seq = lake.catalog.next_seq()
-        entries = _finalise(lake, mapping, report, staging, seq, part) if staged_rows else []
+        entries = _finalise(lake, mapping, report, staging, seq, days) if staged_rows else []
         report.rows_stored = sum(e.rows for e in entries)
         report.rows_duplicate = staged_rows - report.rows_stored
         q_entries, q_written = _write_quarantine(
@@ -385,7 +393,7 @@ def _enrich(
 
 
 def _finalise(
-    lake: Lake, mapping: Mapping, report: BatchReport, staging: Path, seq: int, parts: int
+    lake: Lake, mapping: Mapping, report: BatchReport, staging: Path, seq: int, days: set[str]
 ) -> list[FileEntry]:
     """Give staged rows their identity, drop those already stored, sort, and write."""
     spec = mapping.entity
@@ -395,16 +403,8 @@ def _finalise(
         con.execute("SET TimeZone = 'UTC'")
         staged = f"read_parquet('{(staging / '*.parquet').as_posix()}')"
         part_field = spec.layout.partition_field
-        day = (
-            f"coalesce(strftime(CAST({quote_ident(part_field)} AS DATE), '%Y-%m-%d'), 'unknown')"
-            if part_field
-            else None
-        )
-        partitions: set[str] | None = None
-        if day:
-            partitions = {
-                r[0] for r in con.execute(f"SELECT DISTINCT {day} FROM {staged}").fetchall()
-            }
+        day = PARTITION_COLUMN if part_field else None
+        partitions = days if part_field else None
         existing = engine.table_sql(spec.table, partitions)
         not_stored = (
             f"WHERE NOT EXISTS (SELECT 1 FROM {existing} AS e WHERE e.row_id = ids.row_id)"
@@ -441,7 +441,7 @@ def _finalise(
             SELECT ids.row_id, $source AS _source, $dataset AS _dataset, $batch AS _batch,
                    CAST($seq AS BIGINT) AS _seq, $file AS _file, _line, _record_key,
                    {entity_cols}
-                   {", " + day + " AS " + PARTITION_COLUMN if day else ""}
+                   {", " + PARTITION_COLUMN if day else ""}
             FROM {ids} AS ids
             {not_stored}
             {"ORDER BY " + ", ".join(order) if order else ""}
