@@ -67,6 +67,7 @@ class FramerState:
 class _Layout:
     """Where the records of a buffer are, as found by `_layout`."""
 
+    nl: np.ndarray  # positions of every newline
     ends: np.ndarray  # positions of record-ending newlines
     qstart: np.ndarray  # quoted regions: opening quote positions
     qend: np.ndarray  # and their closing quote positions
@@ -196,19 +197,19 @@ def _slow_regions(buf: np.ndarray, q: np.ndarray, nl: np.ndarray, eof: bool) -> 
     ends = nl[~_inside(nl, qstart, qend)]
     if open_from is not None:
         ends = ends[ends < open_from]
-    return _Layout(ends, qstart, qend, bad, open_from)
+    return _Layout(nl, ends, qstart, qend, bad, open_from)
 
 
-def _layout(buf: np.ndarray, eof: bool) -> _Layout:
+def _layout(buf: np.ndarray, eof: bool, *, has_quotes: bool = True) -> _Layout:
     nl = np.flatnonzero(buf == NEWLINE)
-    q = np.flatnonzero(buf == QUOTE)
+    q = np.flatnonzero(buf == QUOTE) if has_quotes else np.empty(0, np.int64)
     if len(q) == 0:
-        return _Layout(nl, q, q, {}, None)
+        return _Layout(nl, nl, q, q, {}, None)
     fast = _fast_regions(buf, q)
     if fast is None:
         return _slow_regions(buf, q, nl, eof)
     qstart, qend = fast
-    return _Layout(nl[~_inside(nl, qstart, qend)], qstart, qend, {}, None)
+    return _Layout(nl, nl[~_inside(nl, qstart, qend)], qstart, qend, {}, None)
 
 
 def record_spans(data: bytes) -> list[tuple[int, int]]:
@@ -312,7 +313,7 @@ def _frame_block(
     if eof and not buf.endswith(b"\n"):
         buf += b"\n"
     arr = np.frombuffer(buf, dtype=np.uint8)
-    layout = _layout(arr, eof)
+    layout = _layout(arr, eof, has_quotes=b'"' in buf)  # memchr first: most blocks have none
     ends = layout.ends
     if len(ends) == 0:
         if len(buf) <= max_record_bytes:
@@ -335,24 +336,23 @@ def _frame_block(
     carry = buf[last + 1 :]
     starts = np.concatenate(([0], ends[:-1] + 1))
     lengths = ends - starts  # without the newline
-    nl_all = np.flatnonzero(arr[: last + 1] == NEWLINE)
+    nl_all = layout.nl[: int(np.searchsorted(layout.nl, last, side="right"))]
     line_of = state.line + np.searchsorted(nl_all, starts)
     state.line += len(nl_all)
-    commas = np.flatnonzero(arr[: last + 1] == COMMA)
-    commas = commas[~_inside(commas, layout.qstart, layout.qend)]
-    per_record = np.diff(np.searchsorted(commas, np.concatenate((starts, [last + 1])))) + 1
+    # Field counts are checked by pyarrow when it splits the block (`split_ragged` finds the
+    # ragged records only when it objects), so the usual block costs no pass over its commas.
     # empty lines (a lone "\n" or "\r\n") are not records
     content = lengths - (arr[np.maximum(ends - 1, 0)] == CR) * (lengths > 0)
     blank = content == 0
-    bad = ~blank & ((per_record != n_fields) | (lengths > max_record_bytes))
+    bad = ~blank & (lengths > max_record_bytes)
     quote_bad = np.zeros(len(starts), dtype=bool)
     flagged = [b for b in layout.bad if b <= last]  # a flagged record may end in the carry
     if flagged:
         quote_bad[np.searchsorted(starts, np.asarray(flagged, dtype=np.int64))] = True
         bad |= quote_bad
-    nul = np.flatnonzero(arr[: last + 1] == NUL)
     has_nul = np.zeros(len(starts), dtype=bool)
-    if len(nul):
+    if b"\x00" in buf:
+        nul = np.flatnonzero(arr[: last + 1] == NUL)
         has_nul[np.searchsorted(ends, nul)] = True
         bad |= has_nul & ~blank
     state.records += int(np.count_nonzero(~blank))
@@ -363,10 +363,8 @@ def _frame_block(
             reason = layout.bad[s]
         elif lengths[i] > max_record_bytes:
             reason = f"the record is longer than {max_record_bytes:,} bytes"
-        elif has_nul[i]:
-            reason = "the record contains NUL bytes"
         else:
-            reason = f"expected {n_fields} fields, found {int(per_record[i])}"
+            reason = "the record contains NUL bytes"
         rejects.append(Reject(int(line_of[i]), reason, _raw_text(buf[s:e])))
     keep = ~(bad | blank)
     if keep.all():
@@ -378,16 +376,48 @@ def _frame_block(
             buf[int(starts[a]) : int(ends[b - 1]) + 1]
             for a, b in zip(runs[0::2].tolist(), runs[1::2].tolist(), strict=True)
         )
-    data, encoding = _decode(data)
-    state.encodings.add(encoding)
     block = FramedBlock(
         data=data,
         lines=line_of[keep].astype(np.int64),
         rejects=rejects,
-        encoding=encoding,
+        encoding="utf-8",  # until the splitter finds otherwise (see `transcode`)
         has_quotes=bool(len(layout.qstart)),
     )
     return block, carry, False
+
+
+def split_ragged(block: FramedBlock, n_fields: int) -> FramedBlock:
+    """The block without its records that have the wrong number of fields (commas outside
+    quoted regions), which become rejects."""
+    arr = np.frombuffer(block.data, dtype=np.uint8)
+    layout = _layout(arr, eof=True)
+    ends = layout.ends
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    commas = np.flatnonzero(arr == COMMA)
+    commas = commas[~_inside(commas, layout.qstart, layout.qend)]
+    per_record = np.diff(np.searchsorted(commas, np.concatenate((starts, [len(arr)])))) + 1
+    ragged = per_record != n_fields
+    if not ragged.any():
+        return block
+    rejects = list(block.rejects)
+    for i in np.flatnonzero(ragged).tolist():
+        raw = _raw_text(block.data[int(starts[i]) : int(ends[i])])
+        reason = f"expected {n_fields} fields, found {int(per_record[i])}"
+        rejects.append(Reject(int(block.lines[i]), reason, raw))
+    rejects.sort(key=lambda r: r.line)
+    keep = ~ragged
+    runs = np.flatnonzero(np.diff(np.concatenate(([0], keep.view(np.int8), [0]))))
+    data = b"".join(
+        block.data[int(starts[a]) : int(ends[b - 1]) + 1]
+        for a, b in zip(runs[0::2].tolist(), runs[1::2].tolist(), strict=True)
+    )
+    return FramedBlock(data, block.lines[keep], rejects, block.encoding, block.has_quotes)
+
+
+def transcode(block: FramedBlock) -> FramedBlock:
+    """The block as UTF-8, for a block that is not (see `_decode`)."""
+    data, encoding = _decode(block.data)
+    return FramedBlock(data, block.lines, block.rejects, encoding, block.has_quotes)
 
 
 __all__ = [
@@ -398,4 +428,6 @@ __all__ = [
     "frame_records",
     "read_header",
     "record_spans",
+    "split_ragged",
+    "transcode",
 ]

@@ -25,7 +25,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from peel.errors import InputRefused
-from peel.ingest.framing import FramedBlock, Reject, frame_records, read_header, record_spans
+from peel.ingest.framing import (
+    FramedBlock,
+    Reject,
+    frame_records,
+    read_header,
+    record_spans,
+    split_ragged,
+    transcode,
+)
 from peel.settings import Settings
 from peel.sources.mapping import Mapping
 
@@ -164,38 +172,59 @@ def _csv_blocks(
             block_bytes=settings.block_bytes,
             max_record_bytes=settings.max_record_bytes,
         ):
-            stats.encodings.add(framed.encoding)
-            table, extra = _parse_framed(framed, header)
-            yield RawBlock(table, framed.rejects + extra)
+            table, rejects, encoding = _parse_framed(framed, header)
+            stats.encodings.add(encoding)
+            yield RawBlock(table, rejects)
 
 
-def _parse_framed(framed: FramedBlock, header: list[str]) -> tuple[pa.Table, list[Reject]]:
-    """Split framed records into text columns with pyarrow; fall back to Python's csv module
-    record by record if pyarrow's count of records disagrees with the framer's."""
-    n = len(framed.lines)
-    if n == 0:
-        return _empty(header), []
-    names = [f"c{i}" for i in range(len(header))]  # header names may repeat after stripping
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(framed.data),
-            read_options=pacsv.ReadOptions(
-                column_names=names, use_threads=True, block_size=16 << 20
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=framed.has_quotes),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+def _parse_framed(framed: FramedBlock, header: list[str]) -> tuple[pa.Table, list[Reject], str]:
+    """Split framed records into text columns with pyarrow. pyarrow checks every record's field
+    count and the UTF-8; when it objects, the ragged records are set aside or the block is
+    transcoded, and it tries again. If its count of records ever disagrees with the framer's,
+    the block is re-read record by record with Python's csv module, so lines stay exact."""
+    for _ in range(3):
+        n = len(framed.lines)
+        if n == 0:
+            return _empty(header), framed.rejects, framed.encoding
+        try:
+            table = _pyarrow_split(framed, len(header))
+        except pa.ArrowInvalid as e:
+            if "UTF8" in str(e).upper().replace("-", "") and framed.encoding == "utf-8":
+                framed = transcode(framed)
+            elif "columns" in str(e):
+                framed = split_ragged(framed, len(header))
+            else:
+                log.info("pyarrow could not split a block (%s); re-reading it", type(e).__name__)
+                break
+            continue
         if table.num_rows == n:
             table = table.rename_columns(header)
-            return table.append_column(LINE, pa.array(framed.lines, pa.int64())), []
+            table = table.append_column(LINE, pa.array(framed.lines, pa.int64()))
+            return table, framed.rejects, framed.encoding
         log.info("pyarrow read %d records where the framer found %d; re-reading", table.num_rows, n)
-    except pa.ArrowInvalid as e:
-        log.info("pyarrow could not split a block (%s); re-reading record by record", type(e))
-    return _parse_slow(framed, header)
+        break
+    if framed.encoding == "utf-8":
+        try:
+            framed.data.decode("utf-8")
+        except UnicodeDecodeError:
+            framed = transcode(framed)
+    table, extra = _parse_slow(framed, header)
+    return table, sorted(framed.rejects + extra, key=lambda r: r.line), framed.encoding
+
+
+def _pyarrow_split(framed: FramedBlock, n_cols: int) -> pa.Table:
+    names = [f"c{i}" for i in range(n_cols)]  # header names may repeat after stripping
+    return pacsv.read_csv(
+        io.BytesIO(framed.data),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=True, block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=framed.has_quotes),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            check_utf8=True,
+        ),
+    )
 
 
 def _parse_slow(framed: FramedBlock, header: list[str]) -> tuple[pa.Table, list[Reject]]:
@@ -266,6 +295,10 @@ def _jsonl_blocks(
             block_bytes=settings.block_bytes,
             max_record_bytes=settings.max_record_bytes,
         ):
+            try:
+                framed.data.decode("utf-8")
+            except UnicodeDecodeError:
+                framed = transcode(framed)
             stats.encodings.add(framed.encoding)
             cols: dict[str, list[str | None]] = {c: [] for c in known}
             lines: list[int] = []
