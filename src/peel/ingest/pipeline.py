@@ -213,6 +213,7 @@ def _run(
         part = 0
         days: set[str] = set()
         spec = mapping.entity
+        order = _OrderCheck(spec.layout.sort)
         for block in prefetch(read_blocks(path, mapping, settings, stats)):
             quarantine.fmt = stats.format
             if retry is not None:
@@ -238,6 +239,7 @@ def _run(
                 )
                 out = out.append_column(PARTITION_COLUMN, day)
                 days.update(pc.unique(day).to_pylist())
+                order.check(out)
             if out.num_rows:
                 part += 1
                 # Staging is read once, moments later: no compression to spend time on.
@@ -248,7 +250,11 @@ def _run(
         report.rows_quarantined = len(quarantine.rows)
         report.quarantine_reasons = dict(quarantine.reasons.most_common())
         seq = lake.catalog.next_seq()
-        entries = _finalise(lake, mapping, report, staging, seq, days) if staged_rows else []
+        entries = (
+            _finalise(lake, mapping, report, staging, seq, days, in_order=order.in_order)
+            if staged_rows
+            else []
+        )
         report.rows_stored = sum(e.rows for e in entries)
         report.rows_duplicate = staged_rows - report.rows_stored
         q_entries, q_written = _write_quarantine(
@@ -392,10 +398,48 @@ def _enrich(
     return table
 
 
+class _OrderCheck:
+    """Whether a batch's rows already arrive in the layout's sort order (ANPR exports usually
+    do), so the final step can stream them instead of sorting."""
+
+    def __init__(self, sort: tuple[str, ...]) -> None:
+        self.field = sort[0] if len(sort) == 1 else None
+        self.in_order = self.field is not None
+        self._last: Any = None
+
+    def check(self, table: pa.Table) -> None:
+        if not self.in_order or self.field is None or table.num_rows == 0:
+            return
+        col = table[self.field]
+        if col.null_count:
+            self.in_order = False
+            return
+        first, last = col[0], col[-1]
+        if self._last is not None and pc.less(first, self._last).as_py():
+            self.in_order = False
+            return
+        if table.num_rows > 1:
+            ordered = pc.less_equal(col.slice(0, len(col) - 1), col.slice(1))
+            if not pc.all(ordered).as_py():
+                self.in_order = False
+                return
+        self._last = last
+
+
 def _finalise(
-    lake: Lake, mapping: Mapping, report: BatchReport, staging: Path, seq: int, days: set[str]
+    lake: Lake,
+    mapping: Mapping,
+    report: BatchReport,
+    staging: Path,
+    seq: int,
+    days: set[str],
+    *,
+    in_order: bool,
 ) -> list[FileEntry]:
-    """Give staged rows their identity, drop those already stored, sort, and write."""
+    """Give staged rows their identity, drop those already stored, sort, and write.
+
+    The usual batch has no repeated rows, none already stored and (for ANPR) rows in time
+    order: it is then streamed straight through, with no join and no sort."""
     spec = mapping.entity
     engine = lake.engine()
     try:
@@ -406,9 +450,15 @@ def _finalise(
         day = PARTITION_COLUMN if part_field else None
         partitions = days if part_field else None
         existing = engine.table_sql(spec.table, partitions)
+        collisions = 0
+        if lake.catalog.table_files(spec.table, partitions):
+            ((collisions,),) = con.execute(
+                f"SELECT count(*) FROM {existing} AS e "
+                f"WHERE e.row_id IN (SELECT _identity FROM {staged})"
+            ).fetchall()
         not_stored = (
             f"WHERE NOT EXISTS (SELECT 1 FROM {existing} AS e WHERE e.row_id = ids.row_id)"
-            if lake.catalog.table_files(spec.table, partitions)
+            if collisions
             else ""
         )
         entity_cols = ", ".join(quote_ident(c) for c, _ in spec.physical_columns())
@@ -421,6 +471,8 @@ def _finalise(
             f"SELECT count(*) FROM (SELECT _identity FROM {staged} "
             "GROUP BY _identity HAVING count(*) > 1)"
         ).fetchall()
+        # Joins do not keep row order; a plain scan of the staged parts does.
+        need_sort = bool(order) and (not in_order or repeats[0][0] > 0 or collisions > 0)
         if repeats[0][0] == 0:
             ids = f"(SELECT *, _identity AS row_id FROM {staged})"
         else:
@@ -444,7 +496,7 @@ def _finalise(
                    {", " + PARTITION_COLUMN if day else ""}
             FROM {ids} AS ids
             {not_stored}
-            {"ORDER BY " + ", ".join(order) if order else ""}
+            {"ORDER BY " + ", ".join(order) if need_sort else ""}
         """
         params = {
             "source": mapping.source,
