@@ -12,14 +12,12 @@ kept as versions of one record (`<table>_current` shows the latest).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import queue
 import shutil
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,31 +31,15 @@ from peel.errors import InputRefused, LakeError
 from peel.ingest.enrich import localise, project
 from peel.ingest.framing import Reject
 from peel.ingest.readers import LINE, RawBlock, ReadStats, read_blocks
+from peel.ingest.rejects import QUARANTINE_SCHEMA, BatchRejects
 from peel.ingest.validate import build_validation, quote_ident, register_code_tables
 from peel.lake import Lake
-from peel.lake.catalog import STAGING, FileEntry, Manifest, crash_point, fsync_file
+from peel.lake.catalog import STAGING, FileEntry, Manifest, crash_point
 from peel.lake.engine import PROVENANCE
 from peel.lake.writer import PARTITION_COLUMN, TableWriter
 from peel.sources.mapping import Mapping
 
 log = logging.getLogger(__name__)
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("quarantine_id", pa.string()),
-        ("identity", pa.string()),
-        ("batch", pa.string()),
-        ("source", pa.string()),
-        ("dataset", pa.string()),
-        ("file", pa.string()),
-        ("line", pa.int64()),
-        ("field", pa.string()),
-        ("reason", pa.string()),
-        ("raw", pa.string()),
-        ("raw_kind", pa.string()),  # "fields": JSON object of column -> text; "record": text
-        ("input_format", pa.string()),
-    ]
-)
 
 
 @dataclass
@@ -97,44 +79,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-class _Quarantine:
-    def __init__(self, batch: str, source: str, dataset: str, file: str, fmt: str) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.batch, self.source, self.dataset, self.file, self.fmt = (
-            batch,
-            source,
-            dataset,
-            file,
-            fmt,
-        )
-        self.reasons: Counter[str] = Counter()
-
-    def add(self, line: int, fld: str | None, reason: str, raw: str, kind: str) -> None:
-        digest = hashlib.md5(raw.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
-        identity = hashlib.md5(
-            f"{self.source}\x1f{self.file}\x1f{line}\x1f{digest}".encode(),
-            usedforsecurity=False,
-        ).hexdigest()
-        self.rows.append(
-            {
-                "quarantine_id": uuid.uuid4().hex,
-                "identity": identity,
-                "batch": self.batch,
-                "source": self.source,
-                "dataset": self.dataset,
-                "file": self.file,
-                "line": line,
-                "field": fld,
-                "reason": reason,
-                "raw": raw,
-                "raw_kind": kind,
-                "input_format": self.fmt,
-            }
-        )
-        # Reasons are counted by rule, without anything row-specific.
-        self.reasons[reason if fld is None else f"{fld}: {reason.split(': ', 1)[-1]}"] += 1
 
 
 def ingest_file(
@@ -208,19 +152,17 @@ def _run(
         register_code_tables(con, lake.registry)
         validation = build_validation(mapping)
         stats = ReadStats()
-        quarantine = _Quarantine(report.batch, mapping.source, report.dataset, report.file, "")
+        rejects = BatchRejects(staging)
         staged_rows = 0
         part = 0
         days: set[str] = set()
         spec = mapping.entity
         order = _OrderCheck(spec.layout.sort)
         for block in prefetch(read_blocks(path, mapping, settings, stats)):
-            quarantine.fmt = stats.format
             if retry is not None:
                 block = _remap_lines(block, retry.line_map)
             report.rows_read += block.table.num_rows + len(block.rejects)
-            for r in block.rejects:
-                quarantine.add(r.line, None, r.reason, r.raw, "record")
+            rejects.add_records(block.rejects)
             if block.table.num_rows == 0:
                 continue
             con.register("raw_block", block.table)
@@ -228,9 +170,9 @@ def _run(
             con.unregister("raw_block")
             bad = pc.not_equal(out["_errors"], "")
             if pc.any(bad).as_py():
-                _quarantine_rows(quarantine, block.table, out.filter(bad), mapping)
+                rejects.add_rows(out.filter(bad))
                 out = out.filter(pc.invert(bad))
-            out = out.drop_columns(["_errors", "_error_field"])
+            out = out.drop_columns(["_errors", "_error_field", "_raw"])
             out = _enrich(out, mapping, validation.local_datetimes, validation.projected, settings)
             if spec.layout.partition_field and out.num_rows:
                 # The UTC day each row is stored under, and the set of days the batch touches.
@@ -247,8 +189,8 @@ def _run(
                 staged_rows += out.num_rows
         report.format = stats.format
         report.encoding = "+".join(sorted(stats.encodings)) or "utf-8"
-        report.rows_quarantined = len(quarantine.rows)
-        report.quarantine_reasons = dict(quarantine.reasons.most_common())
+        report.rows_quarantined = rejects.count
+        report.quarantine_reasons = dict(rejects.reasons.most_common(50))
         seq = lake.catalog.next_seq()
         entries = (
             _finalise(lake, mapping, report, staging, seq, days, in_order=order.in_order)
@@ -257,10 +199,14 @@ def _run(
         )
         report.rows_stored = sum(e.rows for e in entries)
         report.rows_duplicate = staged_rows - report.rows_stored
-        q_entries, q_written = _write_quarantine(
+        q_entries, q_written = rejects.write(
             lake,
-            quarantine,
-            fsync=settings_fsync,
+            engine,
+            batch=report.batch,
+            source=mapping.source,
+            dataset=report.dataset,
+            file=report.file,
+            input_format=stats.format,
             resolving=set(retry.resolves) if retry else set(),
         )
         total = report.rows_stored + report.rows_quarantined + report.rows_duplicate
@@ -353,19 +299,6 @@ def _remap_lines(block: RawBlock, line_map: dict[int, int]) -> RawBlock:
     return RawBlock(table, rejects)
 
 
-def _quarantine_rows(q: _Quarantine, raw: pa.Table, bad: pa.Table, mapping: Mapping) -> None:
-    lines = bad[LINE]
-    raw_bad = raw.filter(pc.is_in(raw[LINE], value_set=lines.combine_chunks()))
-    by_line = {
-        row[LINE]: {c: row[c] for c in mapping.columns if c in row} for row in raw_bad.to_pylist()
-    }
-    for line, fld, errs in zip(
-        lines.to_pylist(), bad["_error_field"].to_pylist(), bad["_errors"].to_pylist(), strict=True
-    ):
-        values = by_line.get(line, {})
-        q.add(line, fld, errs, json.dumps(values, ensure_ascii=False), "fields")
-
-
 def _enrich(
     table: pa.Table,
     mapping: Mapping,
@@ -445,7 +378,7 @@ def _finalise(
     try:
         con = engine.con
         con.execute("SET TimeZone = 'UTC'")
-        staged = f"read_parquet('{(staging / '*.parquet').as_posix()}')"
+        staged = f"read_parquet('{(staging / 'part-*.parquet').as_posix()}')"
         part_field = spec.layout.partition_field
         day = PARTITION_COLUMN if part_field else None
         partitions = days if part_field else None
@@ -516,35 +449,6 @@ def _finalise(
         return writer.close()
     finally:
         engine.close()
-
-
-def _write_quarantine(
-    lake: Lake, q: _Quarantine, *, fsync: bool, resolving: set[str]
-) -> tuple[list[FileEntry], int]:
-    """Write this batch's rejected rows, except those already open in quarantine from an
-    earlier run of the same file (same line, same text): a rerun reports them again but does
-    not store them twice. Entries a retry is resolving do not count as open. Returns the file
-    entries and how many entries were written."""
-    if not q.rows:
-        return [], 0
-    from peel.ingest.quarantine import open_identities
-
-    known = open_identities(lake, q.source, excluding=resolving)
-    rows = [r for r in q.rows if r["identity"] not in known]
-    if not rows:
-        return [], 0
-    folder = lake.settings.quarantine_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{q.batch}.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA), path, compression="zstd")
-    if fsync:
-        fsync_file(path)
-    entry = FileEntry(
-        path=str(path.relative_to(lake.settings.data_dir)),
-        rows=len(rows),
-        bytes=path.stat().st_size,
-    )
-    return [entry], len(rows)
 
 
 def ingest_files(

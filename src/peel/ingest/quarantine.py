@@ -21,7 +21,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from peel.ingest.pipeline import QUARANTINE_SCHEMA, BatchReport, RetryInput, ingest_file
+from peel.ingest.pipeline import BatchReport, RetryInput, ingest_file
+from peel.ingest.rejects import QUARANTINE_SCHEMA
 from peel.lake import Lake
 from peel.sources.mapping import Mapping, get_mapping
 
@@ -50,17 +51,6 @@ def quarantine_rows(lake: Lake) -> pa.Table:
         ).to_arrow_table()
     finally:
         con.close()
-
-
-def open_identities(lake: Lake, source: str, *, excluding: set[str] | None = None) -> set[str]:
-    """Identities of open entries of one source, leaving out the quarantine ids `excluding`."""
-    skip = excluding or set()
-    t = quarantine_rows(lake)
-    return {
-        r["identity"]
-        for r in t.select(["quarantine_id", "identity", "source", "open"]).to_pylist()
-        if r["open"] and r["source"] == source and r["quarantine_id"] not in skip
-    }
 
 
 def summary(lake: Lake, *, include_resolved: bool = False) -> list[dict[str, Any]]:
@@ -173,4 +163,4 @@ def _write_retry_file(
     return path, line_map
 
 
-__all__ = ["entries", "open_identities", "quarantine_rows", "retry", "summary"]
+__all__ = ["entries", "quarantine_rows", "retry", "summary"]

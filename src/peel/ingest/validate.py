@@ -159,14 +159,20 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
         if key_parts
         else "CAST(NULL AS VARCHAR)"
     )
+    raw_json = ", ".join(f"{c} := {c}" for c in raw_cols)
     select += [
         f"{quote_ident('_line')}",
         f"{record_key} AS _record_key",
         # Identity: the source and every raw value (the record key is a function of them).
         f"CAST(md5(concat_ws({sep}, {source}, {hashed})) AS UUID) AS _identity",
-        f"coalesce({first_field or 'NULL'}) AS _error_field"
-        if errors
-        else "CAST(NULL AS VARCHAR) AS _error_field",
+        "_error_field",
+        "_errors",
+        # The source's own values, only for rows that fail: what quarantine keeps for retry.
+        f"CASE WHEN _errors <> '' THEN CAST(to_json(struct_pack({raw_json})) AS VARCHAR) END"
+        " AS _raw",
+    ]
+    named = [
+        f"coalesce({first_field}) AS _error_field" if errors else "NULL AS _error_field",
         f"concat_ws('; ', {error_items}) AS _errors" if errors else "'' AS _errors",
     ]
     joins = " ".join(s.joins)
@@ -174,8 +180,9 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
     sql = (
         f"WITH src AS (SELECT *, {', '.join(cleaned)} FROM {relation}), "
         f"typed AS (SELECT src.*{', ' if typed else ''}{', '.join(typed)} FROM src {joins}), "
-        f"checked AS (SELECT *{', ' if checked else ''}{checked} FROM typed) "
-        f"SELECT {', '.join(select)} FROM checked"
+        f"checked AS (SELECT *{', ' if checked else ''}{checked} FROM typed), "
+        f"named AS (SELECT *, {', '.join(named)} FROM checked) "
+        f"SELECT {', '.join(select)} FROM named"
     )
     return Validation(sql, s.params, tuple(local), tuple(projected))
 
