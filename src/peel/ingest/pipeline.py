@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -35,8 +36,7 @@ from peel.ingest.rejects import QUARANTINE_SCHEMA, BatchRejects
 from peel.ingest.validate import build_validation, quote_ident, register_code_tables
 from peel.lake import Lake
 from peel.lake.catalog import STAGING, FileEntry, Manifest, crash_point
-from peel.lake.engine import PROVENANCE
-from peel.lake.writer import PARTITION_COLUMN, TableWriter
+from peel.lake.writer import PARTITION_COLUMN, RUN_COLUMN, TableWriter
 from peel.sources.mapping import Mapping
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,6 @@ def _run(
         part = 0
         days: set[str] = set()
         spec = mapping.entity
-        order = _OrderCheck(spec.layout.sort)
         for block in prefetch(read_blocks(path, mapping, settings, stats)):
             if retry is not None:
                 block = _remap_lines(block, retry.line_map)
@@ -181,9 +180,14 @@ def _run(
                 )
                 out = out.append_column(PARTITION_COLUMN, day)
                 days.update(pc.unique(day).to_pylist())
-                order.check(out)
             if out.num_rows:
                 part += 1
+                if spec.layout.sort:
+                    # Each block is sorted here and written as files of its own, so every
+                    # data file is in time order without a sort of the whole batch.
+                    keys = [(PARTITION_COLUMN, "ascending")] if spec.layout.partition_field else []
+                    out = out.sort_by([*keys, *((f, "ascending") for f in spec.layout.sort)])
+                out = out.append_column(RUN_COLUMN, pa.array(np.full(out.num_rows, part)))
                 # Staging is read once, moments later: no compression to spend time on.
                 pq.write_table(out, staging / f"part-{part:06d}.parquet", compression="none")
                 staged_rows += out.num_rows
@@ -192,11 +196,7 @@ def _run(
         report.rows_quarantined = rejects.count
         report.quarantine_reasons = dict(rejects.reasons.most_common(50))
         seq = lake.catalog.next_seq()
-        entries = (
-            _finalise(lake, mapping, report, staging, seq, days, in_order=order.in_order)
-            if staged_rows
-            else []
-        )
+        entries = _finalise(lake, mapping, report, staging, seq, days) if staged_rows else []
         report.rows_stored = sum(e.rows for e in entries)
         report.rows_duplicate = staged_rows - report.rows_stored
         q_entries, q_written = rejects.write(
@@ -331,105 +331,50 @@ def _enrich(
     return table
 
 
-class _OrderCheck:
-    """Whether a batch's rows already arrive in the layout's sort order (ANPR exports usually
-    do), so the final step can stream them instead of sorting."""
-
-    def __init__(self, sort: tuple[str, ...]) -> None:
-        self.field = sort[0] if len(sort) == 1 else None
-        self.in_order = self.field is not None
-        self._last: Any = None
-
-    def check(self, table: pa.Table) -> None:
-        if not self.in_order or self.field is None or table.num_rows == 0:
-            return
-        col = table[self.field]
-        if col.null_count:
-            self.in_order = False
-            return
-        first, last = col[0], col[-1]
-        if self._last is not None and pc.less(first, self._last).as_py():
-            self.in_order = False
-            return
-        if table.num_rows > 1:
-            ordered = pc.less_equal(col.slice(0, len(col) - 1), col.slice(1))
-            if not pc.all(ordered).as_py():
-                self.in_order = False
-                return
-        self._last = last
-
-
 def _finalise(
-    lake: Lake,
-    mapping: Mapping,
-    report: BatchReport,
-    staging: Path,
-    seq: int,
-    days: set[str],
-    *,
-    in_order: bool,
+    lake: Lake, mapping: Mapping, report: BatchReport, staging: Path, seq: int, days: set[str]
 ) -> list[FileEntry]:
-    """Give staged rows their identity, drop those already stored, sort, and write.
+    """Give staged rows their identity, drop those already stored, and write.
 
-    The usual batch has no repeated rows, none already stored and (for ANPR) rows in time
-    order: it is then streamed straight through, with no join and no sort."""
+    The staged parts are streamed in order (each block already sorted), with no join and no
+    sort: the few rows that need another id (repeats within the file) and the few already
+    stored are found first, as small sets, and applied to the stream in Arrow."""
     spec = mapping.entity
     engine = lake.engine()
     try:
         con = engine.con
         con.execute("SET TimeZone = 'UTC'")
         staged = f"read_parquet('{(staging / 'part-*.parquet').as_posix()}')"
-        part_field = spec.layout.partition_field
-        day = PARTITION_COLUMN if part_field else None
-        partitions = days if part_field else None
-        existing = engine.table_sql(spec.table, partitions)
-        collisions = 0
+        partitions = days if spec.layout.partition_field else None
+        # The ordinal separates identical rows of one file: the second and later copies get
+        # the MD5 of their identity and ordinal.
+        repeats = con.sql(
+            f"""WITH rep AS (
+                    SELECT _identity FROM {staged} GROUP BY _identity HAVING count(*) > 1
+                ), numbered AS (
+                    SELECT st._line, st._identity, row_number() OVER (
+                        PARTITION BY st._identity ORDER BY st._line) AS _ordinal
+                    FROM {staged} AS st SEMI JOIN rep ON st._identity = rep._identity
+                )
+                SELECT _line, CAST(md5(CAST(_identity AS VARCHAR) || '#' || _ordinal) AS UUID)
+                       AS row_id
+                FROM numbered WHERE _ordinal > 1"""
+        ).to_arrow_table()
+        stored = pa.table({"row_id": pa.array([], pa.uuid())})
         if lake.catalog.table_files(spec.table, partitions):
-            ((collisions,),) = con.execute(
-                f"SELECT count(*) FROM {existing} AS e "
-                f"WHERE e.row_id IN (SELECT _identity FROM {staged})"
-            ).fetchall()
-        not_stored = (
-            f"WHERE NOT EXISTS (SELECT 1 FROM {existing} AS e WHERE e.row_id = ids.row_id)"
-            if collisions
-            else ""
-        )
+            con.register("repeat_ids", repeats)
+            stored = con.sql(
+                f"SELECT e.row_id FROM {engine.table_sql(spec.table, partitions)} AS e "
+                f"WHERE e.row_id IN (SELECT _identity FROM {staged}) "
+                "OR e.row_id IN (SELECT row_id FROM repeat_ids)"
+            ).to_arrow_table()
         entity_cols = ", ".join(quote_ident(c) for c, _ in spec.physical_columns())
-        order = [quote_ident(c) for c in spec.layout.sort]
-        if day:
-            order.insert(0, PARTITION_COLUMN)
-        # The ordinal separates identical rows of one file. Most rows are unique, so number
-        # only the repeated ones (a small window) instead of windowing the whole batch.
-        repeats = con.execute(
-            f"SELECT count(*) FROM (SELECT _identity FROM {staged} "
-            "GROUP BY _identity HAVING count(*) > 1)"
-        ).fetchall()
-        # Joins do not keep row order; a plain scan of the staged parts does.
-        need_sort = bool(order) and (not in_order or repeats[0][0] > 0 or collisions > 0)
-        if repeats[0][0] == 0:
-            ids = f"(SELECT *, _identity AS row_id FROM {staged})"
-        else:
-            ids = f"""(
-            WITH rep AS (
-                SELECT _identity FROM {staged} GROUP BY _identity HAVING count(*) > 1
-            ), numbered AS (
-                SELECT st._line, row_number() OVER (
-                    PARTITION BY st._identity ORDER BY st._line) AS _ordinal
-                FROM {staged} AS st SEMI JOIN rep ON st._identity = rep._identity
-            ), ids AS (
-                SELECT st.*, CASE WHEN n._ordinal IS NULL OR n._ordinal = 1 THEN st._identity
-                    ELSE CAST(md5(CAST(st._identity AS VARCHAR) || '#' || n._ordinal) AS UUID)
-                    END AS row_id
-                FROM {staged} AS st LEFT JOIN numbered AS n ON st._line = n._line
-            ) SELECT * FROM ids)"""
+        day = f", {PARTITION_COLUMN}" if spec.layout.partition_field else ""
         sql = f"""
-            SELECT ids.row_id, $source AS _source, $dataset AS _dataset, $batch AS _batch,
-                   CAST($seq AS BIGINT) AS _seq, $file AS _file, _line, _record_key,
-                   {entity_cols}
-                   {", " + PARTITION_COLUMN if day else ""}
-            FROM {ids} AS ids
-            {not_stored}
-            {"ORDER BY " + ", ".join(order) if need_sort else ""}
+            SELECT _identity AS row_id, $source AS _source, $dataset AS _dataset,
+                   $batch AS _batch, CAST($seq AS BIGINT) AS _seq, $file AS _file, _line,
+                   _record_key, {entity_cols}{day}, {RUN_COLUMN}
+            FROM {staged}
         """
         params = {
             "source": mapping.source,
@@ -438,17 +383,45 @@ def _finalise(
             "seq": seq,
             "file": report.file,
         }
-        reader = engine.reader(sql, params)
         writer = TableWriter(
             lake.settings.data_dir, spec.table, report.batch, fsync=lake.settings.fsync
         )
-        expected = [c for c, _ in PROVENANCE]
-        for rb in reader:
-            assert rb.schema.names[: len(expected)] == expected
-            writer.write(rb)
+        fix = _IdFixer(repeats, stored["row_id"])
+        for rb in engine.reader(sql, params):
+            writer.write(fix(rb))
         return writer.close()
     finally:
         engine.close()
+
+
+class _IdFixer:
+    """Applies the repeat ids and drops rows already stored, batch by batch, keeping order."""
+
+    def __init__(self, repeats: pa.Table, stored: pa.ChunkedArray) -> None:
+        self.rep_lines = repeats["_line"].combine_chunks()
+        self.rep_ids = _uuid_storage(repeats["row_id"])
+        self.stored = _uuid_storage(stored)
+
+    def __call__(self, rb: pa.RecordBatch) -> pa.RecordBatch:
+        rid = rb.column(0)
+        ids = _uuid_storage(rid)
+        if len(self.rep_lines):
+            idx = pc.index_in(rb.column(rb.schema.get_field_index(LINE)), value_set=self.rep_lines)
+            hit = pc.is_valid(idx)
+            if pc.any(hit).as_py():
+                ids = pc.if_else(hit, self.rep_ids.take(pc.fill_null(idx, 0)), ids)
+                new = pa.ExtensionArray.from_storage(rid.type, ids)
+                rb = rb.set_column(0, rb.schema.field(0), new)
+        if len(self.stored):
+            rb = rb.filter(pc.invert(pc.is_in(ids, value_set=self.stored)))
+        return rb
+
+
+def _uuid_storage(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The 16-byte storage of a UUID array (Arrow kernels work on it, not the extension)."""
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks() if a.num_chunks else pa.array([], a.type)
+    return a.storage if isinstance(a, pa.ExtensionArray) else a
 
 
 def ingest_files(

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from peel.lake.catalog import FileEntry, crash_point, fsync_dir, fsync_file
 
 PARTITION_COLUMN = "_day"
+RUN_COLUMN = "_run"  # rows of one sorted run (a staged block); a new run starts a new file
 ROW_GROUP = 122_880
 FILE_ROWS = 8_000_000
 
@@ -48,20 +49,34 @@ class TableWriter:
         self._partition: str | None = None
         self._rows = 0
         self._counter = 0
+        self._run: int | None = None
         self._dirs: set[Path] = set()
 
     def write(self, batch: pa.RecordBatch) -> None:
+        """Rows in order; a change of `_day` or of `_run` starts a new file."""
         if batch.num_rows == 0:
             return
-        if PARTITION_COLUMN not in batch.schema.names:
-            self._write_part(batch, None)
-            return
-        days = batch.column(batch.schema.get_field_index(PARTITION_COLUMN))
-        body = batch.drop_columns([PARTITION_COLUMN])
-        values = pc.cast(days, pa.string()).to_numpy(zero_copy_only=False)
-        cuts = np.flatnonzero(values[1:] != values[:-1]) + 1
-        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(values)], strict=True):
-            self._write_part(body.slice(a, b - a), str(values[a]))
+        names = batch.schema.names
+        runs = batch.column(names.index(RUN_COLUMN)).to_numpy() if RUN_COLUMN in names else None
+        days = (
+            pc.cast(batch.column(names.index(PARTITION_COLUMN)), pa.string()).to_numpy(
+                zero_copy_only=False
+            )
+            if PARTITION_COLUMN in names
+            else None
+        )
+        body = batch.drop_columns([c for c in (PARTITION_COLUMN, RUN_COLUMN) if c in names])
+        change = np.zeros(batch.num_rows - 1, dtype=bool)
+        if days is not None:
+            change |= days[1:] != days[:-1]
+        if runs is not None:
+            change |= runs[1:] != runs[:-1]
+        cuts = (np.flatnonzero(change) + 1).tolist()
+        for a, b in zip([0, *cuts], [*cuts, batch.num_rows], strict=True):
+            if runs is not None and int(runs[a]) != self._run:
+                self._close()
+                self._run = int(runs[a])
+            self._write_part(body.slice(a, b - a), None if days is None else str(days[a]))
 
     def _write_part(self, batch: pa.RecordBatch, partition: str | None) -> None:
         if self._writer is not None and (partition != self._partition or self._rows >= FILE_ROWS):
@@ -114,4 +129,4 @@ class TableWriter:
         return self.entries
 
 
-__all__ = ["PARTITION_COLUMN", "TableWriter"]
+__all__ = ["PARTITION_COLUMN", "RUN_COLUMN", "TableWriter"]
