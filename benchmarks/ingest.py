@@ -14,9 +14,11 @@ Default: a batch of 10,000,000 new reads into a lake that already holds 90,000,0
    out as duplicates) and carries a few invalid rows (`--bad`, they must go to quarantine).
 2. The existing reads are ingested by Peel itself (`peel.ingest.ingest_file`), one Parquet file
    per `--batch-days` days, so the lake holds exactly what Peel writes: its row ids, its files,
-   its manifests. The batch's days are the existing data's last days (scenario `overlap`: every
-   partition the batch touches already holds reads that dedupe must check); a second batch
-   (scenario `new-days`) covers the days after them.
+   its manifests (rebuilt whenever Peel's code changes). Three batches are measured: `overlap`
+   lies on the existing data's last days (every partition it touches already holds reads that
+   deduplication must check) and re-sends some of them; `new-days` covers the days after them;
+   both have read times up to `--jitter` seconds out of order, as reads reach a back office.
+   `new-sorted` is `new-days` with the reads in time order, which Peel can stream unsorted.
 3. Measured, each as its own process, timed from outside (wall clock from start to exit,
    peak resident memory from the kernel's accounting of that process): Peel ingesting the
    CSV and the Parquet batch in each scenario (fsync on, 2 DuckDB threads, DuckDB memory limit
@@ -62,7 +64,7 @@ CHUNK = 1_000_000  # rows generated at a time
 #   Read ID          RD-YYYYMMDD-NNNNNNNNN    21  (NNNNNNNNN: the read number, unique)
 #   VRM              AB12 CDE                  8  (current UK format; 2% OCR misreads)
 #   Camera ID        CAM-LX-042               10  (600 cameras)
-#   Read Time (UTC)  2024-03-09T01:12:04Z     20  (sorted by read number, +-90 s jitter)
+#   Read Time (UTC)  2024-03-09T01:12:04Z     20  (by read number, +-90 s jitter or none)
 #   Confidence       0.97                      4  (0.55 to 1.00, skewed high)
 #   Image Ref        anpr-img/YYYY-MM-DD/<Read ID>.jpg   45
 #   Lane             1                         1
@@ -133,15 +135,20 @@ class Plan:
         return str(np.datetime64(START + int(k * self.step), "s").astype("datetime64[D]"))
 
 
-def generate(ids: np.ndarray, tidx: np.ndarray, step: float, bad: np.ndarray) -> np.ndarray:
+def generate(
+    ids: np.ndarray, tidx: np.ndarray, step: float, bad: np.ndarray, *, jitter: int = 90
+) -> np.ndarray:
     """Rows for read numbers `ids` at time positions `tidx` as one (n, ROW_BYTES) uint8 matrix.
-    Rows where `bad` is set carry a confidence of 9.99 (outside the mapping's pattern)."""
+    Read times are the position's time plus up to `jitter` seconds either way (reads reach the
+    back office a little out of order); with no jitter the rows are in time order. Rows where
+    `bad` is set carry a confidence of 9.99 (outside the mapping's pattern)."""
     n = len(ids)
     out = np.empty((n, ROW_BYTES), np.uint8)
     out[:, [o - 1 for o in OFFSETS[1:-1]]] = ord(",")
     out[:, -1] = ord("\n")
-    jitter = (_unit(ids, 1) * 180 - 90).astype(np.int64)
-    t = START + (tidx * step).astype(np.int64) + jitter
+    t = START + (tidx * step).astype(np.int64)
+    if jitter:
+        t += (_unit(ids, 1) * (2 * jitter) - jitter).astype(np.int64)
     days = np.floor_divide(t, 86_400)
     secs = t - days * 86_400
     y, mo, d = _civil(days)
@@ -204,7 +211,7 @@ def generate(ids: np.ndarray, tidx: np.ndarray, step: float, bad: np.ndarray) ->
 
 
 def batch_chunk(
-    plan: Plan, start: int, stop: int, *, shift: int, resent: float, bad: float
+    plan: Plan, start: int, stop: int, *, shift: int, resent: float, bad: float, jitter: int
 ) -> tuple[np.ndarray, int, int]:
     """Rows start..stop-1 of a batch (read numbers existing + start ...), with re-sent reads
     (copies of existing reads at the same time position) and bad rows. Returns the matrix and
@@ -216,12 +223,13 @@ def batch_chunk(
         again = (_unit(ids, 9) < resent) & (tidx >= 0) & (tidx < plan.existing)
         ids = np.where(again, tidx, ids)
     broken = (_unit(ids, 10) < bad) & ~again
-    return generate(ids, tidx, plan.step, broken), int(again.sum()), int(broken.sum())
+    matrix = generate(ids, tidx, plan.step, broken, jitter=jitter)
+    return matrix, int(again.sum()), int(broken.sum())
 
 
-def existing_chunk(plan: Plan, start: int, stop: int) -> np.ndarray:
+def existing_chunk(plan: Plan, start: int, stop: int, *, jitter: int) -> np.ndarray:
     ids = np.arange(start, stop, dtype=np.int64)
-    return generate(ids, ids, plan.step, np.zeros(len(ids), bool))
+    return generate(ids, ids, plan.step, np.zeros(len(ids), bool), jitter=jitter)
 
 
 def to_arrow(matrix: np.ndarray) -> pa.Table:
@@ -237,8 +245,33 @@ def to_arrow(matrix: np.ndarray) -> pa.Table:
     return pa.Table.from_arrays(cols, names=HEADER)
 
 
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    overlap: bool  # on the existing reads' last days (else on the days after them)
+    resent: float  # share of the batch re-sending stored reads (overlap only)
+    jitter: int  # seconds a read time may stray from time order
+    about: str
+
+
+def scenarios(args: argparse.Namespace) -> list[Scenario]:
+    return [
+        Scenario(
+            "overlap",
+            True,
+            args.resent,
+            args.jitter,
+            "on the existing reads' last days, re-sending some, reads slightly out of order",
+        ),
+        Scenario(
+            "new-days", False, 0.0, args.jitter, "the days after, reads slightly out of order"
+        ),
+        Scenario("new-sorted", False, 0.0, 0, "the days after, reads in time order"),
+    ]
+
+
 def write_batch(
-    plan: Plan, csv_path: Path, parquet_path: Path, *, shift: int, resent: float, bad: float
+    plan: Plan, sc: Scenario, csv_path: Path, parquet_path: Path, *, bad: float
 ) -> dict[str, int]:
     counts = {"rows": plan.rows, "resent": 0, "bad": 0}
     writer = None
@@ -246,7 +279,13 @@ def write_batch(
         fh.write((",".join(HEADER) + "\n").encode())
         for a in range(0, plan.rows, CHUNK):
             m, again, broken = batch_chunk(
-                plan, a, min(a + CHUNK, plan.rows), shift=shift, resent=resent, bad=bad
+                plan,
+                a,
+                min(a + CHUNK, plan.rows),
+                shift=plan.rows if sc.overlap else 0,
+                resent=sc.resent,
+                bad=bad,
+                jitter=sc.jitter,
             )
             counts["resent"] += again
             counts["bad"] += broken
@@ -409,12 +448,20 @@ def reset_lake(data_dir: Path, keep: int) -> None:
     shutil.rmtree(data_dir / "tmp", ignore_errors=True)
 
 
-def build_existing(plan: Plan, data_dir: Path, scratch: Path, log: list[str]) -> dict[str, Any]:
+def build_existing(
+    plan: Plan, data_dir: Path, scratch: Path, log: list[str], *, jitter: int
+) -> dict[str, Any]:
     """Ingest the existing reads with Peel, `batch_days` days per batch (one Parquet file each),
     so the lake is exactly what Peel writes. Slow (it is the benchmarked path, run
     existing/rows times) but honest; the lake is reused by later runs with the same sizes."""
     marker = data_dir / "existing.json"
-    want = {"existing": plan.existing, "rows": plan.rows, "batch_days": plan.batch_days}
+    want = {
+        "existing": plan.existing,
+        "rows": plan.rows,
+        "batch_days": plan.batch_days,
+        "jitter": jitter,
+        "peel": peel_digest()["sha256"],  # a lake written by other code is built again
+    }
     if marker.exists() and json.loads(marker.read_text())["plan"] == want:
         info = json.loads(marker.read_text())
         reset_lake(data_dir, info["manifests"])
@@ -431,7 +478,7 @@ def build_existing(plan: Plan, data_dir: Path, scratch: Path, log: list[str]) ->
         path = scratch / f"existing-{a:010d}.parquet"
         writer = None
         for c in range(a, b, CHUNK):
-            table = to_arrow(existing_chunk(plan, c, min(c + CHUNK, b)))
+            table = to_arrow(existing_chunk(plan, c, min(c + CHUNK, b), jitter=jitter))
             if writer is None:
                 writer = pq.ParquetWriter(path, table.schema, compression="snappy")
             writer.write_table(table, row_group_size=CHUNK)
@@ -504,6 +551,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-days", type=int, default=10, help="days one batch spans")
     ap.add_argument("--resent", type=float, default=0.01, help="share of re-sent stored reads")
     ap.add_argument("--bad", type=float, default=0.0001, help="share of invalid rows")
+    ap.add_argument("--jitter", type=int, default=90, help="seconds reads stray from time order")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
     ap.add_argument("--profile", action="store_true", help="also run Peel CSV under cProfile")
     ap.add_argument("--clean", action="store_true", help="delete generated data at the end")
@@ -527,26 +575,22 @@ def main(argv: list[str] | None = None) -> None:
     t = time.perf_counter()
     files: dict[str, dict[str, Path]] = {}
     counts: dict[str, dict[str, int]] = {}
-    for scenario, shift in (("overlap", args.rows), ("new-days", 0)):
-        files[scenario] = {
-            "csv": out / f"batch-{tag}-{scenario}.csv",
-            "parquet": out / f"batch-{tag}-{scenario}.parquet",
+    for sc in scenarios(args):
+        files[sc.name] = {
+            "csv": out / f"batch-{tag}-{sc.name}.csv",
+            "parquet": out / f"batch-{tag}-{sc.name}.parquet",
         }
-        counts[scenario] = write_batch(
-            plan,
-            files[scenario]["csv"],
-            files[scenario]["parquet"],
-            shift=shift,
-            resent=args.resent,
-            bad=args.bad,
+        counts[sc.name] = write_batch(
+            plan, sc, files[sc.name]["csv"], files[sc.name]["parquet"], bad=args.bad
         )
-        first, last = args.existing - shift, args.existing - shift + args.rows - 1
+        first = args.existing - (args.rows if sc.overlap else 0)
         say(
             log,
-            f"batch {scenario}: {args.rows:,} reads, {plan.day(first)} to {plan.day(last)}, "
-            f"{counts[scenario]['resent']:,} re-sent, {counts[scenario]['bad']:,} invalid; "
-            f"CSV {files[scenario]['csv'].stat().st_size / 1e6:,.0f} MB, Parquet "
-            f"{files[scenario]['parquet'].stat().st_size / 1e6:,.0f} MB",
+            f"batch {sc.name} ({sc.about}): {args.rows:,} reads, {plan.day(first)} to "
+            f"{plan.day(first + args.rows - 1)}, {counts[sc.name]['resent']:,} re-sent, "
+            f"{counts[sc.name]['bad']:,} invalid; CSV "
+            f"{files[sc.name]['csv'].stat().st_size / 1e6:,.0f} MB, Parquet "
+            f"{files[sc.name]['parquet'].stat().st_size / 1e6:,.0f} MB",
         )
     say(log, f"generated the batches in {time.perf_counter() - t:.1f} s")
 
@@ -556,7 +600,7 @@ def main(argv: list[str] | None = None) -> None:
         f"existing: {args.existing:,} reads, {plan.day(0)} to {plan.day(args.existing - 1)}, "
         f"{plan.per_day:,} a day, ingested by Peel {plan.per_day * plan.batch_days:,} at a time",
     )
-    existing = build_existing(plan, data_dir, scratch, log)
+    existing = build_existing(plan, data_dir, scratch, log, jitter=args.jitter)
     base_bytes = lake_bytes(data_dir)
     say(log, f"existing lake: {base_bytes / 1e9:.2f} GB")
 
@@ -582,16 +626,16 @@ def main(argv: list[str] | None = None) -> None:
             assert m.out["rows"] == args.rows, m.out
             record(f"duckdb-ctas-{fmt}", m, {"bytes": db.stat().st_size})
             db.unlink()
-            for scenario in ("overlap", "new-days"):
-                m = run_worker(["peel", str(files[scenario][fmt])], peel_env(data_dir))
+            for sc in scenarios(args):
+                m = run_worker(["peel", str(files[sc.name][fmt])], peel_env(data_dir))
                 r = m.out["report"]
-                expect = counts[scenario]
+                expect = counts[sc.name]
                 assert r["rows_read"] == args.rows, r
                 assert r["rows_duplicate"] == expect["resent"], (r, expect)
                 assert r["rows_quarantined"] == expect["bad"], (r, expect)
                 assert r["rows_stored"] == args.rows - expect["resent"] - expect["bad"], r
                 r["lake_bytes_added"] = lake_bytes(data_dir) - base_bytes
-                record(f"peel-{fmt}-{scenario}", m, r)
+                record(f"peel-{fmt}-{sc.name}", m, r)
                 reset_lake(data_dir, existing["manifests"])
             copy = out / f"copy-{tag}.parquet"
             m = run_worker(["copy", str(src), str(copy)])
@@ -623,29 +667,33 @@ def main(argv: list[str] | None = None) -> None:
     say(
         log,
         f"{'measurement':<24}{'rows':>12}{'seconds':>9}{'rows/s':>11}{'vs CTAS':>9}"
-        f"{'peak RSS MB':>13}{'inside s':>10}{'CPU s':>8}",
+        f"{'peak RSS MB':>13}{'inside s':>10}{'CPU s':>8}{'CPU vs CTAS':>13}",
     )
     table = []
-    for name in [
-        "peel-csv-overlap",
-        "peel-csv-new-days",
-        "duckdb-ctas-csv",
-        "duckdb-copy-csv",
-        "peel-parquet-overlap",
-        "peel-parquet-new-days",
-        "duckdb-ctas-parquet",
-        "duckdb-copy-parquet",
-    ]:
+    names = [
+        name
+        for fmt in ("csv", "parquet")
+        for name in (
+            *(f"peel-{fmt}-{sc.name}" for sc in scenarios(args)),
+            f"duckdb-ctas-{fmt}",
+            f"duckdb-copy-{fmt}",
+        )
+    ]
+    for name in names:
         r = med(name)
         fmt = "csv" if "-csv" in name else "parquet"
         base = med(f"duckdb-ctas-{fmt}")
         ratio = r.rate / base.rate
+        cpu_ratio = base.cpu_seconds / r.cpu_seconds  # rows per CPU second, relative
         say(
             log,
             f"{name:<24}{r.rows:>12,}{r.seconds:>9.1f}{r.rate:>11,.0f}{ratio:>9.2f}"
-            f"{r.peak_rss_mb:>13,.0f}{r.inner_seconds:>10.1f}{r.cpu_seconds:>8.1f}",
+            f"{r.peak_rss_mb:>13,.0f}{r.inner_seconds:>10.1f}{r.cpu_seconds:>8.1f}"
+            f"{cpu_ratio:>13.2f}",
         )
-        table.append({**asdict(r), "rate": r.rate, "ratio_to_ctas": ratio})
+        table.append(
+            {**asdict(r), "rate": r.rate, "ratio_to_ctas": ratio, "cpu_ratio_to_ctas": cpu_ratio}
+        )
     for fmt in ("csv", "parquet"):
         r, base = med(f"peel-{fmt}-overlap"), med(f"duckdb-ctas-{fmt}")
         verdict = "meets" if r.rate / base.rate >= 0.5 else "misses"
@@ -667,6 +715,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": info,
         "command": sys.argv,
         "plan": asdict(plan),
+        "scenarios": [asdict(sc) for sc in scenarios(args)],
         "counts": counts,
         "existing": existing,
         "table": table,
