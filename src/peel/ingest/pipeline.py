@@ -191,7 +191,13 @@ def _run(
                     out = out.sort_by(keys)
                 out = out.append_column(RUN_COLUMN, pa.array(np.full(out.num_rows, part)))
                 # Staging is read once, moments later: no compression to spend time on.
-                pq.write_table(out, staging / f"part-{part:06d}.parquet", compression="none")
+                pq.write_table(
+                    out,
+                    staging / f"part-{part:06d}.parquet",
+                    compression="none",
+                    use_dictionary=False,
+                    write_statistics=False,
+                )
                 staged_rows += out.num_rows
         report.format = stats.format
         report.encoding = "+".join(sorted(stats.encodings)) or "utf-8"
