@@ -171,9 +171,15 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
         f"CASE WHEN _errors <> '' THEN CAST(to_json(struct_pack({raw_json})) AS VARCHAR) END"
         " AS _raw",
     ]
+    # Good rows (nearly all) only evaluate the test; the text is built for bad rows alone.
+    any_error = " OR ".join(f"{c} IS NOT NULL" for _, c, _ in error_cols)
     named = [
-        f"coalesce({first_field}) AS _error_field" if errors else "NULL AS _error_field",
-        f"concat_ws('; ', {error_items}) AS _errors" if errors else "'' AS _errors",
+        f"CASE WHEN {any_error} THEN coalesce({first_field}) END AS _error_field"
+        if errors
+        else "NULL AS _error_field",
+        f"CASE WHEN {any_error} THEN concat_ws('; ', {error_items}) ELSE '' END AS _errors"
+        if errors
+        else "'' AS _errors",
     ]
     joins = " ".join(s.joins)
     checked = ", ".join(f"{e} AS {c}" for _, c, e in error_cols)
