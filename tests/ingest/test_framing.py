@@ -124,3 +124,24 @@ def test_empty_file_and_long_header_are_refused() -> None:
         read_header(io.BytesIO(b""), max_record_bytes=100)
     with pytest.raises(ValueError, match="header is longer"):
         read_header(io.BytesIO(b"a" * 1000), max_record_bytes=100)
+
+
+class Trickle(io.BytesIO):
+    """A stream that hands out at most 10 bytes a read, like a slow pipe."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return super().read(10 if size is None or size < 0 else min(size, 10))
+
+
+def test_blocks_smaller_than_a_record_do_not_stall() -> None:
+    """A record longer than the block size (but under the record limit), arriving in small
+    reads, is read whole instead of the framer waiting for a block that never fills."""
+    text = b"a,b,c\n1," + b"x" * 500 + b",3\n4,5,6\n"
+    stream = Trickle(text)
+    _header, lines, rest = read_header(stream, max_record_bytes=4096)
+    got = []
+    for framed in frame_records(
+        stream, rest, n_fields=3, first_line=1 + lines, block_bytes=16, max_record_bytes=4096
+    ):
+        got += framed.lines.tolist()
+    assert got == [2, 3]

@@ -277,8 +277,9 @@ def frame_records(
     carry = rest
     eof = False
     skipping = False  # inside an over-long line, already rejected: drop bytes to its end
+    stalled = False  # the last pass found no complete record: it needs more bytes
     while True:
-        if not eof and (len(carry) < block_bytes or skipping):
+        if not eof and (len(carry) < block_bytes or skipping or stalled):
             chunk = stream.read(max(block_bytes - len(carry), _READ))
             eof = not chunk
             carry += chunk
@@ -295,9 +296,11 @@ def frame_records(
             if eof:
                 return
             continue
+        before = len(carry)
         block, carry, skip = _frame_block(
             carry, state, n_fields=n_fields, eof=eof, max_record_bytes=max_record_bytes
         )
+        stalled = block is None and not skip and len(carry) == before
         if block is not None:
             yield block
         skipping = skip
