@@ -73,7 +73,8 @@ def write_reads(path: Path, target_bytes: int, seed: int = 7) -> int:
     return rows
 
 
-def run_peel(csv: Path, data_dir: Path) -> dict[str, object]:
+def run_peel(csv: Path, data_dir: Path) -> tuple[float, int, dict[str, int]]:
+    """(seconds, peak resident KB of the child, the ingest's JSON totals)."""
     env = dict(os.environ, PEEL_DATA_DIR=str(data_dir))
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -87,7 +88,7 @@ def run_peel(csv: Path, data_dir: Path) -> dict[str, object]:
     seconds = time.perf_counter() - t0
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     doc = json.loads(out.stdout)
-    return {"seconds": seconds, "peak_rss_kb": max(peak_kb, before), "result": doc}
+    return seconds, max(peak_kb, before), doc
 
 
 def run_duckdb(csv: Path, work: Path) -> float:
@@ -132,12 +133,9 @@ def main() -> int:
     print(f"generated {rows:,} reads, {size / 1e9:.2f} GB in {time.perf_counter() - t0:.0f} s")
     data_dir = args.out / "peel-data"
     shutil.rmtree(data_dir, ignore_errors=True)
-    peel = run_peel(csv, data_dir)
-    result = peel["result"]
-    assert isinstance(result, dict)
+    secs, peak_kb, result = run_peel(csv, data_dir)
     baseline = run_duckdb(csv, args.out)
-    peak_gb = int(peel["peak_rss_kb"]) * 1024 / 1e9  # type: ignore[call-overload]
-    secs = float(peel["seconds"])  # type: ignore[arg-type]
+    peak_gb = peak_kb * 1024 / 1e9
     print(f"{'':28}{'seconds':>10}{'rows/s':>14}")
     print(f"{'peel ingest (CSV, fsync on)':28}{secs:10.0f}{rows / secs:14,.0f}")
     print(f"{'duckdb CTAS + CHECKPOINT':28}{baseline:10.0f}{rows / baseline:14,.0f}")

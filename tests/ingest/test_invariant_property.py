@@ -42,7 +42,7 @@ def ingest_and_check(
     lake: Lake, path: Path, kinds: Sequence[str], built: Built, *, defect: str = ""
 ) -> None:
     mapping = get_mapping(MAPPING)
-    what = (f"FRAMER DEFECT ({defect}) in " if defect else "") + describe(kinds, built)
+    what = (f"framer regression ({defect}) in " if defect else "") + describe(kinds, built)
     n_valid, n_bad = len(built.valid_lines), len(built.bad)
 
     first = ingest_file(lake, path, mapping)
@@ -114,8 +114,8 @@ def run_file(built: Built, kinds: Sequence[str], *, defect: str = "") -> None:
 
 # --- property tests ----------------------------------------------------------------------------
 
-# The documented framer defects (see the bug tests below), as fixed examples: until they are
-# fixed these fail first and fast (no shrinking), with the defect named in the message.
+# Framer defects found while this suite was written (fixed; see the regression tests below),
+# kept as explicit examples so that a regression fails first and fast, named in the message.
 KNOWN_BUGS: dict[tuple[str, ...], str] = {
     ("unterminated_quote", "plain", "embedded_newline", "plain"): (
         "an open quote followed by a quoted newline loses valid rows"
@@ -158,7 +158,7 @@ def test_every_record_accounted_for(
 def test_every_record_accounted_for_without_open_quotes(
     kinds: list[str], seed: int, bom: bool, crlf: bool, final_newline: bool
 ) -> None:
-    """The same with no unterminated quote, so that the known framer defects with open quotes
+    """The same with no unterminated quote, so that the framer's open-quote regressions
     (tests below) do not hide a regression anywhere else."""
     built = build(kinds, seed=seed, bom=bom, crlf=crlf, final_newline=final_newline)
     run_file(built, kinds)
@@ -246,12 +246,12 @@ def test_empty_file_with_header_only() -> None:
     run_file(build([]), [])
 
 
-# --- defects found: these fail until the framer is fixed ---------------------------------------
+# --- regressions: framer defects found by this suite, now fixed ---------------------------------
 
 
 def test_open_quote_then_quoted_newline_loses_no_valid_row() -> None:
     """An unterminated quote on line 3, and a valid quoted newline further down: only line 3
-    may be quarantined. (Framer defect: the end-of-file recovery re-frames from the last
+    may be quarantined. (Was a framer defect: the end-of-file recovery re-framed from the last
     newline at even quote parity, which is the one inside the later quoted field, so lines
     4-6 are swallowed into one rejected record and the rest of line 6 is rejected again.)"""
     kinds = ["plain", "unterminated_quote", "plain", "plain", "embedded_newline", "plain"]
@@ -262,9 +262,9 @@ def test_open_quote_then_quoted_newline_loses_no_valid_row() -> None:
 
 def test_two_open_quotes_do_not_merge_records() -> None:
     """Two rows each with an unterminated quote: both must be quarantined and the valid row
-    between them stored. (Framer defect: the two quotes pair up and the three lines are read as
-    one 12-field record whose Location holds the middle row; it is stored, and the file's
-    rows_read is 3 instead of 5. A strict reading sees text after the closing quote.)"""
+    between them stored. (Was a framer defect: the two quotes paired up and the three lines
+    were read as one 12-field record whose Location held the middle row; it was stored, and the
+    file's rows_read was 3 instead of 5. A strict reading sees text after the closing quote.)"""
     kinds = ["plain", "unterminated_quote", "plain", "unterminated_quote", "plain"]
     built = build(kinds, seed=22)
     run_file(built, kinds, defect="two open quotes pair up and swallow the rows between")
@@ -272,7 +272,7 @@ def test_two_open_quotes_do_not_merge_records() -> None:
 
 def test_open_quote_in_first_record_of_a_file_larger_than_one_read() -> None:
     """An unterminated quote in the first record of a file larger than the header read
-    (64 KiB): only line 2 may be quarantined. (Framer defect: mid-stream, an open quote is
+    (64 KiB): only line 2 may be quarantined. (Was a framer defect: mid-stream, an open quote was
     framed as a record longer than the limit and skipped to the end of the file, so every
     later row is lost inside one 'too long' reject; only the end-of-file path re-frames.)"""
     kinds = ["unterminated_quote"] + ["plain"] * 450
