@@ -27,7 +27,7 @@ Default: a batch of 10,000,000 new reads into a lake that already holds 90,000,0
    file-backed database followed by `CHECKPOINT`; and `COPY (SELECT * FROM ...) TO '....parquet'`.
 
 Generated data goes under `--out` (default `benchmarks/out/`, git-ignored); `--clean` removes it
-at the end, keeping only `results.json`.
+at the end, keeping only `results-N-M.json`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -325,30 +326,45 @@ class Measured:
     cpu: float
     load: float
     out: dict[str, Any]
+    error: str | None = None  # why the process failed (its last error line), if it did
 
 
-def run_worker(args: list[str], env: dict[str, str] | None = None) -> Measured:
+def run_worker(
+    args: list[str], env: dict[str, str] | None = None, *, may_fail: bool = False
+) -> Measured:
     """Run this script as a worker process, timed from outside: wall clock from start to exit,
-    and the kernel's accounting of that one process (peak RSS, CPU time)."""
+    and the kernel's accounting of that one process (peak RSS, CPU time). A failed Peel run
+    (`may_fail`) is recorded with its error rather than ending the benchmark."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "worker", *args]
     full_env = {**os.environ, **(env or {})}
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=full_env)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"worker {args[0]} failed with exit code {proc.returncode}")
-    return Measured(
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=full_env)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        errors = err.read().decode(errors="replace")
+    m = Measured(
         wall=wall,
         rss_mb=usage.ru_maxrss / 1024,
         cpu=usage.ru_utime + usage.ru_stime,
         load=load,
-        out=json.loads(out.decode().strip().splitlines()[-1]),
+        out={},
     )
+    if proc.returncode == 0:
+        m.out = json.loads(out.decode().strip().splitlines()[-1])
+        return m
+    last = [ln for ln in errors.strip().splitlines() if ln.strip()][-8:]
+    error = next((ln for ln in reversed(last) if "Error" in ln or "Exception" in ln), "")
+    m.error = f"exit code {proc.returncode}: {error.strip()[:300]}"
+    if not may_fail:
+        sys.stderr.write(errors)
+        raise SystemExit(f"worker {args[0]} failed: {m.error}")
+    return m
 
 
 def peel_env(data_dir: Path) -> dict[str, str]:
@@ -393,9 +409,32 @@ def worker(argv: list[str]) -> None:
         if profile:
             import cProfile
 
+            import peel.ingest.pipeline as pipeline
+
+            # cProfile sees one thread. The ingest reads ahead in a second thread, running the
+            # `read_blocks` generator there: wrap it so that thread gets its own profile.
+            reader_prof = cProfile.Profile()
+            read_blocks = getattr(pipeline, "read_blocks", None)
+
+            def profiled(*a: Any, **k: Any) -> Any:
+                assert read_blocks is not None
+                blocks = read_blocks(*a, **k)
+                while True:
+                    reader_prof.enable()
+                    try:
+                        block = next(blocks)
+                    except StopIteration:
+                        return
+                    finally:
+                        reader_prof.disable()
+                    yield block
+
+            if read_blocks is not None:
+                pipeline.read_blocks = profiled  # type: ignore[attr-defined]
             prof = cProfile.Profile()
             report = prof.runcall(ingest_file, lake, path, mapping, dataset=DATASET, synthetic=True)
             prof.dump_stats(profile)
+            reader_prof.dump_stats(profile.removesuffix(".prof") + "-reader.prof")
         else:
             report = ingest_file(lake, path, mapping, dataset=DATASET, synthetic=True)
         seconds = time.perf_counter() - started
@@ -606,8 +645,13 @@ def main(argv: list[str] | None = None) -> None:
 
     # 3. Measure.
     runs: dict[str, list[Run]] = {}
+    failures: dict[str, list[str]] = {}
 
     def record(name: str, m: Measured, report: dict[str, Any]) -> None:
+        if m.error:
+            failures.setdefault(name, []).append(m.error)
+            say(log, f"  {name}: FAILED after {m.wall:.1f} s ({m.error})")
+            return
         run = Run(name, args.rows, m.wall, m.out["seconds"], m.rss_mb, m.cpu, m.load, report)
         runs.setdefault(name, []).append(run)
         say(
@@ -627,7 +671,13 @@ def main(argv: list[str] | None = None) -> None:
             record(f"duckdb-ctas-{fmt}", m, {"bytes": db.stat().st_size})
             db.unlink()
             for sc in scenarios(args):
-                m = run_worker(["peel", str(files[sc.name][fmt])], peel_env(data_dir))
+                m = run_worker(
+                    ["peel", str(files[sc.name][fmt])], peel_env(data_dir), may_fail=True
+                )
+                if m.error:
+                    record(f"peel-{fmt}-{sc.name}", m, {})
+                    reset_lake(data_dir, existing["manifests"])
+                    continue
                 r = m.out["report"]
                 expect = counts[sc.name]
                 assert r["rows_read"] == args.rows, r
@@ -647,21 +697,30 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:
         profile_path = out / f"peel-csv-overlap-{tag}.prof"
         m = run_worker(
-            ["peel", str(files["overlap"]["csv"]), str(profile_path)], peel_env(data_dir)
+            ["peel", str(files["overlap"]["csv"]), str(profile_path)],
+            peel_env(data_dir),
+            may_fail=True,
         )
         reset_lake(data_dir, existing["manifests"])
-        say(log, f"Peel CSV (overlap) under cProfile: {m.wall:.1f} s -> {profile_path}")
-        import pstats
+        if m.error:
+            say(log, f"Peel CSV (overlap) under cProfile FAILED ({m.error})")
+        else:
+            say(log, f"Peel CSV (overlap) under cProfile: {m.wall:.1f} s -> {profile_path}")
+            import pstats
 
-        text = io.StringIO()
-        pstats.Stats(str(profile_path), stream=text).sort_stats("cumulative").print_stats(25)
-        say(log, text.getvalue())
+            reader = profile_path.with_name(profile_path.stem + "-reader.prof")
+            for title, path in (("main thread", profile_path), ("read-ahead thread", reader)):
+                text = io.StringIO()
+                stats = pstats.Stats(str(path), stream=text)
+                stats.strip_dirs().sort_stats("cumulative").print_stats(22)
+                say(log, f"--- cProfile, {title} ---")
+                say(log, "\n".join(ln for ln in text.getvalue().splitlines() if ln.strip()))
 
     # 4. The table.
-    def med(name: str) -> Run:
+    def med(name: str) -> Run | None:
         """The run with the median time (the lower of the middle two for an even count)."""
-        rs = sorted(runs[name], key=lambda r: r.seconds)
-        return rs[(len(rs) - 1) // 2]
+        rs = sorted(runs.get(name, []), key=lambda r: r.seconds)
+        return rs[(len(rs) - 1) // 2] if rs else None
 
     say(log, "")
     say(
@@ -683,6 +742,12 @@ def main(argv: list[str] | None = None) -> None:
         r = med(name)
         fmt = "csv" if "-csv" in name else "parquet"
         base = med(f"duckdb-ctas-{fmt}")
+        assert base is not None
+        if name in failures:
+            say(log, f"{name:<24}{len(failures[name])} of {args.repeat} runs FAILED")
+            table.append({"name": name, "failed": failures[name]})
+        if r is None:
+            continue
         ratio = r.rate / base.rate
         cpu_ratio = base.cpu_seconds / r.cpu_seconds  # rows per CPU second, relative
         say(
@@ -696,6 +761,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     for fmt in ("csv", "parquet"):
         r, base = med(f"peel-{fmt}-overlap"), med(f"duckdb-ctas-{fmt}")
+        if r is None or base is None:
+            say(log, f"ratio Peel {fmt} (overlap) / DuckDB CTAS {fmt}: none (Peel failed)")
+            continue
         verdict = "meets" if r.rate / base.rate >= 0.5 else "misses"
         say(
             log,
@@ -706,9 +774,17 @@ def main(argv: list[str] | None = None) -> None:
         "batch_csv_bytes": files["overlap"]["csv"].stat().st_size,
         "batch_parquet_bytes": files["overlap"]["parquet"].stat().st_size,
         "existing_lake_bytes": base_bytes,
-        "batch_lake_bytes": med("peel-csv-overlap").report["lake_bytes_added"],
-        "ctas_db_bytes": med("duckdb-ctas-csv").report["bytes"],
-        "copy_parquet_bytes": med("duckdb-copy-csv").report["bytes"],
+        "batch_lake_bytes": next(
+            (
+                r.report["lake_bytes_added"]
+                for n, rs in runs.items()
+                if n.startswith("peel-")
+                for r in rs
+            ),
+            0,
+        ),
+        "ctas_db_bytes": runs["duckdb-ctas-csv"][0].report["bytes"],
+        "copy_parquet_bytes": runs["duckdb-copy-csv"][0].report["bytes"],
     }
     say(log, "disk: " + ", ".join(f"{k} {v / 1e6:,.0f} MB" for k, v in disk.items()))
     results = {
@@ -719,6 +795,7 @@ def main(argv: list[str] | None = None) -> None:
         "counts": counts,
         "existing": existing,
         "table": table,
+        "failures": failures,
         "disk": disk,
         "profile": str(profile_path) if profile_path else None,
         "log": log,
