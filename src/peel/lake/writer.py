@@ -50,6 +50,7 @@ class TableWriter:
         self._rows = 0
         self._counter = 0
         self._run: int | None = None
+        self._dict_cols: list[str] | None = None
         self._dirs: set[Path] = set()
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -94,12 +95,19 @@ class TableWriter:
                 batch.schema,
                 compression="zstd",
                 write_statistics=True,
-                use_dictionary=_dictionary_columns(batch),
+                use_dictionary=self._dictionary(batch),
             )
             self._partition = partition
             self._rows = 0
         self._writer.write_batch(batch, row_group_size=ROW_GROUP)
         self._rows += batch.num_rows
+
+    def _dictionary(self, batch: pa.RecordBatch) -> list[str]:
+        """Chosen on the batch's first file and kept for the rest: the columns' cardinality
+        does not change from block to block, and counting it costs."""
+        if self._dict_cols is None:
+            self._dict_cols = _dictionary_columns(batch)
+        return self._dict_cols
 
     def _close(self) -> None:
         if self._writer is None or self._path is None:
