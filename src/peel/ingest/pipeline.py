@@ -232,7 +232,7 @@ def _run(
             dataset=report.dataset,
             synthetic=synthetic,
             input_file=report.file,
-            input_sha256=retry.input_sha256 if retry else sha256_file(path),
+            input_sha256=retry.input_sha256 if retry else (stats.sha256 or sha256_file(path)),
             counts={
                 "rows_read": report.rows_read,
                 "rows_stored": report.rows_stored,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import logging
@@ -53,6 +54,7 @@ class ReadStats:
     format: str = ""
     compressed: bool = False
     header: list[str] = field(default_factory=list)
+    sha256: str | None = None  # set once the whole file has been read
     encodings: set[str] = field(default_factory=set)
 
 
@@ -78,11 +80,11 @@ def detect_format(path: Path) -> tuple[str, bool]:
 class _BombGuard(io.RawIOBase):
     """A gzip stream that refuses to expand past a ratio of its compressed size."""
 
-    def __init__(self, path: Path, settings: Settings) -> None:
-        self._raw = path.open("rb")
+    def __init__(self, raw: BinaryIO, name: str, settings: Settings) -> None:
+        self._raw = raw
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="rb")
         self._out = 0
-        self._name = path.name
+        self._name = name
         self._max_ratio = settings.max_gzip_ratio
         self._min_bytes = settings.max_gzip_min_bytes
 
@@ -112,10 +114,41 @@ class _BombGuard(io.RawIOBase):
         super().close()
 
 
-def open_binary(path: Path, gz: bool, settings: Settings) -> BinaryIO:
+class _Hashing(io.RawIOBase):
+    """The file's bytes, SHA-256 hashed as they are read: the manifest's fingerprint of the
+    input without a second pass over it."""
+
+    def __init__(self, path: Path, stats: ReadStats) -> None:
+        self._fh = path.open("rb")
+        self._hash = hashlib.sha256()
+        self._stats = stats
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self._fh.readinto(b)
+        if n:
+            self._hash.update(memoryview(b)[:n])
+        else:
+            self._stats.sha256 = self._hash.hexdigest()  # the whole file has been read
+        return n or 0
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def open_binary(path: Path, gz: bool, settings: Settings, stats: ReadStats) -> BinaryIO:
+    raw = io.BufferedReader(_Hashing(path, stats), buffer_size=1 << 20)
     if gz:
-        return io.BufferedReader(_BombGuard(path, settings), buffer_size=1 << 20)
-    return path.open("rb")
+        return io.BufferedReader(
+            _BombGuard(cast(BinaryIO, raw), path.name, settings), buffer_size=1 << 20
+        )
+    return cast(BinaryIO, raw)
 
 
 def read_blocks(
@@ -152,7 +185,7 @@ def _parse_header(header: bytes, path: Path, settings: Settings) -> list[str]:
 def _csv_blocks(
     path: Path, gz: bool, mapping: Mapping, settings: Settings, stats: ReadStats
 ) -> Iterator[RawBlock]:
-    with open_binary(path, gz, settings) as stream:
+    with open_binary(path, gz, settings, stats) as stream:
         try:
             header_bytes, header_lines, rest = read_header(
                 stream, max_record_bytes=settings.max_record_bytes
@@ -285,7 +318,7 @@ def _jsonl_blocks(
     known = list(mapping.columns)
     known_set = set(known)
     checked = False
-    with open_binary(path, gz, settings) as stream:
+    with open_binary(path, gz, settings, stats) as stream:
         # Framed like a CSV with one field: JSON text holds no raw newlines.
         for framed in frame_records(
             cast(BinaryIO, _NoQuotes(stream)),
