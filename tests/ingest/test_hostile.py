@@ -156,17 +156,18 @@ def _peak_rss_of_ingest(path: Path, data_dir: Path) -> tuple[int, int]:
         "from peel.ingest import ingest_file\n"
         "from peel.sources import get_mapping\n"
         "lake = Lake(Settings(data_dir=Path(sys.argv[2]), fsync=False, block_bytes=4 << 20,"
-        " duckdb_memory_limit='64MB'))\n"
+        " duckdb_memory_limit='256MB'))\n"
         "r = ingest_file(lake, Path(sys.argv[1]), get_mapping('police-uk'))\n"
         "print(r.rows_stored, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", script, str(path), str(data_dir)],
         capture_output=True,
         text=True,
-        check=True,
         timeout=300,
-    ).stdout.split()
+    )
+    assert done.returncode == 0, f"ingest child failed: {done.stderr[-3000:]}"
+    out = done.stdout.split()
     return int(out[0]), int(out[1]) * 1024
 
 
