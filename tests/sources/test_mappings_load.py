@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import pytest
 import yaml
@@ -236,7 +237,7 @@ _BASE: dict[str, object] = {
 
 
 def _with(field: str, rule: object) -> dict[str, object]:
-    fields = dict(_BASE["fields"])  # type: ignore[call-overload]
+    fields = dict(cast(dict[str, object], _BASE["fields"]))
     fields[field] = rule
     return {**_BASE, "fields": fields}
 

@@ -60,7 +60,6 @@ class FramedBlock:
 class FramerState:
     line: int = 1  # physical line the next unread record starts on
     records: int = 0  # records seen (good and rejected), header excluded
-    encodings: set[str] = field(default_factory=set)
 
 
 @dataclass
