@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     # Limits that keep hostile input from exhausting the machine.
     max_record_bytes: int = Field(default=1 << 20, description="longest CSV/JSON record kept")
     max_columns: int = Field(default=2000, description="widest header accepted")
+    max_string_chars: int = Field(
+        default=256,
+        description="longest value of a short text field (names, references, places); "
+        "free-text fields are bounded only by max_record_bytes",
+    )
+    area_bounds: tuple[float, float, float, float] = Field(
+        default=(-8.75, 49.75, 2.0, 61.0),
+        description="WGS84 west, south, east, north: positions outside are quarantined "
+        "(default: Great Britain and Northern Ireland)",
+    )
     max_gzip_ratio: int = Field(default=200, description="refuse gzip expanding more than this")
     max_gzip_min_bytes: int = Field(
         default=256 << 20, description="the ratio check applies once output passes this size"

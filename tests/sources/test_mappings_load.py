@@ -42,6 +42,7 @@ SOURCES = {
     "voi",
     "hr-officer",
     "hr-team",
+    "cris-outcome",
 }
 NO_KEY = {"police-uk-stop-search"}  # police.uk publishes no reference for a search
 BOOLEANS = {"true", "false"}
@@ -160,7 +161,8 @@ def test_examples_tell_one_consistent_story() -> None:
     pnc_people = _column("pnc-person", "person_ref")
     crimes = _column("cris", "crime_ref")
     vehicles = _column("pnc-vehicle", "vrm")
-    assert _column("pnc-keeper", "person_ref") <= pnc_people
+    assert _column("pnc-keeper", "pnc_id") <= pnc_people
+    assert _column("cris-outcome", "crime_ref") <= crimes
     assert _column("pnc-keeper", "vrm") <= vehicles
     assert _column("pnc-marker", "person_ref") <= pnc_people
     assert _column("pnc-conviction", "person_ref") <= pnc_people

@@ -6,6 +6,7 @@ import typer
 
 from peel import __version__
 from peel.cli import demo, lake, quarantine
+from peel.cli.synth import synth
 from peel.cli.ingest import ingest
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.command("ingest")(ingest)
 app.add_typer(lake.app, name="lake")
 app.add_typer(quarantine.app, name="quarantine")
+app.command("synth")(synth)
 app.command("demo")(demo.demo)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -236,17 +237,21 @@ def _raw_text(b: bytes) -> str:
     return b[:_RAW_LIMIT].decode("utf-8", errors="replace").rstrip("\r\n")
 
 
-def read_header(stream: BinaryIO, *, max_record_bytes: int) -> tuple[bytes, int, bytes]:
+def read_header(
+    stream: BinaryIO, *, max_record_bytes: int, bom: list[bool] | None = None
+) -> tuple[bytes, int, bytes]:
     """The first record (the header), the number of lines it spans, and the bytes read past it.
 
-    A UTF-8 byte-order mark is dropped. Raises ValueError with a reason for an empty file or a
-    header longer than the limit."""
+    A UTF-8 byte-order mark is dropped (and noted in `bom` when given). Raises ValueError with a
+    reason for an empty file or a header longer than the limit."""
     buf = b""
     while True:
         chunk = stream.read(1 << 16)
         buf += chunk
         if buf.startswith(codecs.BOM_UTF8):
             buf = buf[len(codecs.BOM_UTF8) :]
+            if bom is not None:
+                bom.append(True)
         layout = _layout(np.frombuffer(buf, dtype=np.uint8), eof=not chunk)
         if 0 in layout.bad:
             raise ValueError("the header has a malformed quoted name")
@@ -416,6 +421,64 @@ def split_ragged(block: FramedBlock, n_fields: int) -> FramedBlock:
     return FramedBlock(data, block.lines[keep], rejects, block.encoding, block.has_quotes)
 
 
+def has_utf8_multibyte(data: bytes) -> bool:
+    """Whether the data holds at least one well-formed non-ASCII UTF-8 sequence."""
+    return re.search(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}",
+                     data) is not None
+
+
+def split_bad_utf8(block: FramedBlock, *, known_utf8: bool) -> FramedBlock | None:
+    """For a block that is not all valid UTF-8: when the file is UTF-8 (a byte-order mark, or
+    well-formed multi-byte characters in this block or an earlier one), the records with invalid
+    bytes become rejects and the rest is kept unchanged. Returns None when nothing shows the file
+    is UTF-8; the caller then reads the block as a legacy single-byte encoding (`transcode`)."""
+    spans = record_spans(block.data)
+    bad: list[int] = []
+    for i, (a, b) in enumerate(spans):
+        try:
+            block.data[a : b + 1].decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(i)
+    if not bad:
+        return block
+    if not known_utf8:
+        good = bytearray()
+        bad_set = set(bad)
+        for i, (a, b) in enumerate(spans):
+            if i not in bad_set:
+                good += block.data[a : b + 1]
+        if not has_utf8_multibyte(bytes(good)):
+            return None
+    rejects = list(block.rejects)
+    bad_set = set(bad)
+    keep_parts = []
+    keep_lines = []
+    for i, (a, b) in enumerate(spans):
+        rec = block.data[a : b + 1]
+        if i in bad_set:
+            try:
+                rec.decode("utf-8")
+                pos = 0
+            except UnicodeDecodeError as e:
+                pos = e.start
+            reason = (
+                f"not valid UTF-8: byte 0x{rec[pos]:02X} at byte {pos + 1} of the record "
+                "(the rest of the file is UTF-8)"
+            )
+            rejects.append(Reject(int(block.lines[i]), reason, _raw_text(rec)))
+        else:
+            keep_parts.append(rec)
+            keep_lines.append(block.lines[i])
+    rejects.sort(key=lambda r: r.line)
+    return FramedBlock(
+        b"".join(keep_parts),
+        np.array(keep_lines, dtype=np.int64),
+        rejects,
+        block.encoding,
+        block.has_quotes,
+    )
+
+
 def transcode(block: FramedBlock) -> FramedBlock:
     """The block as UTF-8, for a block that is not (see `_decode`)."""
     data, encoding = _decode(block.data)
@@ -430,6 +493,8 @@ __all__ = [
     "frame_records",
     "read_header",
     "record_spans",
+    "has_utf8_multibyte",
+    "split_bad_utf8",
     "split_ragged",
     "transcode",
 ]

@@ -29,9 +29,11 @@ from peel.errors import InputRefused
 from peel.ingest.framing import (
     FramedBlock,
     Reject,
+    has_utf8_multibyte,
     frame_records,
     read_header,
     record_spans,
+    split_bad_utf8,
     split_ragged,
     transcode,
 )
@@ -187,8 +189,9 @@ def _csv_blocks(
 ) -> Iterator[RawBlock]:
     with open_binary(path, gz, settings, stats) as stream:
         try:
+            bom: list[bool] = []
             header_bytes, header_lines, rest = read_header(
-                stream, max_record_bytes=settings.max_record_bytes
+                stream, max_record_bytes=settings.max_record_bytes, bom=bom
             )
         except ValueError as e:
             raise InputRefused(f"{path.name}: {e}") from e
@@ -197,6 +200,7 @@ def _csv_blocks(
         header = _parse_header(header_bytes, path, settings)
         stats.header = header
         mapping.check_header(header, path.name)
+        utf8 = False
         for framed in frame_records(
             stream,
             rest,
@@ -205,12 +209,18 @@ def _csv_blocks(
             block_bytes=settings.block_bytes,
             max_record_bytes=settings.max_record_bytes,
         ):
-            table, rejects, encoding = _parse_framed(framed, header)
+            # A file is UTF-8 once it shows it (a byte-order mark, or well-formed multi-byte
+            # characters): from then on a record with an invalid byte is quarantined, rather
+            # than the block being re-read as a legacy encoding.
+            utf8 = utf8 or bool(bom) or has_utf8_multibyte(framed.data[: 1 << 20])
+            table, rejects, encoding = _parse_framed(framed, header, known_utf8=utf8)
             stats.encodings.add(encoding)
             yield RawBlock(table, rejects)
 
 
-def _parse_framed(framed: FramedBlock, header: list[str]) -> tuple[pa.Table, list[Reject], str]:
+def _parse_framed(
+    framed: FramedBlock, header: list[str], *, known_utf8: bool = False
+) -> tuple[pa.Table, list[Reject], str]:
     """Split framed records into text columns with pyarrow. pyarrow checks every record's field
     count and the UTF-8; when it objects, the ragged records are set aside or the block is
     transcoded, and it tries again. If its count of records ever disagrees with the framer's,
@@ -223,7 +233,8 @@ def _parse_framed(framed: FramedBlock, header: list[str]) -> tuple[pa.Table, lis
             table = _pyarrow_split(framed, len(header))
         except pa.ArrowInvalid as e:
             if "UTF8" in str(e).upper().replace("-", "") and framed.encoding == "utf-8":
-                framed = transcode(framed)
+                split = split_bad_utf8(framed, known_utf8=known_utf8)
+                framed = transcode(framed) if split is None else split
             elif "columns" in str(e):
                 framed = split_ragged(framed, len(header))
             else:
@@ -240,7 +251,8 @@ def _parse_framed(framed: FramedBlock, header: list[str]) -> tuple[pa.Table, lis
         try:
             framed.data.decode("utf-8")
         except UnicodeDecodeError:
-            framed = transcode(framed)
+            split = split_bad_utf8(framed, known_utf8=known_utf8)
+            framed = transcode(framed) if split is None else split
     table, extra = _parse_slow(framed, header)
     return table, sorted(framed.rejects + extra, key=lambda r: r.line), framed.encoding
 

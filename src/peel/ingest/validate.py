@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from peel.schema import Registry
+from peel.settings import get_settings
 from peel.sources.mapping import FieldRule, Mapping
 
 _TRUE = ["true", "t", "yes", "y", "1"]
@@ -96,7 +97,7 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
                 select.append(f"CAST(NULL AS {physical}) AS {quote_ident(col)}")
             continue
         if rule.type == "location":
-            exprs, errs = _location(rule, clean)
+            exprs, errs = _location(rule, clean, s)
             if rule.x:
                 projected.append((rule.field, rule.crs))
             select.extend(exprs)
@@ -137,6 +138,12 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
             )
         if rule.required:
             checks.append(f"WHEN {r_name} IS NULL THEN 'required but empty'")
+        if rule.type == "string":
+            limit = get_settings().max_string_chars
+            checks.append(
+                f"WHEN length({r_name}) > {int(limit)} "
+                f"THEN 'longer than {int(limit)} characters'"
+            )
         if checks:
             errors.append((rule.field, "CASE " + " ".join(checks) + " END"))
     # Each field's error is computed once, as a column, then named and joined.
@@ -260,7 +267,19 @@ def _typed(rule: FieldRule, raw: str, s: _Sql) -> tuple[str, str]:
     raise AssertionError(f"unhandled type {t}")
 
 
-def _location(rule: FieldRule, clean: Any) -> tuple[list[str], list[tuple[str, str]]]:
+def _area(crs: str | None) -> tuple[float, float, float, float]:
+    """The configured area (WGS84 bounds) in the given CRS."""
+    west, south, east, north = get_settings().area_bounds
+    if not crs or crs.upper() in ("EPSG:4326", "WGS84"):
+        return west, south, east, north
+    from pyproj import Transformer
+
+    t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x0, y0, x1, y1 = t.transform_bounds(west, south, east, north)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _location(rule: FieldRule, clean: Any, s: _Sql) -> tuple[list[str], list[tuple[str, str]]]:
     f = rule.field
     if rule.lon and rule.lat:
         a, b = clean(rule.lon), clean(rule.lat)
@@ -284,11 +303,18 @@ def _location(rule: FieldRule, clean: Any) -> tuple[list[str], list[tuple[str, s
             f"CASE WHEN {ok} THEN {vb} END AS {quote_ident(f + '_y')}",
         ]
         what = "easting and northing"
+    x0, y0, x1, y1 = _area(None if rule.lon else rule.crs)
+    inside = (
+        f"({va} BETWEEN {s.param(x0)} AND {s.param(x1)} "
+        f"AND {vb} BETWEEN {s.param(y0)} AND {s.param(y1)})"
+    )
     checks = [
         f"WHEN ({a} IS NULL) <> ({b} IS NULL) THEN 'only one of the {what} is given'",
         f"WHEN {a} IS NOT NULL AND {va} IS NULL THEN 'the first coordinate is not a number'",
         f"WHEN {b} IS NOT NULL AND {vb} IS NULL THEN 'the second coordinate is not a number'",
         f"WHEN {a} IS NOT NULL AND NOT {ok} THEN 'the {what} are out of range'",
+        f"WHEN {a} IS NOT NULL AND NOT {inside} THEN 'the {what} are outside the area "
+        "(PEEL_AREA_BOUNDS: Great Britain and Northern Ireland unless set)'",
     ]
     if rule.required:
         checks.append(f"WHEN {a} IS NULL THEN 'required but empty'")

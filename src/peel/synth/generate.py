@@ -1,0 +1,338 @@
+"""`peel synth`: build a city and write its exports, truth and manifest.
+
+Each component draws from its own random stream, derived from the seed and the component's
+name (`SeedSequence(seed, spawn_key=(crc32(name),))`, the same mechanism as
+`SeedSequence(seed).spawn`, keyed by name so adding a component changes no other stream).
+Nothing depends on the wall clock, the host or the output path, so the same seed and
+parameters give the same bytes anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from peel.errors import PeelError
+from peel.synth import anpr, exports
+from peel.synth.crime import build_crimes
+from peel.synth.geo import BOROUGH, build_borough, to_wgs84
+from peel.synth.params import GENERATOR_VERSION, Params
+from peel.synth.population import build_people
+from peel.synth.records import build_officers, write_book
+from peel.synth.vehicles import KIND, build_vehicles
+
+# Disk needed per million ANPR reads (Parquet export plus truth), with a margin.
+_BYTES_PER_READ = 60
+
+
+def stream(seed: int, name: str) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),)))
+
+
+def expected_reads(p: Params) -> int:
+    return {"tiny": 60_000, "small": 500_000, "demo": 5_000_000, "large": 100_000_000}[p.scale]
+
+
+def generate(p: Params, seed: int, out: Path, log: Callable[[str], None] = lambda s: None
+             ) -> dict[str, Any]:
+    need = expected_reads(p) * _BYTES_PER_READ + 50_000_000
+    out.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(out).free
+    if free < need:
+        raise PeelError(f"not enough free disk under {out}: {free / 1e9:.1f} GB free, "
+                        f"{need / 1e9:.1f} GB needed for scale {p.scale}")
+    ex = out / "exports"
+    tr = out / "truth"
+    for d in (ex, tr):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+
+    log("geography")
+    b = build_borough(p, stream(seed, "geography"))
+    log("people")
+    people, addr = build_people(p, b, stream(seed, "people"))
+    log("vehicles")
+    veh = build_vehicles(p, people, stream(seed, "vehicles"))
+    log("crime")
+    crimes, series, flares, planted = build_crimes(p, b, people, addr, veh, stream(seed, "crime"))
+    officers = build_officers(p, b, people, stream(seed, "officers"))
+    log("records")
+    book = write_book(p, b, people, addr, veh, crimes, series, officers, stream(seed, "records"))
+
+    bad_rows: list[dict[str, Any]] = []
+    rng_bad = stream(seed, "bad-rows")
+    counts: dict[str, int] = {}
+    for source in sorted(book.tables):
+        table = book.tables[source]
+        spec = exports.FILES[source]
+        planted_rows = exports.plant(source, table, rng_bad)
+        path = ex / spec["file"]
+        if spec.get("format") == "jsonl":
+            rows = exports.write_jsonl_gz(path, table, planted_rows)
+        else:
+            rows = exports.write_csv(path, table, planted_rows, spec.get("encoding", "utf-8"))
+        for r in rows:
+            r["source"] = source
+        bad_rows += rows
+        counts[source] = len(next(iter(table.values())))
+
+    log("anpr")
+    n_reads, anpr_bad, misreads, convoys = _write_reads(p, seed, b, people, addr, veh, planted, ex)
+    bad_rows += anpr_bad
+    counts["anpr-read"] = n_reads
+
+    log("truth")
+    _write_truth(p, tr, b, people, addr, veh, crimes, series, flares, book, bad_rows, misreads,
+                 convoys, planted)
+    _write_geojson(b, out / "neighbourhoods.geojson")
+    demo_accounts = [dict(officer_ref=officers.ref[i], collar=officers.collar[i],
+                          team=officers.team[i], rank=officers.rank[i]) for i in range(8)]
+    (out / "officers-for-demo.json").write_text(json.dumps(demo_accounts, indent=1) + "\n")
+    files = sorted(str(f.relative_to(out)) for f in out.rglob("*") if f.is_file()
+                   and f.name != "manifest.json")
+    manifest = {
+        "generator": "peel.synth",
+        "generator_version": GENERATOR_VERSION,
+        "scale": p.scale,
+        "profile": p.profile,
+        "seed": seed,
+        "params_sha256": p.digest(),
+        "params": p.model_dump(mode="json"),
+        "start": str(p.start),
+        "end": str(np.datetime64(p.start, "M") + np.timedelta64(p.months, "M")),
+        "borough": BOROUGH,
+        "rows": dict(sorted(counts.items())),
+        "bad_rows": len(bad_rows),
+        "files": files,
+        "exports": _export_sources(out),
+        "synthetic": True,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    disk = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"manifest": manifest, "disk_bytes": disk, "peak_rss_bytes": peak}
+
+
+def _export_sources(out: Path) -> dict[str, str]:
+    """Each export file and the source mapping that reads it."""
+    by_name = {spec["file"]: source for source, spec in exports.FILES.items()}
+    found = {}
+    for f in sorted((out / "exports").iterdir()):
+        if f.name.startswith("anpr-reads-"):
+            found[f.name] = "anpr-read"
+        elif f.name in by_name:
+            found[f.name] = by_name[f.name]
+    return found
+
+
+def _write_reads(p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any, planted: Any,
+                 ex: Path) -> tuple[int, list[dict[str, Any]], pa.Table, pa.Table]:
+    rng = stream(seed, "anpr")
+    routes = anpr.build_routes(p, b, people, addr, veh, rng)
+    days = list(anpr.days(p))
+    # Calibrate the trip rate on a sample week so the year lands near the scale's read count.
+    probe = 0
+    for d in days[:7]:
+        v, r, t = anpr.day_trips(p, veh, d, stream(seed, "anpr-probe"), 1.0)
+        probe += len(anpr.expand(routes, v, r, t, p.anpr.speed_ms, rng)[0])
+    per_day = max(1.0, probe / 7 * p.anpr.detect)
+    factor = float(np.clip(expected_reads(p) / len(days) / per_day, 0.05, 50))
+    # Convoys: pairs that drive together on some days.
+    cars = np.flatnonzero((veh.kind == KIND["car"]) & np.isnan(veh.stolen_on.astype(float)))
+    pairs = rng.choice(cars, size=(min(p.anpr.convoys, len(cars) // 2), 2), replace=False)
+    convoy_days = {int(i): set(rng.choice(len(days), size=int(rng.integers(4, 12)), replace=False).tolist())
+                   for i in range(len(pairs))}
+    # Cloned plates outside series: another vehicle drives with a copy of the plate.
+    clone_src = rng.choice(cars, size=min(p.anpr.clones, len(cars)), replace=False)
+    thr = np.flatnonzero(veh.kind == KIND["through"])
+    clone_dst = rng.choice(thr, size=len(clone_src), replace=False) if len(thr) >= len(clone_src) else clone_src
+    plate_of = veh.vrm.copy()
+    plate_of[clone_dst] = veh.vrm[clone_src]
+    cam_ids = np.array([f"CAM-SM-{i + 1:03d}" for i in range(len(b.cam_x))], dtype=object)
+    p_t = np.array(planted.t_utc, dtype=np.int64)
+    p_cam = np.array(planted.camera, dtype=np.int32)
+    p_plate = np.array(planted.plate, dtype=object)
+    total = 0
+    bad: list[dict[str, Any]] = []
+    mis_rows: list[pa.Table] = []
+    conv_rows: list[dict[str, Any]] = []
+    month_parts: list[pa.Table] = []
+    month = str(days[0])[:7]
+    rng_bad = stream(seed, "bad-rows-anpr")
+
+    def flush(month: str) -> None:
+        nonlocal total, month_parts
+        if not month_parts:
+            return
+        t = pa.concat_tables(month_parts)
+        month_parts = []
+        name = f"anpr-reads-{month}.parquet"
+        if month == str(days[0])[:7]:
+            cols = {c: t.column(c).to_pylist() for c in t.column_names}
+            rows = exports.plant("anpr-read", cols, rng_bad, extra_per=10**9)
+            t = pa.table({c: pa.array(v, pa.string()) for c, v in cols.items()})
+            bad.extend(dict(file=name, line=r + 1, column=col, bad_class=cls, source="anpr-read")
+                       for r, cls, col in rows)
+        exports.write_parquet(ex / name, t)
+        total += t.num_rows
+
+    for di, d in enumerate(days):
+        v, r, t = anpr.day_trips(p, veh, d, rng, factor)
+        for k, (a, c) in enumerate(pairs):
+            if di in convoy_days[k]:
+                mine = np.flatnonzero(v == a)[:2]
+                if len(mine):
+                    v = np.concatenate([v, np.full(len(mine), c)])
+                    r = np.concatenate([r, r[mine]])
+                    t = np.concatenate([t, t[mine] + rng.integers(2, 40, len(mine))])
+                    conv_rows.append(dict(vrm_a=str(veh.vrm[a]), vrm_b=str(veh.vrm[c]), day=str(d),
+                                          trips=int(len(mine))))
+        rv, rc, rt = anpr.expand(routes, v, r, t, p.anpr.speed_ms, rng)
+        keep = rng.random(len(rv)) < p.anpr.detect
+        rv, rc, rt = rv[keep], rc[keep], rt[keep]
+        off = anpr.utc_offset_seconds(d)
+        base = anpr.epoch(d)
+        t_utc = base + rt - off
+        plates = plate_of[rv]
+        # Series reads planted near scenes today (times given in local seconds since 1970).
+        lo, hi = base, base + 86400
+        sel = (p_t >= lo) & (p_t < hi)
+        if sel.any():
+            plates = np.concatenate([plates, p_plate[sel]])
+            rc = np.concatenate([rc, p_cam[sel]])
+            t_utc = np.concatenate([t_utc, p_t[sel] - off])
+        order = np.argsort(t_utc, kind="stable")
+        plates, rc, t_utc = plates[order], rc[order], t_utc[order]
+        n = len(plates)
+        if n == 0:
+            continue
+        conf = np.clip(rng.beta(30, 1.5, n), 0.5, 0.999)
+        bad_ocr = rng.random(n) < p.anpr.misread
+        true_plates = plates.copy()
+        for i in np.flatnonzero(bad_ocr):
+            plates[i] = anpr.misread(rng, str(plates[i]))
+        conf[bad_ocr] = np.clip(rng.beta(8, 3, int(bad_ocr.sum())), 0.3, 0.99)
+        ds = str(d).replace("-", "")
+        seq = pa.array(np.arange(1, n + 1))
+        ids = pc.binary_join_element_wise(f"RD-{ds}-", pc.utf8_lpad(pc.cast(seq, pa.string()), 7, "0"), "")
+        ts = pa.array(t_utc.astype("datetime64[s]"), pa.timestamp("s"))
+        tbl = pa.table({
+            "Read ID": ids,
+            "VRM": pa.array(plates.astype(str), pa.string()),
+            "Camera ID": pa.array(cam_ids[rc].astype(str), pa.string()),
+            "Read Time (UTC)": pc.strftime(ts, format="%Y-%m-%dT%H:%M:%SZ"),
+            "Confidence": pc.cast(pa.array(np.round(conf, 3)), pa.string()),
+            "Image Ref": pc.binary_join_element_wise(f"anpr-img/{d}/", ids, ".jpg", ""),
+            "Lane": pc.cast(pa.array(rng.integers(1, 3, n)), pa.string()),
+        })
+        if bad_ocr.any():
+            mis_rows.append(pa.table({"read_id": ids.filter(pa.array(bad_ocr)),
+                                      "vrm_read": pa.array(plates[bad_ocr].astype(str)),
+                                      "vrm_true": pa.array(true_plates[bad_ocr].astype(str))}))
+        m = str(d)[:7]
+        if m != month:
+            flush(month)
+            month = m
+        month_parts.append(tbl)
+    flush(month)
+    mis = pa.concat_tables(mis_rows) if mis_rows else pa.table({"read_id": pa.array([], pa.string())})
+    conv = pa.Table.from_pylist(conv_rows) if conv_rows else pa.table({"vrm_a": pa.array([], pa.string())})
+    clones = [dict(vrm=str(veh.vrm[s]), kind="clone", note="plate also carried by another vehicle")
+              for s in clone_src]
+    conv = conv  # noqa: PLW0127 - named for the caller
+    _ = clones
+    return total, bad, mis, conv
+
+
+def _write_truth(p: Params, tr: Path, b: Any, people: Any, addr: Any, veh: Any, crimes: Any,
+                 series: Any, flares: list[dict[str, Any]], book: Any,
+                 bad_rows: list[dict[str, Any]], misreads: pa.Table, convoys: pa.Table,
+                 planted: Any) -> None:
+    def write(name: str, table: pa.Table) -> None:
+        pq.write_table(table, tr / f"{name}.parquet", compression="zstd")
+
+    ax = addr.x[people.address]
+    ay = addr.y[people.address]
+    write("person", pa.table({
+        "person_id": np.arange(len(people)),
+        "forename": people.forename.astype(str), "middle_name": people.middle.astype(str),
+        "surname": people.surname.astype(str), "sex": people.sex.astype(str),
+        "date_of_birth": people.dob, "self_defined_ethnicity": people.eth.astype(str),
+        "household": people.household, "resident": people.resident,
+        "address": addr.text(people.address).astype(str),
+        "postcode": addr.postcode[people.address].astype(str), "x": ax, "y": ay,
+        "offender": people.offender, "pnc_id": people.pnc_id.astype(str),
+        "hard_negative": people.hard_negative.astype(str),
+        "alias_forename": people.alias_fore.astype(str), "alias_surname": people.alias_sur.astype(str),
+    }))
+    ident = pa.Table.from_pylist(book.identity)
+    write("person_identity", ident)
+    kp = veh.keeping
+    write("vehicle", pa.table({
+        "vehicle_id": np.arange(len(veh)), "vrm": veh.vrm.astype(str),
+        "kind": np.array(list(KIND))[veh.kind], "driver_person_id": veh.home_person,
+        "stolen_on": veh.stolen_on,
+    }))
+    write("keeper", pa.table({"vehicle_id": kp.vehicle, "vrm": veh.vrm[kp.vehicle].astype(str),
+                              "person_id": kp.person, "company": kp.company.astype(str),
+                              "start": kp.start, "end": kp.end}))
+    write("crime", pa.table({
+        "crime_ref": crimes.ref.astype(str), "crime_type": crimes.ctype.astype(str),
+        "x": crimes.x, "y": crimes.y,
+        "committed_from_local": crimes.t_from.astype("datetime64[s]"),
+        "committed_to_local": crimes.t_to.astype("datetime64[s]"),
+        "series_id": crimes.series, "offender_person_id": crimes.offender,
+        "flare_id": crimes.flare, "incident": crimes.incident,
+    }))
+    write("series", pa.table({
+        "series_id": np.arange(len(series.ctype)), "crime_type": series.ctype,
+        "offender_person_id": series.offender, "co_offender_person_id": series.co_offender,
+        "near_home": series.near_home, "mo_core": series.mo_core,
+        "crimes": [int((crimes.series == s).sum()) for s in range(len(series.ctype))],
+    }))
+    keeper_at = []
+    for s in range(len(series.ctype)):
+        v = series.vehicle[s]
+        kept = [int(k) for k in np.flatnonzero(kp.vehicle == v)]
+        keeper_at.append(int(kp.person[kept[-1]]) if kept else -1)
+    write("series_vehicle", pa.table({
+        "series_id": np.arange(len(series.ctype)), "vrm_read": series.plate,
+        "vehicle_id": series.vehicle, "true_vrm": [str(veh.vrm[v]) for v in series.vehicle],
+        "how": series.how, "keeper_person_id": keeper_at,
+        "driver_person_id": series.offender,
+    }))
+    write("series_reads", pa.table({
+        "crime_ref": [str(crimes.ref[c]) for c in planted.crime], "vrm": planted.plate,
+        "camera_id": [f"CAM-SM-{c + 1:03d}" for c in planted.camera],
+    }))
+    write("emerging", pa.Table.from_pylist(flares) if flares else pa.table({"flare_id": pa.array([], pa.int64())}))
+    write("bad_rows", pa.Table.from_pylist(sorted(bad_rows, key=lambda r: (r["file"], r["line"]))))
+    write("anpr_misreads", misreads)
+    write("convoys", convoys)
+
+
+def _write_geojson(b: Any, path: Path) -> None:
+    feats = []
+    for i, (name, ring) in enumerate(zip(b.hood_names, b.hood_polygons_wgs84())):
+        feats.append({"type": "Feature", "properties": {"id": f"SM-N{i + 1:02d}", "name": name,
+                                                        "team_ref": f"SM-NHT-{i + 1:02d}"},
+                      "geometry": {"type": "Polygon", "coordinates": [[list(pt) for pt in ring]]}})
+    lon, lat = to_wgs84([b.x0, b.x0 + b.width], [b.y0, b.y0 + b.height])
+    doc = {"type": "FeatureCollection", "name": f"{BOROUGH} neighbourhoods",
+           "bbox": [round(float(lon[0]), 6), round(float(lat[0]), 6), round(float(lon[1]), 6),
+                    round(float(lat[1]), 6)], "features": feats}
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+__all__ = ["expected_reads", "generate", "stream"]
