@@ -1,112 +1,99 @@
-"""`peel demo`: everything Peel can do so far, on embedded example data, step by step.
+"""`peel demo`: everything Peel can do so far, on the synthetic demo city, step by step.
 
-Until the synthetic city (issue 3) lands, the demo writes the example file of every source
-layout, plus one deliberately damaged file to show quarantine, ingests them as the synthetic
-dataset `demo`, and prints what is in the lake. The app shell does not exist yet, so the demo
-always behaves as `--no-serve`.
+The demo builds the synthetic city (issue 3) at the `demo` scale with seed 2024, or reuses
+it when one with the same generator version and parameters exists; ingests it as the
+synthetic dataset `demo` (skipped on a rerun when the lake already holds that city); and
+prints what is in the lake. The app shell does not exist yet, so the demo always behaves as
+`--no-serve`.
 """
 
 from __future__ import annotations
 
-import csv
-import shutil
+import json
 import time
-from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from peel.cli.common import err, handled, setup_logging
-from peel.ingest.pipeline import ingest_files
 from peel.lake import Lake
 from peel.lake.info import lake_info
-from peel.sources import Mapping, all_mappings, example_path
 
 DATASET = "demo"
-
-
-def _damaged_copy(example: Path, target: Path, mapping: Mapping) -> None:
-    """The example with three broken rows appended: a ragged row, a value outside its code
-    list and an impossible time, to show quarantine naming line, field and rule."""
-    with example.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, good = rows[0], rows[1]
-    code_col = next(r.column for r in mapping.rules if r.type == "code" and r.column)
-    time_col = next(r.column for r in mapping.rules if r.type == "datetime" and r.column)
-    unknown_code = list(good)
-    unknown_code[header.index(code_col)] = "Not a category"
-    bad_time = list(good)
-    bad_time[header.index(time_col)] = "31/02/2024 25:61"
-    with target.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerows(rows)
-        w.writerow(good[:-2])
-        w.writerow(unknown_code)
-        w.writerow(bad_time)
+SEED = 2024
 
 
 def demo(
     no_serve: bool = typer.Option(
         False, "--no-serve", help="Do all the work and exit (the app shell does not exist yet)."
     ),
+    scale: str = typer.Option("demo", "--scale", help="City scale (tiny for a quick look)."),
 ) -> None:
-    """Write example exports of every source layout, ingest them, and show the lake."""
+    """Build (or reuse) the synthetic demo city, ingest it, and show the lake."""
+    from peel.ingest.city import ingest_city
+    from peel.synth import GENERATOR_VERSION, build_params, generate
+
     setup_logging(quiet=True)
     started = time.perf_counter()
     with handled():
         lake = Lake()
-        exports = lake.settings.data_dir / "demo-exports"
-        exports.mkdir(parents=True, exist_ok=True)
+        params = build_params(scale)
+        city = lake.settings.data_dir / "synth" / f"{scale}-{SEED}"
         t0 = time.perf_counter()
-        plan: list[tuple[str, Path]] = []
-        for source, mapping in sorted(all_mappings().items()):
-            ex = example_path(mapping)
-            if ex is None or not ex.exists():
-                continue
-            target = exports / ex.name
-            shutil.copyfile(ex, target)
-            plan.append((source, target))
-            if source == "cris":
-                damaged = exports / f"damaged-{ex.name}"
-                _damaged_copy(ex, damaged, mapping)
-                plan.append((source, damaged))
-        err.print(
-            f"1. wrote {len(plan)} example exports to {exports} ({time.perf_counter() - t0:.1f}s)"
-        )
+        manifest_path = city / "manifest.json"
+        current = None
+        if manifest_path.exists():
+            current = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if (
+            current
+            and current.get("generator_version") == GENERATOR_VERSION
+            and current.get("params_sha256") == params.digest()
+        ):
+            err.print(f"1. reusing the {scale} city in {city}")
+        else:
+            done = generate(params, SEED, city, log=lambda step: err.print(f"   {step}"))
+            current = done["manifest"]
+            err.print(
+                f"1. built the {scale} city in {city}: {sum(current['rows'].values()):,} rows, "
+                f"{current['bad_rows']} planted bad rows ({time.perf_counter() - t0:.1f}s)"
+            )
         t0 = time.perf_counter()
-        t = Table(title="2. ingest (dataset 'demo', marked SYNTHETIC)")
-        for col in ("source", "file", "read", "stored", "quarantined", "duplicate"):
-            t.add_column(col)
-        for source, path in plan:
-            result = ingest_files(
-                lake, [path], all_mappings()[source], dataset=DATASET, synthetic=True
-            )
-            b = result["batches"][0]
-            t.add_row(
-                source,
-                path.name,
-                str(b["rows_read"]),
-                str(b["rows_stored"]),
-                str(b["rows_quarantined"]),
-                str(b["rows_duplicate"]) if not b["refused"] else "refused",
-            )
-        err.print(t)
-        err.print(f"   ingest took {time.perf_counter() - t0:.1f}s")
+        recorded = lake.lake_dir / "_cities" / f"{DATASET}.json"
+        if recorded.exists() and json.loads(recorded.read_text(encoding="utf-8"))[
+            "manifest"
+        ].get("params_sha256") == current["params_sha256"]:
+            err.print("2. the lake already holds this city (dataset 'demo'); not ingested again")
+        else:
+            result = ingest_city(lake, city, DATASET)
+            t = Table(title="2. ingest (dataset 'demo', marked SYNTHETIC)")
+            for col in ("file", "source", "read", "stored", "quarantined", "duplicate"):
+                t.add_column(col)
+            for b in result["batches"]:
+                t.add_row(
+                    b["file"],
+                    b["source"],
+                    f"{b['rows_read']:,}",
+                    f"{b['rows_stored']:,}",
+                    f"{b['rows_quarantined']:,}",
+                    f"{b['rows_duplicate']:,}" if not b["refused"] else "refused",
+                )
+            err.print(t)
+            err.print(f"   ingest took {time.perf_counter() - t0:.1f}s")
         info = lake_info(lake)
         t = Table(title="3. what is in the lake")
         for col in ("table", "rows", "files", "key conflicts"):
             t.add_column(col)
-        for name, s in info["tables"].items():
-            t.add_row(name, f"{s['rows']:,}", str(s["files"]), str(s["key_conflicts"]))
+        for name, st in info["tables"].items():
+            t.add_row(name, f"{st['rows']:,}", str(st["files"]), str(st["key_conflicts"]))
         err.print(t)
         err.print(
-            f"   quarantine: {info['quarantine']['open']} open rows "
-            "(see `peel quarantine list`, `peel quarantine show BATCH`)"
+            f"   quarantine: {info['quarantine']['open']} open rows (the planted bad rows; "
+            "see `peel quarantine list`, `peel quarantine show BATCH`)"
         )
     err.print(
         f"demo done in {time.perf_counter() - started:.1f}s. Data in {lake.settings.data_dir}."
     )
-    err.print("Try: peel lake info; peel quarantine list; peel ingest --help.")
+    err.print("Try: peel lake info; peel quarantine list; peel synth --help.")
     if not no_serve:
         err.print("The web app arrives with issue 4; nothing to serve yet.")
 

@@ -47,7 +47,11 @@ def ingest_city(
         by_source.setdefault(source, []).append(city / "exports" / name)
     for source in sorted(by_source):
         done = ingest_files(
-            lake, by_source[source], mappings[source], dataset=dataset, synthetic=True,
+            lake,
+            by_source[source],
+            mappings[source],
+            dataset=dataset,
+            synthetic=True,
             on_file=on_file,
         )
         reports += [_from_json(b) for b in done["batches"]]

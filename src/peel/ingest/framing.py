@@ -423,8 +423,12 @@ def split_ragged(block: FramedBlock, n_fields: int) -> FramedBlock:
 
 def has_utf8_multibyte(data: bytes) -> bool:
     """Whether the data holds at least one well-formed non-ASCII UTF-8 sequence."""
-    return re.search(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}",
-                     data) is not None
+    return (
+        re.search(
+            rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}", data
+        )
+        is not None
+    )
 
 
 def split_bad_utf8(block: FramedBlock, *, known_utf8: bool) -> FramedBlock | None:

@@ -141,8 +141,7 @@ def build_validation(mapping: Mapping, relation: str = "raw_block") -> Validatio
         if rule.type == "string":
             limit = get_settings().max_string_chars
             checks.append(
-                f"WHEN length({r_name}) > {int(limit)} "
-                f"THEN 'longer than {int(limit)} characters'"
+                f"WHEN length({r_name}) > {int(limit)} THEN 'longer than {int(limit)} characters'"
             )
         if checks:
             errors.append((rule.field, "CASE " + " ".join(checks) + " END"))

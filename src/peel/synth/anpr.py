@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -25,16 +25,45 @@ from peel.synth.vehicles import KIND, Vehicles
 LONDON = ZoneInfo("Europe/London")
 
 # Trip start hour profiles (local time), 24 weights each.
-_H_COMMUTE_OUT = np.array([0, 0, 0, 0, 0, 1, 3, 10, 14, 6, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], float)
-_H_COMMUTE_BACK = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 4, 8, 12, 10, 5, 2, 1, 1, 0], float)
-_H_ERRAND = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.5, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 5, 4, 3, 2, 2, 1.5], float)
+_H_COMMUTE_OUT = np.array(
+    [0, 0, 0, 0, 0, 1, 3, 10, 14, 6, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], float
+)
+_H_COMMUTE_BACK = np.array(
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 4, 8, 12, 10, 5, 2, 1, 1, 0], float
+)
+_H_ERRAND = np.array(
+    [1, 0.5, 0.3, 0.2, 0.2, 0.5, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 5, 4, 3, 2, 2, 1.5], float
+)
 _H_ALL = np.array([3, 2, 1.5, 1, 1, 2, 4, 6, 7, 6, 6, 6, 6, 6, 6, 6, 7, 7, 6, 6, 5, 5, 4, 4], float)
 _DOW = np.array([1.0, 1.0, 1.02, 1.05, 1.15, 1.1, 0.8])  # Monday..Sunday errand factor
 
 # Characters OCR confuses (both ways).
-_CONFUSE = {"0": "O", "O": "0", "1": "I", "I": "1", "5": "S", "S": "5", "8": "B", "B": "8",
-            "2": "Z", "Z": "2", "6": "G", "G": "6", "D": "0", "Q": "O", "M": "N", "N": "M",
-            "U": "V", "V": "U", "H": "N", "E": "F", "F": "E", "C": "G", "K": "X", "X": "K"}
+_CONFUSE = {
+    "0": "O",
+    "O": "0",
+    "1": "I",
+    "I": "1",
+    "5": "S",
+    "S": "5",
+    "8": "B",
+    "B": "8",
+    "2": "Z",
+    "Z": "2",
+    "6": "G",
+    "G": "6",
+    "D": "0",
+    "Q": "O",
+    "M": "N",
+    "N": "M",
+    "U": "V",
+    "V": "U",
+    "H": "N",
+    "E": "F",
+    "F": "E",
+    "C": "G",
+    "K": "X",
+    "X": "K",
+}
 
 
 @dataclass
@@ -52,21 +81,32 @@ def utc_offset_seconds(day: np.datetime64) -> int:
     return int(off.total_seconds()) if off else 0
 
 
-def _route_cameras(b: Borough, ox: np.ndarray, oy: np.ndarray, dx: np.ndarray, dy: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _route_cameras(
+    b: Borough, ox: np.ndarray, oy: np.ndarray, dx: np.ndarray, dy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(route index, camera, distance) for every camera each route passes."""
     ax = b.arterial_x[np.abs(b.arterial_x[None, :] - ox[:, None]).argmin(1)]
     by = b.arterial_y[np.abs(b.arterial_y[None, :] - dy[:, None]).argmin(1)]
     cx, cy, axis, cdir = b.cam_x[None, :], b.cam_y[None, :], b.cam_axis[None, :], b.cam_dir[None, :]
     north = (by > oy)[:, None]
     lo_y, hi_y = np.minimum(oy, by)[:, None], np.maximum(oy, by)[:, None]
-    on_v = (axis == 0) & (np.abs(cx - ax[:, None]) < 1) & (cy >= lo_y) & (cy <= hi_y) & (
-        np.where(north, cdir == "N", cdir == "S"))
+    on_v = (
+        (axis == 0)
+        & (np.abs(cx - ax[:, None]) < 1)
+        & (cy >= lo_y)
+        & (cy <= hi_y)
+        & (np.where(north, cdir == "N", cdir == "S"))
+    )
     d_v = np.abs(ox - ax)[:, None] + np.abs(cy - oy[:, None])
     east = (dx > ax)[:, None]
     lo_x, hi_x = np.minimum(ax, dx)[:, None], np.maximum(ax, dx)[:, None]
-    on_h = (axis == 1) & (np.abs(cy - by[:, None]) < 1) & (cx >= lo_x) & (cx <= hi_x) & (
-        np.where(east, cdir == "E", cdir == "W"))
+    on_h = (
+        (axis == 1)
+        & (np.abs(cy - by[:, None]) < 1)
+        & (cx >= lo_x)
+        & (cx <= hi_x)
+        & (np.where(east, cdir == "E", cdir == "W"))
+    )
     d_h = (np.abs(ox - ax) + np.abs(by - oy))[:, None] + np.abs(cx - ax[:, None])
     r1, c1 = np.nonzero(on_v)
     r2, c2 = np.nonzero(on_h)
@@ -77,12 +117,17 @@ def _route_cameras(b: Borough, ox: np.ndarray, oy: np.ndarray, dx: np.ndarray, d
     return r[order], c[order], d[order]
 
 
-def build_routes(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicles,
-                 rng: np.random.Generator) -> Routes:
+def build_routes(
+    p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicles, rng: np.random.Generator
+) -> Routes:
     n = len(veh)
     kind = veh.kind
-    home_x = np.where(veh.home_person >= 0, addr.x[people.address[np.maximum(veh.home_person, 0)]], b.x0)
-    home_y = np.where(veh.home_person >= 0, addr.y[people.address[np.maximum(veh.home_person, 0)]], b.y0)
+    home_x = np.where(
+        veh.home_person >= 0, addr.x[people.address[np.maximum(veh.home_person, 0)]], b.x0
+    )
+    home_y = np.where(
+        veh.home_person >= 0, addr.y[people.address[np.maximum(veh.home_person, 0)]], b.y0
+    )
     comm = np.flatnonzero(b.zone.ravel() == 1)
     nxc = b.zone.shape[1]
 
@@ -93,8 +138,12 @@ def build_routes(p: Params, b: Borough, people: People, addr: Addresses, veh: Ve
     def boundary_points(k: int) -> tuple[np.ndarray, np.ndarray]:
         side = rng.integers(0, 4, k)
         t = rng.random(k)
-        x = np.where(side < 2, b.x0 + t * b.width, np.where(side == 2, b.x0 - 200, b.x0 + b.width + 200))
-        y = np.where(side >= 2, b.y0 + t * b.height, np.where(side == 0, b.y0 - 200, b.y0 + b.height + 200))
+        x = np.where(
+            side < 2, b.x0 + t * b.width, np.where(side == 2, b.x0 - 200, b.x0 + b.width + 200)
+        )
+        y = np.where(
+            side >= 2, b.y0 + t * b.height, np.where(side == 0, b.y0 - 200, b.y0 + b.height + 200)
+        )
         return x, y
 
     # Anchors per vehicle: home, work (in the borough or beyond it), three errand places.
@@ -110,16 +159,30 @@ def build_routes(p: Params, b: Borough, people: People, addr: Addresses, veh: Ve
     hx, hy = boundary_points(n)
     home_x = np.where(outside, hx, home_x)
     home_y = np.where(outside, hy, home_y)
-    ox = np.empty((n, per)); oy = np.empty((n, per)); dx = np.empty((n, per)); dy = np.empty((n, per))
+    ox = np.empty((n, per))
+    oy = np.empty((n, per))
+    dx = np.empty((n, per))
+    dy = np.empty((n, per))
     ox[:, 0], oy[:, 0], dx[:, 0], dy[:, 0] = home_x, home_y, wx, wy
     ox[:, 1], oy[:, 1], dx[:, 1], dy[:, 1] = wx, wy, home_x, home_y
     for k in range(3):
-        ox[:, 2 + 2 * k], oy[:, 2 + 2 * k], dx[:, 2 + 2 * k], dy[:, 2 + 2 * k] = home_x, home_y, ex[:, k], ey[:, k]
-        ox[:, 3 + 2 * k], oy[:, 3 + 2 * k], dx[:, 3 + 2 * k], dy[:, 3 + 2 * k] = ex[:, k], ey[:, k], home_x, home_y
+        ox[:, 2 + 2 * k], oy[:, 2 + 2 * k], dx[:, 2 + 2 * k], dy[:, 2 + 2 * k] = (
+            home_x,
+            home_y,
+            ex[:, k],
+            ey[:, k],
+        )
+        ox[:, 3 + 2 * k], oy[:, 3 + 2 * k], dx[:, 3 + 2 * k], dy[:, 3 + 2 * k] = (
+            ex[:, k],
+            ey[:, k],
+            home_x,
+            home_y,
+        )
     # Taxis, vans and hire cars roam: their routes join random places.
     roam = (kind == KIND["taxi"]) | (kind == KIND["van"]) | (kind == KIND["hire"])
     rx, ry = commercial_points(n * per)
-    ox[roam] = rx.reshape(n, per)[roam]; oy[roam] = ry.reshape(n, per)[roam]
+    ox[roam] = rx.reshape(n, per)[roam]
+    oy[roam] = ry.reshape(n, per)[roam]
     # Buses run end to end along one main road and back.
     buses = np.flatnonzero(kind == KIND["bus"])
     for i, v in enumerate(buses):
@@ -130,18 +193,24 @@ def build_routes(p: Params, b: Borough, people: People, addr: Addresses, veh: Ve
             y = b.arterial_y[i // 2 % len(b.arterial_y)]
             pts = [(b.x0 - 100, y), (b.x0 + b.width + 100, y)]
         for k in range(per):
-            a, c = pts[k % 2], pts[(k + 1) % 2]
-            ox[v, k], oy[v, k], dx[v, k], dy[v, k] = a[0], a[1], c[0], c[1]
+            src_pt, dst_pt = pts[k % 2], pts[(k + 1) % 2]
+            ox[v, k], oy[v, k], dx[v, k], dy[v, k] = src_pt[0], src_pt[1], dst_pt[0], dst_pt[1]
     flat = [a.ravel() for a in (ox, oy, dx, dy)]
     rs, cs, ds = [], [], []
     step = 20000
     for s in range(0, n * per, step):
-        r, c, d = _route_cameras(b, *(a[s:s + step] for a in flat))
-        rs.append(r + s); cs.append(c); ds.append(d)
-    r = np.concatenate(rs); c = np.concatenate(cs); d = np.concatenate(ds)
+        r, c, d = _route_cameras(b, *(a[s : s + step] for a in flat))
+        rs.append(r + s)
+        cs.append(c)
+        ds.append(d)
+    r = np.concatenate(rs)
+    c = np.concatenate(cs)
+    d = np.concatenate(ds)
     counts = np.bincount(r, minlength=n * per)
     ptr = np.concatenate([[0], np.cumsum(counts)])
-    return Routes(ptr, c.astype(np.int32), d.astype(np.float32), np.arange(n) * per, np.full(n, per))
+    return Routes(
+        ptr, c.astype(np.int32), d.astype(np.float32), np.arange(n) * per, np.full(n, per)
+    )
 
 
 @dataclass
@@ -153,8 +222,9 @@ class Trip:
     start_utc: np.ndarray  # seconds since epoch
 
 
-def day_trips(p: Params, veh: Vehicles, day: np.datetime64, rng: np.random.Generator,
-              factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def day_trips(
+    p: Params, veh: Vehicles, day: np.datetime64, rng: np.random.Generator, factor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(vehicle, route, start time in local seconds of the day) of one day's ordinary trips."""
     n = len(veh)
     dow = int((day.astype("datetime64[D]").astype(int) + 3) % 7)  # 0 = Monday
@@ -166,7 +236,9 @@ def day_trips(p: Params, veh: Vehicles, day: np.datetime64, rng: np.random.Gener
 
     def add(v: np.ndarray, r: np.ndarray, hours: np.ndarray) -> None:
         h = rng.choice(24, size=len(v), p=hours / hours.sum())
-        vs.append(v); rs.append(r); ts.append(h * 3600 + rng.integers(0, 3600, len(v)))
+        vs.append(v)
+        rs.append(r)
+        ts.append(h * 3600 + rng.integers(0, 3600, len(v)))
 
     cars = np.flatnonzero(((kind == KIND["car"]) | (kind == KIND["van"])) & active & ~stolen)
     if weekday:
@@ -179,10 +251,14 @@ def day_trips(p: Params, veh: Vehicles, day: np.datetime64, rng: np.random.Gener
     which = rng.integers(0, 3, len(ev))
     h = rng.choice(24, size=len(ev), p=_H_ERRAND / _H_ERRAND.sum())
     t_out = h * 3600 + rng.integers(0, 3600, len(ev))
-    vs += [ev, ev]; rs += [2 + 2 * which, 3 + 2 * which]
+    vs += [ev, ev]
+    rs += [2 + 2 * which, 3 + 2 * which]
     ts += [t_out, np.minimum(t_out + rng.integers(1200, 4 * 3600, len(ev)), 86399)]
-    for kd, per_day, hours in ((KIND["taxi"], 9.0, _H_ALL), (KIND["hire"], 1.5, _H_ERRAND),
-                               (KIND["bus"], 16.0, _H_ALL)):
+    for kd, per_day, hours in (
+        (KIND["taxi"], 9.0, _H_ALL),
+        (KIND["hire"], 1.5, _H_ERRAND),
+        (KIND["bus"], 16.0, _H_ALL),
+    ):
         vv = np.flatnonzero(kind == kd)
         kk = rng.poisson(per_day * (factor if kd != KIND["bus"] else 1.0), len(vv))
         ev = np.repeat(vv, kk)
@@ -196,8 +272,14 @@ def day_trips(p: Params, veh: Vehicles, day: np.datetime64, rng: np.random.Gener
     return np.concatenate(vs), np.concatenate(rs), np.concatenate(ts)
 
 
-def expand(routes: Routes, vehicle: np.ndarray, route: np.ndarray, start: np.ndarray,
-           speed: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def expand(
+    routes: Routes,
+    vehicle: np.ndarray,
+    route: np.ndarray,
+    start: np.ndarray,
+    speed: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reads (vehicle, camera, seconds) of trips, with camera misses left to the caller."""
     rid = routes.vehicle_first[vehicle] + route
     a, z = routes.ptr[rid], routes.ptr[rid + 1]
@@ -241,8 +323,18 @@ def epoch(day: np.datetime64) -> int:
 
 
 def iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-__all__ = ["LONDON", "Routes", "build_routes", "day_trips", "days", "epoch", "expand", "iso",
-           "misread", "utc_offset_seconds"]
+__all__ = [
+    "LONDON",
+    "Routes",
+    "build_routes",
+    "day_trips",
+    "days",
+    "epoch",
+    "expand",
+    "iso",
+    "misread",
+    "utc_offset_seconds",
+]

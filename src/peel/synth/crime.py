@@ -36,52 +36,157 @@ _EVE = (3, 2, 1, 1, 0.5, 0.5, 1, 2, 3, 3, 3, 4, 4, 4, 4, 5, 6, 6, 6, 6, 5, 5, 4,
 # Shares: an approximate London mix without anti-social behaviour (a parameter, compared in
 # docs/synth.md with the police.uk reference computed from real files).
 TYPES: dict[str, CrimeType] = {
-    "violence-and-sexual-offences": CrimeType(0.31, _EVE, (1, 2, 4, 0.5), (1, 3),
+    "violence-and-sexual-offences": CrimeType(
+        0.31,
+        _EVE,
+        (1, 2, 4, 0.5),
+        (1, 3),
         ("street", "dwelling-flat", "dwelling-house", "licensed-premises", "public-transport"),
-        ("violence-used", "weapon-shown"), "8N", "Violence and sexual offences"),
-    "other-theft": CrimeType(0.13, _DAYT, (0.4, 3, 2, 0.5), (1, 8),
+        ("violence-used", "weapon-shown"),
+        "8N",
+        "Violence and sexual offences",
+    ),
+    "other-theft": CrimeType(
+        0.13,
+        _DAYT,
+        (0.4, 3, 2, 0.5),
+        (1, 8),
         ("shop", "street", "public-transport", "office", "licensed-premises"),
-        ("distraction",), "49", "Other theft"),
-    "vehicle-crime": CrimeType(0.12, _NIGHT, (3, 1, 1, 0.2), (3, 16), ("street", "car-park"),
+        ("distraction",),
+        "49",
+        "Other theft",
+    ),
+    "vehicle-crime": CrimeType(
+        0.12,
+        _NIGHT,
+        (3, 1, 1, 0.2),
+        (3, 16),
+        ("street", "car-park"),
         ("relay-attack", "catalytic-converter", "glass-broken", "keys-taken", "plates-removed"),
-        "48", "Vehicle crime"),
-    "burglary": CrimeType(0.07, _DAYT, (4, 1, 0.5, 0), (1, 168),
+        "48",
+        "Vehicle crime",
+    ),
+    "burglary": CrimeType(
+        0.07,
+        _DAYT,
+        (4, 1, 0.5, 0),
+        (1, 168),
         ("dwelling-house", "dwelling-flat", "outbuilding", "shop", "office"),
-        ("forced-entry", "insecure-entry", "front-entry", "rear-entry", "window-entry",
-         "lock-snapping", "pry-tool", "glass-broken", "search-untidy", "search-tidy",
-         "occupants-present"), "28E", "Burglary"),
-    "theft-from-the-person": CrimeType(0.06, _EVE, (0.3, 3, 3, 0.5), (1, 2),
+        (
+            "forced-entry",
+            "insecure-entry",
+            "front-entry",
+            "rear-entry",
+            "window-entry",
+            "lock-snapping",
+            "pry-tool",
+            "glass-broken",
+            "search-untidy",
+            "search-tidy",
+            "occupants-present",
+        ),
+        "28E",
+        "Burglary",
+    ),
+    "theft-from-the-person": CrimeType(
+        0.06,
+        _EVE,
+        (0.3, 3, 3, 0.5),
+        (1, 2),
         ("street", "public-transport", "licensed-premises"),
-        ("phone-snatch", "moped-enabled", "distraction"), "39", "Theft from the person"),
-    "shoplifting": CrimeType(0.06, _DAYT, (0.1, 5, 1, 0), (1, 2), ("shop",), ("distraction",),
-        "46", "Shoplifting"),
-    "criminal-damage-and-arson": CrimeType(0.07, _NIGHT, (2, 1, 2, 1), (1, 24),
-        ("street", "dwelling-house", "vehicle", "shop", "park"), ("glass-broken",), "58",
-        "Criminal damage and arson"),
-    "public-order": CrimeType(0.07, _EVE, (1, 2, 4, 0.5), (1, 2),
-        ("street", "licensed-premises", "public-transport"), ("violence-used",), "9",
-        "Public order"),
-    "robbery": CrimeType(0.035, _EVE, (0.7, 2, 3, 1), (1, 2), ("street", "shop", "park"),
-        ("phone-snatch", "weapon-shown", "moped-enabled", "violence-used"), "34B", "Robbery"),
-    "drugs": CrimeType(0.045, _EVE, (1, 1, 3, 2), (1, 1.5), ("street", "park", "vehicle"), (),
-        "92D", "Drugs"),
-    "bicycle-theft": CrimeType(0.025, _DAYT, (1, 3, 1, 1), (1, 12), ("street", "outbuilding"),
-        (), "44", "Bicycle theft"),
-    "possession-of-weapons": CrimeType(0.012, _EVE, (1, 1, 3, 1), (1, 1.5), ("street",),
-        ("weapon-shown",), "10C", "Possession of weapons"),
-    "other-crime": CrimeType(0.015, _DAYT, (1, 1, 1, 0.2), (1, 48), ("other", "office"), (),
-        "99", "Other crime"),
+        ("phone-snatch", "moped-enabled", "distraction"),
+        "39",
+        "Theft from the person",
+    ),
+    "shoplifting": CrimeType(
+        0.06, _DAYT, (0.1, 5, 1, 0), (1, 2), ("shop",), ("distraction",), "46", "Shoplifting"
+    ),
+    "criminal-damage-and-arson": CrimeType(
+        0.07,
+        _NIGHT,
+        (2, 1, 2, 1),
+        (1, 24),
+        ("street", "dwelling-house", "vehicle", "shop", "park"),
+        ("glass-broken",),
+        "58",
+        "Criminal damage and arson",
+    ),
+    "public-order": CrimeType(
+        0.07,
+        _EVE,
+        (1, 2, 4, 0.5),
+        (1, 2),
+        ("street", "licensed-premises", "public-transport"),
+        ("violence-used",),
+        "9",
+        "Public order",
+    ),
+    "robbery": CrimeType(
+        0.035,
+        _EVE,
+        (0.7, 2, 3, 1),
+        (1, 2),
+        ("street", "shop", "park"),
+        ("phone-snatch", "weapon-shown", "moped-enabled", "violence-used"),
+        "34B",
+        "Robbery",
+    ),
+    "drugs": CrimeType(
+        0.045, _EVE, (1, 1, 3, 2), (1, 1.5), ("street", "park", "vehicle"), (), "92D", "Drugs"
+    ),
+    "bicycle-theft": CrimeType(
+        0.025, _DAYT, (1, 3, 1, 1), (1, 12), ("street", "outbuilding"), (), "44", "Bicycle theft"
+    ),
+    "possession-of-weapons": CrimeType(
+        0.012,
+        _EVE,
+        (1, 1, 3, 1),
+        (1, 1.5),
+        ("street",),
+        ("weapon-shown",),
+        "10C",
+        "Possession of weapons",
+    ),
+    "other-crime": CrimeType(
+        0.015, _DAYT, (1, 1, 1, 0.2), (1, 48), ("other", "office"), (), "99", "Other crime"
+    ),
 }
 TYPE_NAMES = list(TYPES)
-_SEASON_PEAK = {"burglary": 0.9, "vehicle-crime": 0.85, "violence-and-sexual-offences": 0.5,
-                "public-order": 0.5, "bicycle-theft": 0.5, "theft-from-the-person": 0.9}
+_SEASON_PEAK = {
+    "burglary": 0.9,
+    "vehicle-crime": 0.85,
+    "violence-and-sexual-offences": 0.5,
+    "public-order": 0.5,
+    "bicycle-theft": 0.5,
+    "theft-from-the-person": 0.9,
+}
 _DOW = np.array([0.95, 0.95, 0.97, 1.0, 1.1, 1.15, 0.9])
 
 _PROPERTY = {
-    "burglary": ["laptop", "jewellery", "cash", "games console", "watch", "handbag", "tablet",
-                 "car keys", "passport", "bicycle", "power tools", "television"],
-    "vehicle-crime": ["catalytic converter", "satnav", "car", "tools", "number plates",
-                      "dashcam", "handbag", "laptop bag"],
+    "burglary": [
+        "laptop",
+        "jewellery",
+        "cash",
+        "games console",
+        "watch",
+        "handbag",
+        "tablet",
+        "car keys",
+        "passport",
+        "bicycle",
+        "power tools",
+        "television",
+    ],
+    "vehicle-crime": [
+        "catalytic converter",
+        "satnav",
+        "car",
+        "tools",
+        "number plates",
+        "dashcam",
+        "handbag",
+        "laptop bag",
+    ],
     "robbery": ["mobile phone", "cash", "bank cards", "watch", "bag"],
     "theft-from-the-person": ["mobile phone", "wallet", "purse", "bag"],
     "other-theft": ["mobile phone", "bag", "wallet", "laptop", "parcel"],
@@ -91,8 +196,12 @@ _PROPERTY = {
 
 # Narrative pieces: the same facts said many ways.
 _ENTRY = {
-    "forced-entry": ["door forced", "entry forced", "frame damaged to force the door",
-                     "door kicked in"],
+    "forced-entry": [
+        "door forced",
+        "entry forced",
+        "frame damaged to force the door",
+        "door kicked in",
+    ],
     "rear-entry": ["via the rear", "through the back garden", "at the rear of the property"],
     "front-entry": ["through the front door", "at the front"],
     "window-entry": ["through a window", "via a ground-floor window", "window levered"],
@@ -103,8 +212,11 @@ _ENTRY = {
     "search-tidy": ["tidy search", "little disturbed", "searched carefully"],
     "insecure-entry": ["door left unlocked", "insecure window used", "insecure entry"],
     "occupants-present": ["while the occupants slept", "occupants at home"],
-    "relay-attack": ["keyless car taken by relay", "no keys taken, car driven away",
-                     "relay device suspected"],
+    "relay-attack": [
+        "keyless car taken by relay",
+        "no keys taken, car driven away",
+        "relay device suspected",
+    ],
     "catalytic-converter": ["catalytic converter cut off", "cat removed with an angle grinder"],
     "keys-taken": ["keys taken from the hallway", "car keys stolen"],
     "plates-removed": ["number plates taken", "plates removed"],
@@ -116,8 +228,15 @@ _ENTRY = {
     "vehicle-used": ["vehicle seen nearby", "suspects left in a car"],
     "lookout": ["a second suspect kept watch", "lookout seen"],
 }
-_OPEN = ["Victim reports", "Informant states", "Caller reports", "Reported that", "IP states",
-         "On return home victim found", ""]
+_OPEN = [
+    "Victim reports",
+    "Informant states",
+    "Caller reports",
+    "Reported that",
+    "IP states",
+    "On return home victim found",
+    "",
+]
 
 
 @dataclass
@@ -163,6 +282,7 @@ class Planted:
     camera: list[int] = field(default_factory=list)
     t_utc: list[int] = field(default_factory=list)
     crime: list[int] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)  # "series" or "decoy"
 
 
 def _season(ctype: str, day_of_year: np.ndarray) -> np.ndarray:
@@ -186,8 +306,14 @@ def _mo_text(rng: np.random.Generator, codes: list[str], prop: str) -> str:
     return text + "." if rng.random() < 0.8 else text
 
 
-def _points_in_hood(b: Borough, rng: np.random.Generator, hood: int, zones: tuple[float, ...],
-                    k: int, cache: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+def _points_in_hood(
+    b: Borough,
+    rng: np.random.Generator,
+    hood: int,
+    zones: tuple[float, ...],
+    k: int,
+    cache: dict[int, tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
     if hood not in cache:
         ny, nx = b.zone.shape
         ii, jj = np.mgrid[0:ny, 0:nx]
@@ -207,11 +333,16 @@ def _window(rng: np.random.Generator, t: CrimeType, k: int) -> np.ndarray:
     return (np.exp(rng.uniform(lo, hi, k)) * 3600).astype(np.int64)
 
 
-def build_crimes(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicles,
-                 rng: np.random.Generator) -> tuple[Crimes, Series, list[dict], Planted]:
+def build_crimes(
+    p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicles, rng: np.random.Generator
+) -> tuple[Crimes, Series, list[dict], Planted]:
     start = int(np.datetime64(p.start, "s").astype(np.int64))
-    n_days = int((np.datetime64(p.start, "M") + np.timedelta64(p.months, "M")).astype("datetime64[D]").astype(int)
-                 - np.datetime64(p.start, "D").astype(int))
+    n_days = int(
+        (np.datetime64(p.start, "M") + np.timedelta64(p.months, "M"))
+        .astype("datetime64[D]")
+        .astype(int)
+        - np.datetime64(p.start, "D").astype(int)
+    )
     n_weeks = n_days // 7
     n_hoods = len(b.hood_names)
     cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -220,20 +351,33 @@ def build_crimes(p: Params, b: Borough, people: People, addr: Addresses, veh: Ve
     ii, jj = np.mgrid[0:ny, 0:nx]
     cell_hood = b.hood_at(b.x0 + (jj.ravel() + 0.5) * CELL_M, b.y0 + (ii.ravel() + 0.5) * CELL_M)
     cell_zone = b.zone.ravel()
-    rows: dict[str, list] = {k: [] for k in ("ctype", "x", "y", "t_from", "t_to", "premises",
-                                             "series", "flare", "incident")}
+    rows: dict[str, list] = {
+        k: []
+        for k in ("ctype", "x", "y", "t_from", "t_to", "premises", "series", "flare", "incident")
+    }
     expected = np.zeros((len(TYPES), n_hoods, n_weeks))
 
-    def add(ct: int, x: np.ndarray, y: np.ndarray, t_mid: np.ndarray, series: int = -1,
-            flare: int = -1, incident: np.ndarray | None = None) -> None:
+    def add(
+        ct: int,
+        x: np.ndarray,
+        y: np.ndarray,
+        t_mid: np.ndarray,
+        series: int = -1,
+        flare: int = -1,
+        incident: np.ndarray | None = None,
+    ) -> None:
         t = TYPES[TYPE_NAMES[ct]]
         k = len(x)
         w = _window(rng, t, k)
         before = (w * rng.uniform(0.1, 0.9, k)).astype(np.int64)
-        rows["ctype"].append(np.full(k, ct)); rows["x"].append(x); rows["y"].append(y)
-        rows["t_from"].append(t_mid - before); rows["t_to"].append(t_mid - before + w)
+        rows["ctype"].append(np.full(k, ct))
+        rows["x"].append(x)
+        rows["y"].append(y)
+        rows["t_from"].append(t_mid - before)
+        rows["t_to"].append(t_mid - before + w)
         rows["premises"].append(rng.choice(np.array(t.premises), k))
-        rows["series"].append(np.full(k, series)); rows["flare"].append(np.full(k, flare))
+        rows["series"].append(np.full(k, series))
+        rows["flare"].append(np.full(k, flare))
         rows["incident"].append(incident if incident is not None else np.full(k, -1))
 
     def times(ct: int, day: np.ndarray) -> np.ndarray:
@@ -245,12 +389,20 @@ def build_crimes(p: Params, b: Borough, people: People, addr: Addresses, veh: Ve
         t = TYPES[name]
         per_year = p.crimes * t.share
         zw = np.array(t.zones)[cell_zone] + 1e-3
-        hood_w = np.bincount(np.maximum(cell_hood, 0), weights=zw * (cell_hood >= 0), minlength=n_hoods)
+        hood_w: np.ndarray = np.bincount(
+            np.maximum(cell_hood, 0), weights=zw * (cell_hood >= 0), minlength=n_hoods
+        )
         hood_w /= hood_w.sum()
         week_mid = np.arange(n_weeks) * 7 + 3
         lam = per_year / 52.0 * _season(name, week_mid)[None, :] * hood_w[:, None]
         expected[ct] = lam
-        g = rng.gamma(p.crime.dispersion, 1 / p.crime.dispersion, lam.shape)
+        # Overdispersion: a borough-wide weekly effect (weather, events, school holidays) and
+        # a local one, both gamma with mean 1, so weekly counts are negative binomial.
+        g_week = rng.gamma(p.crime.dispersion, 1 / p.crime.dispersion, n_weeks)
+        g = (
+            rng.gamma(p.crime.dispersion * 2, 1 / (p.crime.dispersion * 2), lam.shape)
+            * g_week[None, :]
+        )
         counts = rng.poisson(lam * g)
         for h in range(n_hoods):
             wk = np.repeat(np.arange(n_weeks), counts[h])
@@ -264,7 +416,9 @@ def build_crimes(p: Params, b: Borough, people: People, addr: Addresses, veh: Ve
                 multi = rng.random(len(wk)) < p.crime.multi_victim
                 if multi.any():
                     reps = np.where(multi, rng.integers(2, 5, len(wk)), 1)
-                    inc = np.repeat(np.where(multi, np.arange(len(wk)) + h * 10**6 + ct * 10**8, -1), reps)
+                    inc = np.repeat(
+                        np.where(multi, np.arange(len(wk)) + h * 10**6 + ct * 10**8, -1), reps
+                    )
                     x, y, tm = np.repeat(x, reps), np.repeat(y, reps), np.repeat(tm, reps)
                     add(ct, x, y, tm, incident=inc)
                     continue
@@ -290,32 +444,62 @@ def build_crimes(p: Params, b: Borough, people: People, addr: Addresses, veh: Ve
     flares: list[dict] = []
     mults = p.crime.flare_multipliers
     # Pick (type, neighbourhood) pairs across the range of base rates.
-    cand = [(ct, h) for ct in range(len(TYPES)) for h in range(n_hoods)
-            if expected[ct, h].mean() >= 0.5]
+    # Areas and types with enough crime for a flare-up to be told from noise (at least one a
+    # week), spread over the range of base rates.
+    cand = [
+        (ct, h) for ct in range(len(TYPES)) for h in range(n_hoods) if expected[ct, h].mean() >= 1.0
+    ]
+    if len(cand) < p.flareups:
+        flat = sorted(
+            ((expected[ct, h].mean(), ct, h) for ct in range(len(TYPES)) for h in range(n_hoods)),
+            reverse=True,
+        )
+        cand = [(ct, h) for _, ct, h in flat[: max(p.flareups, 1)]]
     cand.sort(key=lambda c: expected[c[0], c[1]].mean())
     if cand:
-        picks = np.linspace(0, len(cand) - 1, p.flareups).round().astype(int) if p.flareups else []
+        picks: np.ndarray | list[int] = (
+            np.linspace(0, len(cand) - 1, p.flareups).round().astype(int) if p.flareups else []
+        )
         for fi, ci in enumerate(picks):
             ct, h = cand[int(ci)]
             weeks = int(rng.integers(p.crime.flare_weeks[0], p.crime.flare_weeks[1] + 1))
             w0 = int(rng.integers(min(10, n_weeks - weeks - 1), n_weeks - weeks))
-            m = float(mults[fi % len(mults)])
-            base = float(expected[ct, h, w0:w0 + weeks].sum())
-            k = int(rng.poisson((m - 1) * base))
+            mult = float(mults[fi % len(mults)])
+            base = float(expected[ct, h, w0 : w0 + weeks].sum())
+            # A flare-up must add at least two crimes to be one: lengthen it, or move it to
+            # the busiest candidate, when the area's rate is too low for its multiplier.
+            while (mult - 1) * base < 2 and weeks < p.crime.flare_weeks[1]:
+                weeks += 1
+                w0 = min(w0, n_weeks - weeks - 1)
+                base = float(expected[ct, h, w0 : w0 + weeks].sum())
+            if (mult - 1) * base < 2:
+                ct, h = cand[-1]
+                base = float(expected[ct, h, w0 : w0 + weeks].sum())
+            k = round((mult - 1) * base)  # the planted excess; the baseline varies
             day = w0 * 7 + rng.integers(0, weeks * 7, k)
             t = TYPES[TYPE_NAMES[ct]]
             cx, cy = _points_in_hood(b, rng, h, t.zones, 1, cache)
             x = np.clip(cx + rng.normal(0, 250, k), b.x0, b.x0 + b.width)
             y = np.clip(cy + rng.normal(0, 250, k), b.y0, b.y0 + b.height)
             add(ct, x, y, times(ct, day), flare=fi)
-            flares.append(dict(flare_id=fi, crime_type=TYPE_NAMES[ct], neighbourhood=b.hood_names[h],
-                               neighbourhood_index=h, start=str(np.datetime64(p.start, "D") + w0 * 7),
-                               end=str(np.datetime64(p.start, "D") + (w0 + weeks) * 7 - 1),
-                               weeks=weeks, multiplier=m, baseline_expected=round(base, 3),
-                               planted=k))
+            flares.append(
+                dict(
+                    flare_id=fi,
+                    crime_type=TYPE_NAMES[ct],
+                    neighbourhood=b.hood_names[h],
+                    neighbourhood_index=h,
+                    start=str(np.datetime64(p.start, "D") + w0 * 7),
+                    end=str(np.datetime64(p.start, "D") + (w0 + weeks) * 7 - 1),
+                    weeks=weeks,
+                    multiplier=mult,
+                    baseline_expected=round(base, 3),
+                    planted=k,
+                )
+            )
 
-    series, planted = _series(p, b, people, addr, veh, rng, add,
-                              lambda: sum(len(a) for a in rows["x"]), start, n_days)
+    series, planted = _series(
+        p, b, people, addr, veh, rng, add, lambda: sum(len(a) for a in rows["x"]), start, n_days
+    )
     cat = {k: np.concatenate(v) for k, v in rows.items()}
     n = len(cat["x"])
     order = np.lexsort((cat["y"], cat["x"], cat["t_from"]))
@@ -343,28 +527,72 @@ def build_crimes(p: Params, b: Borough, people: People, addr: Addresses, veh: Ve
             codes = list(rng.choice(np.array(t.mo), size=k, replace=False)) if k else []
         codes = list(dict.fromkeys(codes))
         items = _PROPERTY.get(ctype[i], [])
-        pr = ", ".join(rng.choice(np.array(items), size=min(len(items), int(rng.integers(1, 3))),
-                                  replace=False)) if items else ""
+        pr = (
+            ", ".join(
+                rng.choice(
+                    np.array(items), size=min(len(items), int(rng.integers(1, 3))), replace=False
+                )
+            )
+            if items
+            else ""
+        )
         mo_codes[i] = ";".join(codes)
         mo_text[i] = _mo_text(rng, codes, pr)
         prop[i] = pr
     reported = cat["t_to"] + (rng.exponential(6, n) * 3600).astype(np.int64)
     victim = rng.integers(0, len(people), n)
-    crimes = Crimes(ctype, cat["x"].round(), cat["y"].round(), cat["t_from"], cat["t_to"],
-                    reported, cat["premises"].astype(object), mo_codes, mo_text, prop, s_of,
-                    offender, victim, cat["flare"], cat["incident"])
+    crimes = Crimes(
+        ctype,
+        cat["x"].round(),
+        cat["y"].round(),
+        cat["t_from"],
+        cat["t_to"],
+        reported,
+        cat["premises"].astype(object),
+        mo_codes,
+        mo_text,
+        prop,
+        s_of,
+        offender,
+        victim,
+        cat["flare"],
+        cat["incident"],
+    )
     return crimes, series, flares, planted
 
 
-def _series(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicles,
-            rng: np.random.Generator, add: Callable[..., None], n_rows: Callable[[], int],
-            start: int, n_days: int) -> tuple[Series, Planted]:
+def _series(
+    p: Params,
+    b: Borough,
+    people: People,
+    addr: Addresses,
+    veh: Vehicles,
+    rng: np.random.Generator,
+    add: Callable[..., None],
+    n_rows: Callable[[], int],
+    start: int,
+    n_days: int,
+) -> tuple[Series, Planted]:
     s = Series()
     planted = Planted()
-    kinds = ["burglary", "burglary", "burglary", "vehicle-crime", "vehicle-crime", "robbery",
-             "theft-from-the-person", "burglary"]
-    drives = {int(v): int(d) for v, d in zip(np.flatnonzero(veh.kind == KIND["car"]),
-                                             veh.home_person[veh.kind == KIND["car"]])}
+    kinds = [
+        "burglary",
+        "burglary",
+        "burglary",
+        "vehicle-crime",
+        "vehicle-crime",
+        "robbery",
+        "theft-from-the-person",
+        "burglary",
+    ]
+    drives = {
+        int(v): int(d)
+        for v, d in zip(
+            np.flatnonzero(veh.kind == KIND["car"]),
+            veh.home_person[veh.kind == KIND["car"]],
+            strict=False,
+        )
+    }
     car_of: dict[int, int] = {}
     for v, d in drives.items():
         car_of.setdefault(d, v)
@@ -402,7 +630,7 @@ def _series(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicle
         near_home = bool(rng.random() < p.crime.series_near_home_share)
         lo, hi = p.crime.series_read_share
         share = rng.uniform(lo, hi)
-        n_read = int(round(share * k))
+        n_read = min(k - 2, max(2, round(share * k)))
         with_read = np.zeros(k, bool)
         with_read[rng.choice(k, size=n_read, replace=False)] = True
         # A centre for the series: near home or elsewhere in the borough.
@@ -430,8 +658,8 @@ def _series(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicle
                     if np.hypot(cams[:, 0] - xx, cams[:, 1] - yy).min() > 650:
                         break
                 xs[j], ys[j] = xx, yy
-        if near_home:  # at least two scenes within 1 km of home
-            for j in range(min(2, k)):
+        if near_home:  # at least two scenes within 1 km of home (scenes without a planted read)
+            for j in np.flatnonzero(~with_read)[:2]:
                 if np.hypot(xs[j] - hx, ys[j] - hy) > 950:
                     ang = rng.uniform(0, 2 * np.pi)
                     xs[j], ys[j] = hx + 600 * np.cos(ang), hy + 600 * np.sin(ang)
@@ -444,13 +672,20 @@ def _series(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicle
         tm = start + day * DAY + hour * 3600 + rng.integers(0, 3600, k)
         idx0 = n_rows()
         add(TYPE_NAMES.index(ctype), xs, ys, tm, series=si)
-        core = list(rng.choice(np.array(t.mo), size=min(3, len(t.mo)), replace=False)) if t.mo else []
+        core = (
+            list(rng.choice(np.array(t.mo), size=min(3, len(t.mo)), replace=False)) if t.mo else []
+        )
         if ctype in ("burglary", "vehicle-crime"):
             core.append("vehicle-used") if rng.random() < 0.3 else None
-        s.ctype.append(ctype); s.offender.append(off); s.co_offender.append(co)
-        s.vehicle.append(vehicle); s.plate.append(plate); s.how.append(how)
-        s.near_home.append(near_home); s.mo_core.append(";".join(core))
-        for j in np.flatnonzero(cam_pick >= 0):
+        s.ctype.append(ctype)
+        s.offender.append(off)
+        s.co_offender.append(co)
+        s.vehicle.append(vehicle)
+        s.plate.append(plate)
+        s.how.append(how)
+        s.near_home.append(near_home)
+        s.mo_core.append(";".join(core))
+        for j in np.flatnonzero(cam_pick >= 0).tolist():
             # A read at the camera near the scene close to the crime's middle time (local time
             # converted to UTC for the camera); the committed window is drawn around it later,
             # so the read is put within 20 minutes of the middle of the window.
@@ -459,8 +694,27 @@ def _series(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicle
             planted.camera.append(int(cam_pick[j]))
             planted.t_utc.append(local)  # converted to UTC by the writer
             planted.crime.append(idx0 + j)
+            planted.kind.append("series")
+        # Decoys: ordinary vehicles (taxis, vans, buses, local cars) that happen to pass the
+        # cameras near two or more of the scenes within their windows. Busy roads make many by
+        # chance; two to four are always made sure of, so every series has some.
+        near = np.flatnonzero(cam_pick >= 0)
+        pool = np.flatnonzero(
+            np.isin(veh.kind, [KIND["taxi"], KIND["van"], KIND["bus"], KIND["car"]])
+        )
+        if len(near) >= 2 and len(pool):
+            for dv in rng.choice(pool, size=int(rng.integers(2, 5)), replace=False):
+                if str(veh.vrm[dv]) == plate:
+                    continue
+                for j in rng.choice(
+                    near, size=min(len(near), int(rng.integers(2, 4))), replace=False
+                ):
+                    planted.plate.append(str(veh.vrm[dv]))
+                    planted.camera.append(int(cam_pick[j]))
+                    planted.t_utc.append(int(tm[j]) + int(rng.integers(-1500, 1500)))
+                    planted.crime.append(idx0 + int(j))
+                    planted.kind.append("decoy")
     return s, planted
 
 
-__all__ = ["DAY", "TYPES", "TYPE_NAMES", "CrimeType", "Crimes", "Planted", "Series",
-           "build_crimes"]
+__all__ = ["DAY", "TYPES", "TYPE_NAMES", "CrimeType", "Crimes", "Planted", "Series", "build_crimes"]

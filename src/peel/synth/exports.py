@@ -44,57 +44,133 @@ FILES: dict[str, dict[str, str]] = {
 # Which column each bad-row class corrupts, per export. Classes without a column are
 # structural (the line itself is broken).
 BAD: dict[str, dict[str, str]] = {
-    "anpr-camera": {"coordinates outside Great Britain": "Longitude", "value outside code list": "Direction",
-                    "missing required field": "Camera ID", "wrong field count": ""},
-    "cris": {"wrong field count": "", "unparseable date": "Committed From",
-             "impossible date": "Reported", "coordinates outside Great Britain": "Easting",
-             "non-numeric number": "Northing", "invalid encoding byte": "MO Text",
-             "over-long field": "Location", "value outside code list": "Premises",
-             "missing required field": "Crime Category", "embedded NUL": "MO Text",
-             "unterminated quote": "Property"},
-    "cris-person": {"wrong field count": "", "impossible date": "Date of Birth",
-                    "value outside code list": "Role", "missing required field": "Nominal Ref",
-                    "embedded NUL": "Surname", "unterminated quote": "Address",
-                    "over-long field": "Surname", "invalid encoding byte": "Forenames"},
-    "cris-outcome": {"value outside code list": "Outcome Code", "missing required field": "CRIS Number",
-                     "unparseable date": "Outcome Date", "wrong field count": ""},
-    "police-uk": {"coordinates outside Great Britain": "Longitude", "non-numeric number": "Latitude",
-                  "value outside code list": "Crime type", "wrong field count": "",
-                  "unterminated quote": "Location"},
-    "pnc-person": {"wrong field count": "", "impossible date": "Date of Birth",
-                   "value outside code list": "Sex", "non-numeric number": "Height (cm)",
-                   "missing required field": "PNC ID", "over-long field": "Surname",
-                   "embedded NUL": "Forenames", "unterminated quote": "Address"},
-    "pnc-vehicle": {"wrong field count": "", "unparseable date": "Date First Registered",
-                    "value outside code list": "Colour", "missing required field": "VRM",
-                    "non-numeric number": "Year of Manufacture"},
-    "pnc-keeper": {"impossible date": "Keeper From", "value outside code list": "Keeper Type",
-                   "missing required field": "VRM", "wrong field count": ""},
-    "pnc-marker": {"value outside code list": "Marker Code", "impossible date": "Date Added",
-                   "missing required field": "Marker Ref", "wrong field count": "",
-                   "embedded NUL": "Detail"},
-    "pnc-conviction": {"value outside code list": "Disposal", "unparseable date": "Conviction Date",
-                       "missing required field": "Conviction Ref", "wrong field count": ""},
-    "custody": {"unparseable date": "Arrived", "value outside code list": "Outcome",
-                "missing required field": "Custody Ref", "wrong field count": "",
-                "unterminated quote": "Address"},
-    "warrant": {"value outside code list": "Status", "impossible date": "Issued",
-                "missing required field": "Warrant Ref", "wrong field count": ""},
-    "voi": {"value outside code list": "Reason", "unparseable date": "Created",
-            "missing required field": "VRM", "wrong field count": ""},
-    "person-address": {"coordinates outside Great Britain": "Latitude",
-                       "value outside code list": "Address Type",
-                       "missing required field": "Person Ref", "wrong field count": ""},
-    "associate": {"value outside code list": "Basis", "missing required field": "Associate Ref",
-                  "wrong field count": ""},
-    "hr-officer": {"value outside code list": "Rank", "missing required field": "Officer Ref",
-                   "wrong field count": ""},
+    "anpr-camera": {
+        "coordinates outside Great Britain": "Longitude",
+        "value outside code list": "Direction",
+        "missing required field": "Camera ID",
+        "wrong field count": "",
+    },
+    "cris": {
+        "wrong field count": "",
+        "unparseable date": "Committed From",
+        "impossible date": "Reported",
+        "coordinates outside Great Britain": "Easting",
+        "non-numeric number": "Northing",
+        "invalid encoding byte": "MO Text",
+        "over-long field": "Location",
+        "value outside code list": "Premises",
+        "missing required field": "Crime Category",
+        "embedded NUL": "MO Text",
+        "unterminated quote": "Property",
+    },
+    "cris-person": {
+        "wrong field count": "",
+        "impossible date": "Date of Birth",
+        "value outside code list": "Role",
+        "missing required field": "Nominal Ref",
+        "embedded NUL": "Surname",
+        "unterminated quote": "Address",
+        "over-long field": "Surname",
+        "invalid encoding byte": "Forenames",
+    },
+    "cris-outcome": {
+        "value outside code list": "Outcome Code",
+        "missing required field": "CRIS Number",
+        "unparseable date": "Outcome Date",
+        "wrong field count": "",
+    },
+    "police-uk": {
+        "coordinates outside Great Britain": "Longitude",
+        "non-numeric number": "Latitude",
+        "value outside code list": "Crime type",
+        "wrong field count": "",
+        "unterminated quote": "Location",
+    },
+    "pnc-person": {
+        "wrong field count": "",
+        "impossible date": "Date of Birth",
+        "value outside code list": "Sex",
+        "non-numeric number": "Height (cm)",
+        "missing required field": "PNC ID",
+        "over-long field": "Surname",
+        "embedded NUL": "Forenames",
+        "unterminated quote": "Address",
+    },
+    "pnc-vehicle": {
+        "wrong field count": "",
+        "unparseable date": "Date First Registered",
+        "value outside code list": "Colour",
+        "missing required field": "VRM",
+        "non-numeric number": "Year of Manufacture",
+    },
+    "pnc-keeper": {
+        "impossible date": "Keeper From",
+        "value outside code list": "Keeper Type",
+        "missing required field": "VRM",
+        "wrong field count": "",
+    },
+    "pnc-marker": {
+        "value outside code list": "Marker Code",
+        "impossible date": "Date Added",
+        "missing required field": "Marker Ref",
+        "wrong field count": "",
+        "embedded NUL": "Detail",
+    },
+    "pnc-conviction": {
+        "value outside code list": "Disposal",
+        "unparseable date": "Conviction Date",
+        "missing required field": "Conviction Ref",
+        "wrong field count": "",
+    },
+    "custody": {
+        "unparseable date": "Arrived",
+        "value outside code list": "Outcome",
+        "missing required field": "Custody Ref",
+        "wrong field count": "",
+        "unterminated quote": "Address",
+    },
+    "warrant": {
+        "value outside code list": "Status",
+        "impossible date": "Issued",
+        "missing required field": "Warrant Ref",
+        "wrong field count": "",
+    },
+    "voi": {
+        "value outside code list": "Reason",
+        "unparseable date": "Created",
+        "missing required field": "VRM",
+        "wrong field count": "",
+    },
+    "person-address": {
+        "coordinates outside Great Britain": "Latitude",
+        "value outside code list": "Address Type",
+        "missing required field": "Person Ref",
+        "wrong field count": "",
+    },
+    "associate": {
+        "value outside code list": "Basis",
+        "missing required field": "Associate Ref",
+        "wrong field count": "",
+    },
+    "hr-officer": {
+        "value outside code list": "Rank",
+        "missing required field": "Officer Ref",
+        "wrong field count": "",
+    },
     "hr-team": {"value outside code list": "Team Type", "missing required field": "Team Name"},
-    "intel": {"unparseable date": "submitted", "value outside code list": "basis",
-              "missing required field": "intel_ref", "coordinates outside Great Britain": "lon",
-              "malformed JSON": ""},
-    "anpr-read": {"unparseable date": "Read Time (UTC)", "non-numeric number": "Confidence",
-                  "missing required field": "VRM", "over-long field": "Camera ID"},
+    "intel": {
+        "unparseable date": "submitted",
+        "value outside code list": "basis",
+        "missing required field": "intel_ref",
+        "coordinates outside Great Britain": "lon",
+        "malformed JSON": "",
+    },
+    "anpr-read": {
+        "unparseable date": "Read Time (UTC)",
+        "non-numeric number": "Confidence",
+        "missing required field": "VRM",
+        "over-long field": "Camera ID",
+    },
 }
 CLASSES = sorted({c for v in BAD.values() for c in v})
 
@@ -131,8 +207,9 @@ def _corrupt(cls: str, col: str, value: str, rng: np.random.Generator) -> str:
     raise AssertionError(cls)
 
 
-def plant(source: str, table: dict[str, list[Any]], rng: np.random.Generator,
-          extra_per: int = 5000) -> list[tuple[int, str, str]]:
+def plant(
+    source: str, table: dict[str, list[Any]], rng: np.random.Generator, extra_per: int = 5000
+) -> list[tuple[int, str, str]]:
     """Insert corrupted copies of random rows. Returns (row index, class, column) in the final
     table, sorted by row."""
     classes = list(BAD[source].items())
@@ -144,7 +221,7 @@ def plant(source: str, table: dict[str, list[Any]], rng: np.random.Generator,
     order = rng.permutation(len(picks))
     planted: list[tuple[int, str, str]] = []
     originals = {c: list(v) for c, v in table.items()}
-    for pos, k in zip(positions, order):
+    for pos, k in zip(positions, order, strict=False):
         cls, col = picks[k]
         donor = int(rng.integers(0, n))
         row = {c: v[donor] for c, v in originals.items()}
@@ -167,8 +244,12 @@ def _ascii_fold(s: str) -> str:
         return out.encode("latin-1", "replace").decode("latin-1").replace("ı", "i")
 
 
-def write_csv(path: Path, table: dict[str, list[Any]], planted: list[tuple[int, str, str]],
-              encoding: str = "utf-8") -> list[dict[str, Any]]:
+def write_csv(
+    path: Path,
+    table: dict[str, list[Any]],
+    planted: list[tuple[int, str, str]],
+    encoding: str = "utf-8",
+) -> list[dict[str, Any]]:
     cols = list(table)
     n = len(table[cols[0]]) if cols else 0
     wrong = {r for r, cls, _ in planted if cls == "wrong field count"}
@@ -181,11 +262,16 @@ def write_csv(path: Path, table: dict[str, list[Any]], planted: list[tuple[int, 
 
     def enc(text: str) -> bytes:
         if codec == "latin-1":
-            text = _ascii_fold(text.replace(_BAD_BYTE, "").replace(_NUL, "\x00").replace(_QUOTE, '"'))
+            text = _ascii_fold(
+                text.replace(_BAD_BYTE, "").replace(_NUL, "\x00").replace(_QUOTE, '"')
+            )
             return text.encode("latin-1")
         b = text.encode("utf-8")
-        return (b.replace(_BAD_BYTE.encode(), b"\xff").replace(_NUL.encode(), b"\x00")
-                .replace(_QUOTE.encode(), b'"'))
+        return (
+            b.replace(_BAD_BYTE.encode(), b"\xff")
+            .replace(_NUL.encode(), b"\x00")
+            .replace(_QUOTE.encode(), b'"')
+        )
 
     w.writerow(cols)
     out += enc(buf.getvalue())
@@ -201,8 +287,9 @@ def write_csv(path: Path, table: dict[str, list[Any]], planted: list[tuple[int, 
     return [dict(file=path.name, line=r + 2, column=col, bad_class=cls) for r, cls, col in planted]
 
 
-def write_jsonl_gz(path: Path, table: dict[str, list[Any]], planted: list[tuple[int, str, str]]
-                   ) -> list[dict[str, Any]]:
+def write_jsonl_gz(
+    path: Path, table: dict[str, list[Any]], planted: list[tuple[int, str, str]]
+) -> list[dict[str, Any]]:
     cols = list(table)
     n = len(table[cols[0]])
     broken = {r for r, cls, _ in planted if cls == "malformed JSON"}

@@ -36,21 +36,26 @@ _BYTES_PER_READ = 60
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),)))
+    return np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),))
+    )
 
 
 def expected_reads(p: Params) -> int:
     return {"tiny": 60_000, "small": 500_000, "demo": 5_000_000, "large": 100_000_000}[p.scale]
 
 
-def generate(p: Params, seed: int, out: Path, log: Callable[[str], None] = lambda s: None
-             ) -> dict[str, Any]:
+def generate(
+    p: Params, seed: int, out: Path, log: Callable[[str], None] = lambda s: None
+) -> dict[str, Any]:
     need = expected_reads(p) * _BYTES_PER_READ + 50_000_000
     out.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(out).free
     if free < need:
-        raise PeelError(f"not enough free disk under {out}: {free / 1e9:.1f} GB free, "
-                        f"{need / 1e9:.1f} GB needed for scale {p.scale}")
+        raise PeelError(
+            f"not enough free disk under {out}: {free / 1e9:.1f} GB free, "
+            f"{need / 1e9:.1f} GB needed for scale {p.scale}"
+        )
     ex = out / "exports"
     tr = out / "truth"
     for d in (ex, tr):
@@ -93,14 +98,36 @@ def generate(p: Params, seed: int, out: Path, log: Callable[[str], None] = lambd
     counts["anpr-read"] = n_reads
 
     log("truth")
-    _write_truth(p, tr, b, people, addr, veh, crimes, series, flares, book, bad_rows, misreads,
-                 convoys, planted)
+    _write_truth(
+        p,
+        tr,
+        b,
+        people,
+        addr,
+        veh,
+        crimes,
+        series,
+        flares,
+        book,
+        bad_rows,
+        misreads,
+        convoys,
+        planted,
+    )
     _write_geojson(b, out / "neighbourhoods.geojson")
-    demo_accounts = [dict(officer_ref=officers.ref[i], collar=officers.collar[i],
-                          team=officers.team[i], rank=officers.rank[i]) for i in range(8)]
+    demo_accounts = [
+        dict(
+            officer_ref=officers.ref[i],
+            collar=officers.collar[i],
+            team=officers.team[i],
+            rank=officers.rank[i],
+        )
+        for i in range(8)
+    ]
     (out / "officers-for-demo.json").write_text(json.dumps(demo_accounts, indent=1) + "\n")
-    files = sorted(str(f.relative_to(out)) for f in out.rglob("*") if f.is_file()
-                   and f.name != "manifest.json")
+    files = sorted(
+        str(f.relative_to(out)) for f in out.rglob("*") if f.is_file() and f.name != "manifest.json"
+    )
     manifest = {
         "generator": "peel.synth",
         "generator_version": GENERATOR_VERSION,
@@ -136,8 +163,9 @@ def _export_sources(out: Path) -> dict[str, str]:
     return found
 
 
-def _write_reads(p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any, planted: Any,
-                 ex: Path) -> tuple[int, list[dict[str, Any]], pa.Table, pa.Table]:
+def _write_reads(
+    p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any, planted: Any, ex: Path
+) -> tuple[int, list[dict[str, Any]], pa.Table, pa.Table]:
     rng = stream(seed, "anpr")
     routes = anpr.build_routes(p, b, people, addr, veh, rng)
     days = list(anpr.days(p))
@@ -151,12 +179,18 @@ def _write_reads(p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any,
     # Convoys: pairs that drive together on some days.
     cars = np.flatnonzero((veh.kind == KIND["car"]) & np.isnan(veh.stolen_on.astype(float)))
     pairs = rng.choice(cars, size=(min(p.anpr.convoys, len(cars) // 2), 2), replace=False)
-    convoy_days = {int(i): set(rng.choice(len(days), size=int(rng.integers(4, 12)), replace=False).tolist())
-                   for i in range(len(pairs))}
+    convoy_days = {
+        int(i): set(rng.choice(len(days), size=int(rng.integers(4, 12)), replace=False).tolist())
+        for i in range(len(pairs))
+    }
     # Cloned plates outside series: another vehicle drives with a copy of the plate.
     clone_src = rng.choice(cars, size=min(p.anpr.clones, len(cars)), replace=False)
     thr = np.flatnonzero(veh.kind == KIND["through"])
-    clone_dst = rng.choice(thr, size=len(clone_src), replace=False) if len(thr) >= len(clone_src) else clone_src
+    clone_dst = (
+        rng.choice(thr, size=len(clone_src), replace=False)
+        if len(thr) >= len(clone_src)
+        else clone_src
+    )
     plate_of = veh.vrm.copy()
     plate_of[clone_dst] = veh.vrm[clone_src]
     cam_ids = np.array([f"CAM-SM-{i + 1:03d}" for i in range(len(b.cam_x))], dtype=object)
@@ -182,8 +216,10 @@ def _write_reads(p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any,
             cols = {c: t.column(c).to_pylist() for c in t.column_names}
             rows = exports.plant("anpr-read", cols, rng_bad, extra_per=10**9)
             t = pa.table({c: pa.array(v, pa.string()) for c, v in cols.items()})
-            bad.extend(dict(file=name, line=r + 1, column=col, bad_class=cls, source="anpr-read")
-                       for r, cls, col in rows)
+            bad.extend(
+                dict(file=name, line=r + 1, column=col, bad_class=cls, source="anpr-read")
+                for r, cls, col in rows
+            )
         exports.write_parquet(ex / name, t)
         total += t.num_rows
 
@@ -196,8 +232,14 @@ def _write_reads(p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any,
                     v = np.concatenate([v, np.full(len(mine), c)])
                     r = np.concatenate([r, r[mine]])
                     t = np.concatenate([t, t[mine] + rng.integers(2, 40, len(mine))])
-                    conv_rows.append(dict(vrm_a=str(veh.vrm[a]), vrm_b=str(veh.vrm[c]), day=str(d),
-                                          trips=int(len(mine))))
+                    conv_rows.append(
+                        dict(
+                            vrm_a=str(veh.vrm[a]),
+                            vrm_b=str(veh.vrm[c]),
+                            day=str(d),
+                            trips=len(mine),
+                        )
+                    )
         rv, rc, rt = anpr.expand(routes, v, r, t, p.anpr.speed_ms, rng)
         keep = rng.random(len(rv)) < p.anpr.detect
         rv, rc, rt = rv[keep], rc[keep], rt[keep]
@@ -225,98 +267,194 @@ def _write_reads(p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any,
         conf[bad_ocr] = np.clip(rng.beta(8, 3, int(bad_ocr.sum())), 0.3, 0.99)
         ds = str(d).replace("-", "")
         seq = pa.array(np.arange(1, n + 1))
-        ids = pc.binary_join_element_wise(f"RD-{ds}-", pc.utf8_lpad(pc.cast(seq, pa.string()), 7, "0"), "")
+        ids = pc.binary_join_element_wise(
+            f"RD-{ds}-", pc.utf8_lpad(pc.cast(seq, pa.string()), 7, "0"), ""
+        )
         ts = pa.array(t_utc.astype("datetime64[s]"), pa.timestamp("s"))
-        tbl = pa.table({
-            "Read ID": ids,
-            "VRM": pa.array(plates.astype(str), pa.string()),
-            "Camera ID": pa.array(cam_ids[rc].astype(str), pa.string()),
-            "Read Time (UTC)": pc.strftime(ts, format="%Y-%m-%dT%H:%M:%SZ"),
-            "Confidence": pc.cast(pa.array(np.round(conf, 3)), pa.string()),
-            "Image Ref": pc.binary_join_element_wise(f"anpr-img/{d}/", ids, ".jpg", ""),
-            "Lane": pc.cast(pa.array(rng.integers(1, 3, n)), pa.string()),
-        })
+        tbl = pa.table(
+            {
+                "Read ID": ids,
+                "VRM": pa.array(plates.astype(str), pa.string()),
+                "Camera ID": pa.array(cam_ids[rc].astype(str), pa.string()),
+                "Read Time (UTC)": pc.strftime(ts, format="%Y-%m-%dT%H:%M:%SZ"),
+                "Confidence": pc.cast(pa.array(np.round(conf, 3)), pa.string()),
+                "Image Ref": pc.binary_join_element_wise(f"anpr-img/{d}/", ids, ".jpg", ""),
+                "Lane": pc.cast(pa.array(rng.integers(1, 3, n)), pa.string()),
+            }
+        )
         if bad_ocr.any():
-            mis_rows.append(pa.table({"read_id": ids.filter(pa.array(bad_ocr)),
-                                      "vrm_read": pa.array(plates[bad_ocr].astype(str)),
-                                      "vrm_true": pa.array(true_plates[bad_ocr].astype(str))}))
+            mis_rows.append(
+                pa.table(
+                    {
+                        "read_id": ids.filter(pa.array(bad_ocr)),
+                        "vrm_read": pa.array(plates[bad_ocr].astype(str)),
+                        "vrm_true": pa.array(true_plates[bad_ocr].astype(str)),
+                    }
+                )
+            )
         m = str(d)[:7]
         if m != month:
             flush(month)
             month = m
         month_parts.append(tbl)
     flush(month)
-    mis = pa.concat_tables(mis_rows) if mis_rows else pa.table({"read_id": pa.array([], pa.string())})
-    conv = pa.Table.from_pylist(conv_rows) if conv_rows else pa.table({"vrm_a": pa.array([], pa.string())})
-    clones = [dict(vrm=str(veh.vrm[s]), kind="clone", note="plate also carried by another vehicle")
-              for s in clone_src]
-    conv = conv  # noqa: PLW0127 - named for the caller
+    mis = (
+        pa.concat_tables(mis_rows) if mis_rows else pa.table({"read_id": pa.array([], pa.string())})
+    )
+    conv = (
+        pa.Table.from_pylist(conv_rows)
+        if conv_rows
+        else pa.table({"vrm_a": pa.array([], pa.string())})
+    )
+    clones = [
+        dict(vrm=str(veh.vrm[s]), kind="clone", note="plate also carried by another vehicle")
+        for s in clone_src
+    ]
     _ = clones
     return total, bad, mis, conv
 
 
-def _write_truth(p: Params, tr: Path, b: Any, people: Any, addr: Any, veh: Any, crimes: Any,
-                 series: Any, flares: list[dict[str, Any]], book: Any,
-                 bad_rows: list[dict[str, Any]], misreads: pa.Table, convoys: pa.Table,
-                 planted: Any) -> None:
+def _write_truth(
+    p: Params,
+    tr: Path,
+    b: Any,
+    people: Any,
+    addr: Any,
+    veh: Any,
+    crimes: Any,
+    series: Any,
+    flares: list[dict[str, Any]],
+    book: Any,
+    bad_rows: list[dict[str, Any]],
+    misreads: pa.Table,
+    convoys: pa.Table,
+    planted: Any,
+) -> None:
     def write(name: str, table: pa.Table) -> None:
         pq.write_table(table, tr / f"{name}.parquet", compression="zstd")
 
     ax = addr.x[people.address]
     ay = addr.y[people.address]
-    write("person", pa.table({
-        "person_id": np.arange(len(people)),
-        "forename": people.forename.astype(str), "middle_name": people.middle.astype(str),
-        "surname": people.surname.astype(str), "sex": people.sex.astype(str),
-        "date_of_birth": people.dob, "self_defined_ethnicity": people.eth.astype(str),
-        "household": people.household, "resident": people.resident,
-        "address": addr.text(people.address).astype(str),
-        "postcode": addr.postcode[people.address].astype(str), "x": ax, "y": ay,
-        "offender": people.offender, "pnc_id": people.pnc_id.astype(str),
-        "hard_negative": people.hard_negative.astype(str),
-        "alias_forename": people.alias_fore.astype(str), "alias_surname": people.alias_sur.astype(str),
-    }))
+    write(
+        "person",
+        pa.table(
+            {
+                "person_id": np.arange(len(people)),
+                "forename": people.forename.astype(str),
+                "middle_name": people.middle.astype(str),
+                "surname": people.surname.astype(str),
+                "sex": people.sex.astype(str),
+                "date_of_birth": people.dob,
+                "self_defined_ethnicity": people.eth.astype(str),
+                "household": people.household,
+                "resident": people.resident,
+                "address": addr.text(people.address).astype(str),
+                "postcode": addr.postcode[people.address].astype(str),
+                "x": ax,
+                "y": ay,
+                "offender": people.offender,
+                "pnc_id": people.pnc_id.astype(str),
+                "hard_negative": people.hard_negative.astype(str),
+                "alias_forename": people.alias_fore.astype(str),
+                "alias_surname": people.alias_sur.astype(str),
+            }
+        ),
+    )
     ident = pa.Table.from_pylist(book.identity)
     write("person_identity", ident)
     kp = veh.keeping
-    write("vehicle", pa.table({
-        "vehicle_id": np.arange(len(veh)), "vrm": veh.vrm.astype(str),
-        "kind": np.array(list(KIND))[veh.kind], "driver_person_id": veh.home_person,
-        "stolen_on": veh.stolen_on,
-    }))
-    write("keeper", pa.table({"vehicle_id": kp.vehicle, "vrm": veh.vrm[kp.vehicle].astype(str),
-                              "person_id": kp.person, "company": kp.company.astype(str),
-                              "start": kp.start, "end": kp.end}))
-    write("crime", pa.table({
-        "crime_ref": crimes.ref.astype(str), "crime_type": crimes.ctype.astype(str),
-        "x": crimes.x, "y": crimes.y,
-        "committed_from_local": crimes.t_from.astype("datetime64[s]"),
-        "committed_to_local": crimes.t_to.astype("datetime64[s]"),
-        "series_id": crimes.series, "offender_person_id": crimes.offender,
-        "flare_id": crimes.flare, "incident": crimes.incident,
-    }))
-    write("series", pa.table({
-        "series_id": np.arange(len(series.ctype)), "crime_type": series.ctype,
-        "offender_person_id": series.offender, "co_offender_person_id": series.co_offender,
-        "near_home": series.near_home, "mo_core": series.mo_core,
-        "crimes": [int((crimes.series == s).sum()) for s in range(len(series.ctype))],
-    }))
+    write(
+        "vehicle",
+        pa.table(
+            {
+                "vehicle_id": np.arange(len(veh)),
+                "vrm": veh.vrm.astype(str),
+                "kind": np.array(list(KIND))[veh.kind],
+                "driver_person_id": veh.home_person,
+                "stolen_on": veh.stolen_on,
+            }
+        ),
+    )
+    write(
+        "keeper",
+        pa.table(
+            {
+                "vehicle_id": kp.vehicle,
+                "vrm": veh.vrm[kp.vehicle].astype(str),
+                "person_id": kp.person,
+                "company": kp.company.astype(str),
+                "start": kp.start,
+                "end": kp.end,
+            }
+        ),
+    )
+    write(
+        "crime",
+        pa.table(
+            {
+                "crime_ref": crimes.ref.astype(str),
+                "crime_type": crimes.ctype.astype(str),
+                "x": crimes.x,
+                "y": crimes.y,
+                "committed_from_local": crimes.t_from.astype("datetime64[s]"),
+                "committed_to_local": crimes.t_to.astype("datetime64[s]"),
+                "series_id": crimes.series,
+                "offender_person_id": crimes.offender,
+                "flare_id": crimes.flare,
+                "incident": crimes.incident,
+            }
+        ),
+    )
+    write(
+        "series",
+        pa.table(
+            {
+                "series_id": np.arange(len(series.ctype)),
+                "crime_type": series.ctype,
+                "offender_person_id": series.offender,
+                "co_offender_person_id": series.co_offender,
+                "near_home": series.near_home,
+                "mo_core": series.mo_core,
+                "crimes": [int((crimes.series == s).sum()) for s in range(len(series.ctype))],
+            }
+        ),
+    )
     keeper_at = []
     for s in range(len(series.ctype)):
         v = series.vehicle[s]
         kept = [int(k) for k in np.flatnonzero(kp.vehicle == v)]
         keeper_at.append(int(kp.person[kept[-1]]) if kept else -1)
-    write("series_vehicle", pa.table({
-        "series_id": np.arange(len(series.ctype)), "vrm_read": series.plate,
-        "vehicle_id": series.vehicle, "true_vrm": [str(veh.vrm[v]) for v in series.vehicle],
-        "how": series.how, "keeper_person_id": keeper_at,
-        "driver_person_id": series.offender,
-    }))
-    write("series_reads", pa.table({
-        "crime_ref": [str(crimes.ref[c]) for c in planted.crime], "vrm": planted.plate,
-        "camera_id": [f"CAM-SM-{c + 1:03d}" for c in planted.camera],
-    }))
-    write("emerging", pa.Table.from_pylist(flares) if flares else pa.table({"flare_id": pa.array([], pa.int64())}))
+    write(
+        "series_vehicle",
+        pa.table(
+            {
+                "series_id": np.arange(len(series.ctype)),
+                "vrm_read": series.plate,
+                "vehicle_id": series.vehicle,
+                "true_vrm": [str(veh.vrm[v]) for v in series.vehicle],
+                "how": series.how,
+                "keeper_person_id": keeper_at,
+                "driver_person_id": series.offender,
+            }
+        ),
+    )
+    write(
+        "series_reads",
+        pa.table(
+            {
+                "crime_ref": [str(crimes.ref[c]) for c in planted.crime],
+                "vrm": planted.plate,
+                "camera_id": [f"CAM-SM-{c + 1:03d}" for c in planted.camera],
+                "kind": planted.kind,
+            }
+        ),
+    )
+    write(
+        "emerging",
+        pa.Table.from_pylist(flares)
+        if flares
+        else pa.table({"flare_id": pa.array([], pa.int64())}),
+    )
     write("bad_rows", pa.Table.from_pylist(sorted(bad_rows, key=lambda r: (r["file"], r["line"]))))
     write("anpr_misreads", misreads)
     write("convoys", convoys)
@@ -324,14 +462,32 @@ def _write_truth(p: Params, tr: Path, b: Any, people: Any, addr: Any, veh: Any, 
 
 def _write_geojson(b: Any, path: Path) -> None:
     feats = []
-    for i, (name, ring) in enumerate(zip(b.hood_names, b.hood_polygons_wgs84())):
-        feats.append({"type": "Feature", "properties": {"id": f"SM-N{i + 1:02d}", "name": name,
-                                                        "team_ref": f"SM-NHT-{i + 1:02d}"},
-                      "geometry": {"type": "Polygon", "coordinates": [[list(pt) for pt in ring]]}})
-    lon, lat = to_wgs84([b.x0, b.x0 + b.width], [b.y0, b.y0 + b.height])
-    doc = {"type": "FeatureCollection", "name": f"{BOROUGH} neighbourhoods",
-           "bbox": [round(float(lon[0]), 6), round(float(lat[0]), 6), round(float(lon[1]), 6),
-                    round(float(lat[1]), 6)], "features": feats}
+    for i, (name, ring) in enumerate(zip(b.hood_names, b.hood_polygons_wgs84(), strict=False)):
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "id": f"SM-N{i + 1:02d}",
+                    "name": name,
+                    "team_ref": f"SM-NHT-{i + 1:02d}",
+                },
+                "geometry": {"type": "Polygon", "coordinates": [[list(pt) for pt in ring]]},
+            }
+        )
+    lon, lat = to_wgs84(
+        np.asarray([b.x0, b.x0 + b.width], float), np.asarray([b.y0, b.y0 + b.height], float)
+    )
+    doc = {
+        "type": "FeatureCollection",
+        "name": f"{BOROUGH} neighbourhoods",
+        "bbox": [
+            round(float(lon[0]), 6),
+            round(float(lat[0]), 6),
+            round(float(lon[1]), 6),
+            round(float(lat[1]), 6),
+        ],
+        "features": feats,
+    }
     path.write_text(json.dumps(doc, indent=1) + "\n")
 
 

@@ -15,23 +15,134 @@ STREET_M = 100  # minor streets every 100 m
 ARTERIAL_M = 1000  # main roads every 1 km
 CELL_M = 250
 
-_WORDS = ["Marrow", "Quayle", "Lapwing", "Penny", "Sparrow", "Tallow", "Gosling", "Wren",
-          "Bramble", "Fern", "Hazel", "Rowan", "Alder", "Linden", "Thorn", "Heron", "Kestrel",
-          "Plover", "Swallow", "Martin", "Juniper", "Cedar", "Willow", "Ash", "Oak", "Elder",
-          "Holly", "Laurel", "Myrtle", "Sorrel", "Clover", "Barley", "Mill", "Ferry", "Wharf",
-          "Chapel", "Market", "Tanner", "Cooper", "Weaver", "Potter", "Mason", "Carter",
-          "Fletcher", "Glover", "Hatter", "Salter", "Draper", "Dyer", "Brewer", "Baker",
-          "Cress", "Pelham", "Ashby", "Beaumont", "Carlyle", "Denholm", "Ellery", "Farrant",
-          "Garland", "Harwood", "Ingram", "Jessop", "Kimber", "Lomax", "Merrick", "Norland",
-          "Orwell", "Pryor", "Radley", "Selwood", "Thursby", "Upton", "Verney", "Winslow"]
-_SUFFIX = ["Road", "Street", "Grove", "Lane", "Terrace", "Walk", "Gardens", "Place", "Row",
-           "Crescent", "Avenue", "Close", "Way", "Mews", "Yard"]
-_HOOD = ["Marrowbone", "Quayle Green", "Lapwing Park", "Pennyfeather", "Sparrowgate",
-         "Tallowmere", "Gosling Fields", "Wrenwick", "Bramblecote", "Fernhill", "Hazelbank",
-         "Rowan Vale", "Alderbrook", "Lindenholt", "Thornbury Rise", "Heronsgate",
-         "Kestrel Heath", "Ploverton", "Swallowfield", "Juniper Cross", "Cedarmoor",
-         "Willowmead", "Ashcombe", "Oakhurst", "Elderwick", "Hollybrook", "Laurel End",
-         "Myrtle Hill", "Sorrel Side", "Clovermead", "Barleycroft", "Millbank Green"]
+_WORDS = [
+    "Marrow",
+    "Quayle",
+    "Lapwing",
+    "Penny",
+    "Sparrow",
+    "Tallow",
+    "Gosling",
+    "Wren",
+    "Bramble",
+    "Fern",
+    "Hazel",
+    "Rowan",
+    "Alder",
+    "Linden",
+    "Thorn",
+    "Heron",
+    "Kestrel",
+    "Plover",
+    "Swallow",
+    "Martin",
+    "Juniper",
+    "Cedar",
+    "Willow",
+    "Ash",
+    "Oak",
+    "Elder",
+    "Holly",
+    "Laurel",
+    "Myrtle",
+    "Sorrel",
+    "Clover",
+    "Barley",
+    "Mill",
+    "Ferry",
+    "Wharf",
+    "Chapel",
+    "Market",
+    "Tanner",
+    "Cooper",
+    "Weaver",
+    "Potter",
+    "Mason",
+    "Carter",
+    "Fletcher",
+    "Glover",
+    "Hatter",
+    "Salter",
+    "Draper",
+    "Dyer",
+    "Brewer",
+    "Baker",
+    "Cress",
+    "Pelham",
+    "Ashby",
+    "Beaumont",
+    "Carlyle",
+    "Denholm",
+    "Ellery",
+    "Farrant",
+    "Garland",
+    "Harwood",
+    "Ingram",
+    "Jessop",
+    "Kimber",
+    "Lomax",
+    "Merrick",
+    "Norland",
+    "Orwell",
+    "Pryor",
+    "Radley",
+    "Selwood",
+    "Thursby",
+    "Upton",
+    "Verney",
+    "Winslow",
+]
+_SUFFIX = [
+    "Road",
+    "Street",
+    "Grove",
+    "Lane",
+    "Terrace",
+    "Walk",
+    "Gardens",
+    "Place",
+    "Row",
+    "Crescent",
+    "Avenue",
+    "Close",
+    "Way",
+    "Mews",
+    "Yard",
+]
+_HOOD = [
+    "Marrowbone",
+    "Quayle Green",
+    "Lapwing Park",
+    "Pennyfeather",
+    "Sparrowgate",
+    "Tallowmere",
+    "Gosling Fields",
+    "Wrenwick",
+    "Bramblecote",
+    "Fernhill",
+    "Hazelbank",
+    "Rowan Vale",
+    "Alderbrook",
+    "Lindenholt",
+    "Thornbury Rise",
+    "Heronsgate",
+    "Kestrel Heath",
+    "Ploverton",
+    "Swallowfield",
+    "Juniper Cross",
+    "Cedarmoor",
+    "Willowmead",
+    "Ashcombe",
+    "Oakhurst",
+    "Elderwick",
+    "Hollybrook",
+    "Laurel End",
+    "Myrtle Hill",
+    "Sorrel Side",
+    "Clovermead",
+    "Barleycroft",
+    "Millbank Green",
+]
 BOROUGH = "South Meridian"
 FORCE = "Metropolitan Police Service"
 
@@ -96,7 +207,12 @@ class Borough:
             for j in range(v.shape[1] - 1):
                 ring = np.array([v[i, j], v[i, j + 1], v[i + 1, j + 1], v[i + 1, j], v[i, j]])
                 lon, lat = to_wgs84(ring[:, 0], ring[:, 1])
-                polys.append([(round(float(a), 6), round(float(b), 6)) for a, b in zip(lon, lat)])
+                polys.append(
+                    [
+                        (round(float(a), 6), round(float(b), 6))
+                        for a, b in zip(lon, lat, strict=False)
+                    ]
+                )
         return polys
 
 
@@ -146,12 +262,17 @@ def build_borough(p: Params, rng: np.random.Generator) -> Borough:
     for cxx, cyy in centres:
         commercial |= (gx - cxx) ** 2 + (gy - cyy) ** 2 < 350**2
     zone[commercial] = 1
-    for cxx, cyy in centres[:2] + [(float(rng.uniform(0.2, 0.8) * w), float(rng.uniform(0.2, 0.8) * h))]:
+    for cxx, cyy in [
+        *centres[:2],
+        (float(rng.uniform(0.2, 0.8) * w), float(rng.uniform(0.2, 0.8) * h)),
+    ]:
         zone[(gx - cxx) ** 2 + (gy - cyy) ** 2 < 250**2] = 2
     n_parks = max(1, nx * ny // 60)
     for _ in range(n_parks):
         i, j = int(rng.integers(0, ny)), int(rng.integers(0, nx))
-        zone[i : i + 2, j : j + 2] = np.where(zone[i : i + 2, j : j + 2] == 0, 3, zone[i : i + 2, j : j + 2])
+        zone[i : i + 2, j : j + 2] = np.where(
+            zone[i : i + 2, j : j + 2] == 0, 3, zone[i : i + 2, j : j + 2]
+        )
 
     # Neighbourhoods: a lattice of about 1.2 km cells with jittered inner vertices.
     hx = max(2, round(w / 1200))
@@ -166,15 +287,18 @@ def build_borough(p: Params, rng: np.random.Generator) -> Borough:
     jit[:, 0, 1] = jit[:, -1, 1] = 0
     verts += jit
     n_h = hx * hy
-    names = [_HOOD[k % len(_HOOD)] + ("" if k < len(_HOOD) else f" {k // len(_HOOD) + 1}")
-             for k in rng.permutation(max(n_h, len(_HOOD)))[:n_h]]
+    names = [
+        _HOOD[k % len(_HOOD)] + ("" if k < len(_HOOD) else f" {k // len(_HOOD) + 1}")
+        for k in rng.permutation(max(n_h, len(_HOOD)))[:n_h]
+    ]
 
     streets = _street_names(rng, int(h // STREET_M) + int(w // STREET_M) + 2)
     street_h = streets[: int(h // STREET_M) + 1]
     street_v = streets[int(h // STREET_M) + 1 :]
     for k, a in enumerate(art_y):
-        street_h[int(a // STREET_M)] = ("High Street" if a == hs_y else
-                                        f"{_WORDS[(k * 7) % len(_WORDS)]} Road")
+        street_h[int(a // STREET_M)] = (
+            "High Street" if a == hs_y else f"{_WORDS[(k * 7) % len(_WORDS)]} Road"
+        )
     for k, a in enumerate(art_x):
         street_v[int(a // STREET_M)] = f"{_WORDS[(k * 11 + 3) % len(_WORDS)]} Hill"
 
@@ -190,14 +314,42 @@ def build_borough(p: Params, rng: np.random.Generator) -> Borough:
     along_y = np.where(near_junction, rng.choice(art_y, n) + rng.normal(0, 40, n), along_y)
     cam_x = x0 + np.where(axis == 0, line_x, np.clip(along_x, 10, w - 10))
     cam_y = y0 + np.where(axis == 0, np.clip(along_y, 10, h - 10), line_y)
-    cam_dir = np.where(axis == 0, rng.choice(np.array(["N", "S"]), n), rng.choice(np.array(["E", "W"]), n))
-    road = [street_v[int((cx_ - x0) // STREET_M)] if a == 0 else street_h[int((cy_ - y0) // STREET_M)]
-            for cx_, cy_, a in zip(cam_x, cam_y, axis)]
+    cam_dir = np.where(
+        axis == 0, rng.choice(np.array(["N", "S"]), n), rng.choice(np.array(["E", "W"]), n)
+    )
+    road = [
+        street_v[int((cx_ - x0) // STREET_M)] if a == 0 else street_h[int((cy_ - y0) // STREET_M)]
+        for cx_, cy_, a in zip(cam_x, cam_y, axis, strict=False)
+    ]
     word = {"N": "northbound", "S": "southbound", "E": "eastbound", "W": "westbound"}
-    cam_name = np.array([f"{r} {word[d]}" for r, d in zip(road, cam_dir)], dtype=object)
-    return Borough(x0, y0, w, h, zone, verts, names, street_h, street_v,
-                   np.round(cam_x), np.round(cam_y), axis, cam_dir, cam_name)
+    cam_name = np.array(
+        [f"{r} {word[d]}" for r, d in zip(road, cam_dir, strict=False)], dtype=object
+    )
+    return Borough(
+        x0,
+        y0,
+        w,
+        h,
+        zone,
+        verts,
+        names,
+        street_h,
+        street_v,
+        np.round(cam_x),
+        np.round(cam_y),
+        axis,
+        cam_dir,
+        cam_name,
+    )
 
 
-__all__ = ["ARTERIAL_M", "BOROUGH", "CELL_M", "FORCE", "STREET_M", "Borough", "build_borough",
-           "to_wgs84"]
+__all__ = [
+    "ARTERIAL_M",
+    "BOROUGH",
+    "CELL_M",
+    "FORCE",
+    "STREET_M",
+    "Borough",
+    "build_borough",
+    "to_wgs84",
+]

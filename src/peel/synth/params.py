@@ -33,46 +33,58 @@ class NoiseParams(_Strict):
     """Identity noise: the share of person-bearing records that get each kind of error.
     Ranges from issue 3 (standard profile); `hard` doubles them."""
 
-    name_typo: float = Field(0.07, ge=0, le=0.5)
-    nickname: float = Field(0.05, ge=0, le=0.5)
-    name_swap: float = Field(0.02, ge=0, le=0.5)
-    alias_offender: float = Field(0.01, ge=0, le=0.5, description="share of offenders")
-    dob_day_month_swap: float = Field(0.02, ge=0, le=0.5)
-    dob_digit: float = Field(0.02, ge=0, le=0.5)
-    dob_placeholder: float = Field(0.01, ge=0, le=0.5)
-    missing: float = Field(0.05, ge=0, le=0.5, description="a field left empty")
-    moved: float = Field(0.10, ge=0, le=0.9, description="people who moved in the last years")
-    transliteration: float = Field(0.25, ge=0, le=1, description="records of a person with a "
-                                   "transliterated name that use another spelling")
+    name_typo: float = Field(default=0.07, ge=0, le=0.5)
+    nickname: float = Field(default=0.05, ge=0, le=0.5)
+    name_swap: float = Field(default=0.02, ge=0, le=0.5)
+    alias_offender: float = Field(default=0.01, ge=0, le=0.5, description="share of offenders")
+    dob_day_month_swap: float = Field(default=0.02, ge=0, le=0.5)
+    dob_digit: float = Field(default=0.02, ge=0, le=0.5)
+    dob_placeholder: float = Field(default=0.01, ge=0, le=0.5)
+    missing: float = Field(default=0.05, ge=0, le=0.5, description="a field left empty")
+    moved: float = Field(
+        default=0.10, ge=0, le=0.9, description="people who moved in the last years"
+    )
+    transliteration: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="records of a person with a transliterated name that use another spelling",
+    )
     # Hard negatives: different people who look alike.
-    name_year_clash: float = Field(0.03, ge=0, le=0.3)
-    father_son: float = Field(0.004, ge=0, le=0.1)
-    twins: float = Field(0.004, ge=0, le=0.1)
+    name_year_clash: float = Field(default=0.03, ge=0, le=0.3)
+    father_son: float = Field(default=0.004, ge=0, le=0.1)
+    twins: float = Field(default=0.004, ge=0, le=0.1)
 
 
 class AnprParams(_Strict):
-    detect: float = Field(0.92, gt=0, le=1, description="chance a camera reads a passing plate")
-    misread: float = Field(0.01, ge=0, le=0.2)
-    commute_share: float = Field(0.45, ge=0, le=1)
-    errands_per_day: float = Field(0.55, ge=0)
-    through_visit: float = Field(0.12, ge=0, le=1, description="daily chance a through vehicle crosses")
-    taxi_share: float = Field(0.02, ge=0, le=1)
-    van_share: float = Field(0.08, ge=0, le=1)
-    buses: int = Field(6, ge=0)
-    convoys: int = Field(20, ge=0)
-    clones: int = Field(6, ge=0, description="plates cloned outside any series")
-    stolen: int = Field(10, ge=0)
-    speed_ms: float = Field(8.0, gt=0)
+    detect: float = Field(
+        default=0.92, gt=0, le=1, description="chance a camera reads a passing plate"
+    )
+    misread: float = Field(default=0.01, ge=0, le=0.2)
+    commute_share: float = Field(default=0.45, ge=0, le=1)
+    errands_per_day: float = Field(default=0.55, ge=0)
+    through_visit: float = Field(
+        default=0.12, ge=0, le=1, description="daily chance a through vehicle crosses"
+    )
+    taxi_share: float = Field(default=0.02, ge=0, le=1)
+    van_share: float = Field(default=0.08, ge=0, le=1)
+    buses: int = Field(default=6, ge=0)
+    convoys: int = Field(default=20, ge=0)
+    clones: int = Field(default=6, ge=0, description="plates cloned outside any series")
+    stolen: int = Field(default=10, ge=0)
+    speed_ms: float = Field(default=8.0, gt=0)
 
 
 class CrimeParams(_Strict):
-    dispersion: float = Field(8.0, gt=0, description="negative binomial shape of weekly area counts")
-    near_repeat: float = Field(0.12, ge=0, lt=1)
-    multi_victim: float = Field(0.01, ge=0, lt=1)
+    dispersion: float = Field(
+        default=8.0, gt=0, description="negative binomial shape of weekly area counts"
+    )
+    near_repeat: float = Field(default=0.12, ge=0, lt=1)
+    multi_victim: float = Field(default=0.01, ge=0, lt=1)
     series_read_share: tuple[float, float] = (0.3, 0.7)
-    series_near_home_share: float = Field(0.45, ge=0, le=1)
-    series_clone_share: float = Field(0.15, ge=0, le=1)
-    series_hire_share: float = Field(0.15, ge=0, le=1)
+    series_near_home_share: float = Field(default=0.45, ge=0, le=1)
+    series_clone_share: float = Field(default=0.15, ge=0, le=1)
+    series_hire_share: float = Field(default=0.15, ge=0, le=1)
     series_crimes: tuple[int, int] = (5, 10)
     flare_multipliers: tuple[float, ...] = (1.5, 2.0, 3.0)
     flare_weeks: tuple[int, int] = (1, 4)
@@ -82,9 +94,9 @@ class Params(_Strict):
     scale: Scale
     profile: Profile = "standard"
     start: date = date(2024, 1, 1)
-    months: int = Field(12, ge=1, le=36)
-    width_m: int = Field(6000, ge=1000)
-    height_m: int = Field(5000, ge=1000)
+    months: int = Field(default=12, ge=1, le=36)
+    width_m: int = Field(default=6000, ge=1000)
+    height_m: int = Field(default=5000, ge=1000)
     centre_e: int = 531000  # Lambeth (Brixton), British National Grid
     centre_n: int = 176000
     residents: int = Field(ge=100)
@@ -97,7 +109,7 @@ class Params(_Strict):
     offenders: int = Field(ge=10)
     officers: int = Field(ge=20)
     flareups: int = Field(ge=0)
-    chunk_rows: int = Field(1_000_000, ge=10_000)
+    chunk_rows: int = Field(default=1_000_000, ge=10_000)
     noise: NoiseParams = NoiseParams()
     anpr: AnprParams = AnprParams()
     crime: CrimeParams = CrimeParams()
@@ -109,32 +121,92 @@ class Params(_Strict):
 
 
 SCALES: dict[str, dict[str, Any]] = {
-    "tiny": dict(residents=1500, outsiders=600, vehicles=700, through_vehicles=300, cameras=12,
-                 crimes=700, series=4, offenders=150, officers=40, flareups=2,
-                 width_m=3000, height_m=3000,
-                 anpr=dict(buses=2, convoys=4, clones=2, stolen=3)),
-    "small": dict(residents=5000, outsiders=2000, vehicles=2000, through_vehicles=800,
-                  cameras=24, crimes=2000, series=8, offenders=400, officers=60, flareups=4,
-                  width_m=4000, height_m=4000,
-                  anpr=dict(buses=3, convoys=8, clones=3, stolen=5)),
-    "demo": dict(residents=50000, outsiders=15000, vehicles=20000, through_vehicles=8000,
-                 cameras=80, crimes=20000, series=25, offenders=3000, officers=200, flareups=8),
-    "large": dict(residents=560000, outsiders=140000, vehicles=260000, through_vehicles=140000,
-                  cameras=420, crimes=200000, series=120, offenders=30000, officers=1500,
-                  flareups=30, width_m=18000, height_m=14000,
-                  anpr=dict(buses=60, convoys=200, clones=60, stolen=100)),
+    "tiny": dict(
+        residents=1500,
+        outsiders=600,
+        vehicles=700,
+        through_vehicles=300,
+        cameras=12,
+        crimes=700,
+        series=4,
+        offenders=150,
+        officers=40,
+        flareups=2,
+        width_m=3000,
+        height_m=3000,
+        anpr=dict(buses=2, convoys=4, clones=2, stolen=3),
+    ),
+    "small": dict(
+        residents=5000,
+        outsiders=2000,
+        vehicles=2000,
+        through_vehicles=800,
+        cameras=24,
+        crimes=2000,
+        series=8,
+        offenders=400,
+        officers=60,
+        flareups=4,
+        width_m=4000,
+        height_m=4000,
+        anpr=dict(buses=3, convoys=8, clones=3, stolen=5),
+    ),
+    "demo": dict(
+        residents=50000,
+        outsiders=15000,
+        vehicles=20000,
+        through_vehicles=8000,
+        cameras=80,
+        crimes=20000,
+        series=25,
+        offenders=3000,
+        officers=200,
+        flareups=8,
+    ),
+    "large": dict(
+        residents=560000,
+        outsiders=140000,
+        vehicles=260000,
+        through_vehicles=140000,
+        cameras=420,
+        crimes=200000,
+        series=120,
+        offenders=30000,
+        officers=1500,
+        flareups=30,
+        width_m=18000,
+        height_m=14000,
+        anpr=dict(buses=60, convoys=200, clones=60, stolen=100),
+    ),
 }
 
 # The hard profile: about twice the identity noise, more misreads, fewer series reads, more
 # clones and hire cars, stronger contagion and overdispersion.
 HARD: dict[str, Any] = {
-    "noise": dict(name_typo=0.14, nickname=0.10, name_swap=0.04, alias_offender=0.02,
-                  dob_day_month_swap=0.04, dob_digit=0.04, dob_placeholder=0.02, missing=0.10,
-                  moved=0.2, transliteration=0.5, name_year_clash=0.05, father_son=0.008,
-                  twins=0.008),
+    "noise": dict(
+        name_typo=0.14,
+        nickname=0.10,
+        name_swap=0.04,
+        alias_offender=0.02,
+        dob_day_month_swap=0.04,
+        dob_digit=0.04,
+        dob_placeholder=0.02,
+        missing=0.10,
+        moved=0.2,
+        transliteration=0.5,
+        name_year_clash=0.05,
+        father_son=0.008,
+        twins=0.008,
+    ),
     "anpr": dict(misread=0.02, detect=0.85),
-    "crime": dict(dispersion=4.0, near_repeat=0.2, series_read_share=(0.3, 0.5),
-                  series_near_home_share=0.6, series_clone_share=0.25, series_hire_share=0.25),
+    "crime": dict(
+        dispersion=4.0,
+        near_repeat=0.2,
+        series_read_share=(0.3, 0.5),
+        series_near_home_share=0.6,
+        series_clone_share=0.25,
+        series_hire_share=0.25,
+    ),
 }
 
 
@@ -173,5 +245,12 @@ def build_params(scale: str, profile: str = "standard", params_file: Path | None
         raise PeelError(f"parameter {where}: {first['msg']}") from None
 
 
-__all__ = ["GENERATOR_VERSION", "SCALES", "AnprParams", "CrimeParams", "NoiseParams", "Params",
-           "build_params"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "SCALES",
+    "AnprParams",
+    "CrimeParams",
+    "NoiseParams",
+    "Params",
+    "build_params",
+]

@@ -12,16 +12,54 @@ from peel.synth.geo import STREET_M, Borough
 from peel.synth.params import NoiseParams, Params
 
 # Ofcom's ranges reserved for drama (never allocated to a subscriber): 1,000 numbers each.
-_DRAMA = ["07700 900{:03d}", "020 7946 0{:03d}", "0113 496 0{:03d}", "0114 496 0{:03d}",
-          "0115 496 0{:03d}", "0116 496 0{:03d}", "0117 496 0{:03d}", "0118 496 0{:03d}",
-          "0121 496 0{:03d}", "0131 496 0{:03d}", "0141 496 0{:03d}", "0151 496 0{:03d}",
-          "0161 496 0{:03d}", "0191 498 0{:03d}", "01632 960{:03d}", "029 2018 0{:03d}"]
+_DRAMA = [
+    "07700 900{:03d}",
+    "020 7946 0{:03d}",
+    "0113 496 0{:03d}",
+    "0114 496 0{:03d}",
+    "0115 496 0{:03d}",
+    "0116 496 0{:03d}",
+    "0117 496 0{:03d}",
+    "0118 496 0{:03d}",
+    "0121 496 0{:03d}",
+    "0131 496 0{:03d}",
+    "0141 496 0{:03d}",
+    "0151 496 0{:03d}",
+    "0161 496 0{:03d}",
+    "0191 498 0{:03d}",
+    "01632 960{:03d}",
+    "029 2018 0{:03d}",
+]
 # Postcode areas that do not exist: well-formed, never delivered to.
 _INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
-_OUTSIDE_STREETS = ["Acacia", "Beech", "Birch", "Chestnut", "Cypress", "Damson", "Ebony",
-                    "Firth", "Gorse", "Hawthorn", "Ivy", "Jasmine", "Kingfisher", "Lark",
-                    "Magpie", "Nightingale", "Osprey", "Pine", "Quince", "Robin", "Spruce",
-                    "Teal", "Umber", "Vine", "Walnut", "Yew"]
+_OUTSIDE_STREETS = [
+    "Acacia",
+    "Beech",
+    "Birch",
+    "Chestnut",
+    "Cypress",
+    "Damson",
+    "Ebony",
+    "Firth",
+    "Gorse",
+    "Hawthorn",
+    "Ivy",
+    "Jasmine",
+    "Kingfisher",
+    "Lark",
+    "Magpie",
+    "Nightingale",
+    "Osprey",
+    "Pine",
+    "Quince",
+    "Robin",
+    "Spruce",
+    "Teal",
+    "Umber",
+    "Vine",
+    "Walnut",
+    "Yew",
+]
 
 
 @dataclass
@@ -74,8 +112,9 @@ class People:
         return len(self.sex)
 
 
-def build_addresses(p: Params, b: Borough, rng: np.random.Generator, n_in: int, n_out: int
-                    ) -> Addresses:
+def build_addresses(
+    p: Params, b: Borough, rng: np.random.Generator, n_in: int, n_out: int
+) -> Addresses:
     """n_in addresses inside the borough (mostly in residential cells) and n_out outside."""
     # Inside: points in cells weighted by zone, snapped to the nearest minor street.
     cells = np.argwhere(b.zone >= 0)
@@ -112,7 +151,7 @@ def build_addresses(p: Params, b: Borough, rng: np.random.Generator, n_in: int, 
             w = _OUTSIDE_STREETS[(yi[k] if on_h[k] else xi[k] + 7) % len(_OUTSIDE_STREETS)]
             street[k] = f"{w} {'Road' if on_h[k] else 'Avenue'}"
     flat = np.where(rng.random(len(x)) < 0.35, rng.integers(1, 30, len(x)), 0)
-    key = np.array([f"{s}|{n}|{f}" for s, n, f in zip(street, number, flat)])
+    key = np.array([f"{s}|{n}|{f}" for s, n, f in zip(street, number, flat, strict=False)])
     _, first = np.unique(key, return_index=True)
     first = np.sort(first)
     keep_in = first[inside[first]][:n_in]
@@ -123,13 +162,28 @@ def build_addresses(p: Params, b: Borough, rng: np.random.Generator, n_in: int, 
     unit = np.array([f"{street[k]}|{number[k] // 30}" for k in keep])
     uniq, inv = np.unique(unit, return_inverse=True)
     letters = np.array(list(_INWARD_LETTERS))
-    inward = np.array([f"{rng.integers(1, 10)}{letters[rng.integers(0, 20)]}{letters[rng.integers(0, 20)]}"
-                       for _ in range(len(uniq))])
-    outward = np.where(hood >= 0, np.char.add("LX", (np.maximum(hood, 0) + 1).astype(str)),
-                       np.char.add("LY", (1 + (np.arange(len(keep)) % 9)).astype(str)))
+    inward = np.array(
+        [
+            f"{rng.integers(1, 10)}{letters[rng.integers(0, 20)]}{letters[rng.integers(0, 20)]}"
+            for _ in range(len(uniq))
+        ]
+    )
+    outward = np.where(
+        hood >= 0,
+        np.char.add("LX", (np.maximum(hood, 0) + 1).astype(str)),
+        np.char.add("LY", (1 + (np.arange(len(keep)) % 9)).astype(str)),
+    )
     postcode = np.char.add(np.char.add(outward.astype(str), " "), inward[inv])
-    return Addresses(number[keep], flat[keep], street[keep], postcode.astype(object), xs[keep],
-                     ys[keep], hood, inside[keep])
+    return Addresses(
+        number[keep],
+        flat[keep],
+        street[keep],
+        postcode.astype(object),
+        xs[keep],
+        ys[keep],
+        hood,
+        inside[keep],
+    )
 
 
 def _ages(rng: np.random.Generator, n: int, adult: bool) -> np.ndarray:
@@ -160,12 +214,23 @@ def build_people(p: Params, b: Borough, rng: np.random.Generator) -> tuple[Peopl
         hh_eth = rng.choice(eth_codes, size=len(sizes), p=eth_p)
         mixed = rng.random(n) < 0.08
         eth = np.where(mixed, rng.choice(eth_codes, size=n, p=eth_p), hh_eth[hh])
-        male = np.where(pos == 0, rng.random(n) < 0.55, np.where(pos == 1, rng.random(n) < 0.3,
-                                                               rng.random(n) < 0.5))
+        male = np.where(
+            pos == 0,
+            rng.random(n) < 0.55,
+            np.where(pos == 1, rng.random(n) < 0.3, rng.random(n) < 0.5),
+        )
         age = np.where(adult, _ages(rng, n, True), _ages(rng, n, False))
         del total
-        return dict(hh=hh, adult=adult, addr=hh_addr[hh], eth=eth, male=male, age=age,
-                    resident=np.full(n, resident), pos=pos)
+        return dict(
+            hh=hh,
+            adult=adult,
+            addr=hh_addr[hh],
+            eth=eth,
+            male=male,
+            age=age,
+            resident=np.full(n, resident),
+            pos=pos,
+        )
 
     a = households(n_res, in_idx, True)
     o = households(n_out, out_idx, False)
@@ -206,12 +271,13 @@ def build_people(p: Params, b: Borough, rng: np.random.Generator) -> tuple[Peopl
     alone = np.flatnonzero((hh_size[d["hh"]] == 1) & (hard == ""))
     k = min(len(alone) // 2, int(noise.name_year_clash * n / 2))
     chosen = rng.choice(alone, size=2 * k, replace=False)
-    for c, other in zip(chosen[:k], chosen[k:]):
+    for c, other in zip(chosen[:k], chosen[k:], strict=False):
         fore[c], sur[c], sex[c] = fore[other], sur[other], sex[other]
         y_other = dob[other].astype("datetime64[Y]")
         md = dob[c] - dob[c].astype("datetime64[Y]")
-        dob[c] = min(y_other.astype("datetime64[D]") + md,
-                     (y_other + 1).astype("datetime64[D]") - 1)
+        dob[c] = min(
+            y_other.astype("datetime64[D]") + md, (y_other + 1).astype("datetime64[D]") - 1
+        )
         hard[c] = hard[other] = "name-year"
     # Moves: the previous address is kept for people who moved in the last years.
     moved = rng.random(n) < noise.moved
@@ -222,11 +288,40 @@ def build_people(p: Params, b: Borough, rng: np.random.Generator) -> tuple[Peopl
     phone[has_phone] = numbers[rng.permutation(len(has_phone)) % len(numbers)]
     height = np.where(d["male"], rng.normal(176, 7, n), rng.normal(163, 6.5, n)).round()
     height = np.where(d["adult"], height, np.clip(height * (0.5 + d["age"] / 36), 60, 190)).round()
-    pob = np.where(d["resident"], "London", rng.choice(["London", "Birmingham", "Manchester",
-                                                          "Croydon", "Luton", "Lagos", "Dhaka",
-                                                          "Warsaw", "Dublin", "Kingston"], n))
-    people = People(sex, d["eth"], fore, middle, sur, dob, d["addr"], prev, d["hh"],
-                    d["resident"], phone, height.astype(int), pob.astype(object))
+    pob = np.where(
+        d["resident"],
+        "London",
+        rng.choice(
+            [
+                "London",
+                "Birmingham",
+                "Manchester",
+                "Croydon",
+                "Luton",
+                "Lagos",
+                "Dhaka",
+                "Warsaw",
+                "Dublin",
+                "Kingston",
+            ],
+            n,
+        ),
+    )
+    people = People(
+        sex,
+        d["eth"],
+        fore,
+        middle,
+        sur,
+        dob,
+        d["addr"],
+        prev,
+        d["hh"],
+        d["resident"],
+        phone,
+        height.astype(int),
+        pob.astype(object),
+    )
     people.hard_negative = hard
     _offenders(p, people, rng, d["age"])
     return people, addr
@@ -268,8 +363,18 @@ def _offenders(p: Params, people: People, rng: np.random.Generator, age: np.ndar
 
 # -- identity noise ---------------------------------------------------------------------------
 
-NOISE_KINDS = ("name_typo", "nickname", "name_swap", "alias", "transliteration",
-               "dob_day_month_swap", "dob_digit", "dob_placeholder", "missing", "moved")
+NOISE_KINDS = (
+    "name_typo",
+    "nickname",
+    "name_swap",
+    "alias",
+    "transliteration",
+    "dob_day_month_swap",
+    "dob_digit",
+    "dob_placeholder",
+    "missing",
+    "moved",
+)
 
 
 @dataclass
@@ -284,9 +389,16 @@ class Recorded:
     noise: np.ndarray  # ';'-joined kinds
 
 
-def record_identity(people: People, addr: Addresses, who: np.ndarray, rng: np.random.Generator,
-                    noise: NoiseParams, *, with_middle: float = 0.3, when_moved_old: float = 0.5
-                    ) -> Recorded:
+def record_identity(
+    people: People,
+    addr: Addresses,
+    who: np.ndarray,
+    rng: np.random.Generator,
+    noise: NoiseParams,
+    *,
+    with_middle: float = 0.3,
+    when_moved_old: float = 0.5,
+) -> Recorded:
     """The identity a system records for each person in `who`, with noise at the configured
     rates. Every kind is drawn independently, so a record may carry several."""
     m = len(who)
@@ -331,10 +443,12 @@ def record_identity(people: People, addr: Addresses, who: np.ndarray, rng: np.ra
     text = np.empty(m, dtype=object)
     for k in range(m):
         d_, mo_, y_ = int(dd[k]), int(mo[k]), int(y[k])
-        if r[k, 5] < noise.dob_day_month_swap and d_ <= 12 and d_ != mo_:
+        # A swap is only possible when the day could be a month: those records are swapped at
+        # a higher rate so that the share over all records is the configured one.
+        if d_ <= 12 and d_ != mo_ and r[k, 5] < min(1.0, noise.dob_day_month_swap / 0.37):
             d_, mo_ = mo_, d_
             tags[k].append("dob_day_month_swap")
-        elif r[k, 5] < noise.dob_day_month_swap + noise.dob_digit:
+        elif rng.random() < noise.dob_digit:
             y_ = y_ + int(rng.choice([-10, -1, 1, 10])) if rng.random() < 0.5 else y_
             if y_ == int(y[k]):
                 d_ = max(1, min(28, d_ + int(rng.choice([-1, 1, 10, -10]))))
@@ -349,13 +463,13 @@ def record_identity(people: People, addr: Addresses, who: np.ndarray, rng: np.ra
     prev = people.prev_address[who]
     old = (prev >= 0) & (rng.random(m) < when_moved_old)
     a_idx[old] = prev[old]
-    for k in np.flatnonzero(old):
+    for k in np.flatnonzero(old).tolist():
         tags[k].append("moved")
     address = addr.text(a_idx)
     postcode = addr.postcode[a_idx].copy()
     miss = r[:, 7] < noise.missing
     which = rng.integers(0, 3, m)
-    for k in np.flatnonzero(miss):
+    for k in np.flatnonzero(miss).tolist():
         if which[k] == 0:
             text[k] = ""
         elif which[k] == 1:
@@ -363,10 +477,16 @@ def record_identity(people: People, addr: Addresses, who: np.ndarray, rng: np.ra
         else:
             address[k] = ""
         tags[k].append("missing")
-    sur = np.array([str(s).upper() if rng_upper else str(s) for s, rng_upper in
-                    zip(sur, r[:, 8] < 0.7)], dtype=object)
-    return Recorded(fore, sur, text, address, postcode,
-                    np.array([";".join(t) for t in tags], dtype=object))
+    sur = np.array(
+        [
+            str(s).upper() if rng_upper else str(s)
+            for s, rng_upper in zip(sur, r[:, 8] < 0.7, strict=False)
+        ],
+        dtype=object,
+    )
+    return Recorded(
+        fore, sur, text, address, postcode, np.array([";".join(t) for t in tags], dtype=object)
+    )
 
 
 __all__ = ["NOISE_KINDS", "Addresses", "People", "Recorded", "build_people", "record_identity"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -33,11 +33,11 @@ def iso_date(d: np.datetime64) -> str:
 
 
 def local_text(seconds: int) -> str:
-    return datetime.fromtimestamp(int(seconds), tz=timezone.utc).strftime("%d/%m/%Y %H:%M")
+    return datetime.fromtimestamp(int(seconds), tz=UTC).strftime("%d/%m/%Y %H:%M")
 
 
 def local_iso(seconds: int) -> str:
-    return datetime.fromtimestamp(int(seconds), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(int(seconds), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass
@@ -72,12 +72,22 @@ def _crime_ref(i: int, year: int) -> str:
 
 
 def build_officers(p: Params, b: Borough, people: People, rng: np.random.Generator) -> Officers:
-    teams: Table = {c: [] for c in ("Team Ref", "Team Name", "Team Type", "Command",
-                                   "Parent Team Ref", "Start Date", "End Date")}
+    teams: Table = {
+        c: []
+        for c in (
+            "Team Ref",
+            "Team Name",
+            "Team Type",
+            "Command",
+            "Parent Team Ref",
+            "Start Date",
+            "End Date",
+        )
+    }
     cmd = f"{BOROUGH} BCU"
 
     def team(ref: str, name: str, kind: str, parent: str) -> None:
-        for c, v in zip(teams, (ref, name, kind, cmd, parent, "2018-04-01", "")):
+        for c, v in zip(teams, (ref, name, kind, cmd, parent, "2018-04-01", ""), strict=False):
             teams[c].append(v)
 
     team("SM-CMD", f"{BOROUGH} BCU command team", "command", "")
@@ -108,12 +118,23 @@ def build_officers(p: Params, b: Borough, people: People, rng: np.random.Generat
         collar=[f"{4100 + i}SM" for i in range(n)],
         surname=[str(s).upper() for s in people.surname[adults]],
         forenames=[str(f) for f in people.forename[adults]],
-        rank=[str(r) for r in ranks], team=[str(t) for t in team_of], team_rows=teams)
+        rank=[str(r) for r in ranks],
+        team=[str(t) for t in team_of],
+        team_rows=teams,
+    )
 
 
-def write_book(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehicles,
-               crimes: Crimes, series: Series, officers: Officers, rng: np.random.Generator
-               ) -> Book:
+def write_book(
+    p: Params,
+    b: Borough,
+    people: People,
+    addr: Addresses,
+    veh: Vehicles,
+    crimes: Crimes,
+    series: Series,
+    officers: Officers,
+    rng: np.random.Generator,
+) -> Book:
     bk = Book()
     year = p.start.year
     n_cr = len(crimes)
@@ -123,68 +144,184 @@ def write_book(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehi
     off_idx = [i for i, t in enumerate(officers.team) if t in ("SM-CID", "SM-PRO")] or [0]
     resp_idx = [i for i, t in enumerate(officers.team) if t.startswith("SM-RESP")] or [0]
 
-    def ident(source: str, file: str, who: np.ndarray, refs: list[str], prefs: list[str],
-              rec: Any) -> None:
+    def ident(
+        source: str, file: str, who: np.ndarray, refs: list[str], prefs: list[str], rec: Any
+    ) -> None:
         for k, i in enumerate(who):
-            bk.identity.append(dict(source=source, file=file, record_ref=refs[k],
-                                    person_ref=prefs[k], person_id=int(i),
-                                    noise=str(rec.noise[k])))
+            bk.identity.append(
+                dict(
+                    source=source,
+                    file=file,
+                    record_ref=refs[k],
+                    person_ref=prefs[k],
+                    person_id=int(i),
+                    noise=str(rec.noise[k]),
+                )
+            )
 
     # -- officers and teams
     bk.tables["hr-team"] = officers.team_rows
-    t = bk.table("hr-officer", ["Officer Ref", "Collar Number", "Surname", "Forenames", "Rank",
-                                "Team Ref", "Start Date", "End Date"])
+    t = bk.table(
+        "hr-officer",
+        [
+            "Officer Ref",
+            "Collar Number",
+            "Surname",
+            "Forenames",
+            "Rank",
+            "Team Ref",
+            "Start Date",
+            "End Date",
+        ],
+    )
     for i in range(len(officers.ref)):
-        for c, v in zip(t, (officers.ref[i], officers.collar[i], officers.surname[i],
-                            officers.forenames[i], officers.rank[i], officers.team[i],
-                            f"{2005 + i % 18}-09-0{1 + i % 7}", "")):
-            t[c].append(v)
+        for c, val in zip(
+            t,
+            (
+                officers.ref[i],
+                officers.collar[i],
+                officers.surname[i],
+                officers.forenames[i],
+                officers.rank[i],
+                officers.team[i],
+                f"{2005 + i % 18}-09-0{1 + i % 7}",
+                "",
+            ),
+            strict=False,
+        ):
+            t[c].append(val)
 
     # -- cameras
-    t = bk.table("anpr-camera", ["Camera ID", "Site Name", "Longitude", "Latitude", "Direction",
-                                 "Operator", "Installed", "Decommissioned"])
+    t = bk.table(
+        "anpr-camera",
+        [
+            "Camera ID",
+            "Site Name",
+            "Longitude",
+            "Latitude",
+            "Direction",
+            "Operator",
+            "Installed",
+            "Decommissioned",
+        ],
+    )
     lon, lat = to_wgs84(b.cam_x, b.cam_y)
     for i in range(len(b.cam_x)):
-        for c, v in zip(t, (f"CAM-SM-{i + 1:03d}", b.cam_name[i], f"{lon[i]:.6f}", f"{lat[i]:.6f}",
-                            b.cam_dir[i], FORCE, f"{2017 + i % 6}-0{1 + i % 9}-01", "")):
-            t[c].append(v)
+        for c, val in zip(
+            t,
+            (
+                f"CAM-SM-{i + 1:03d}",
+                b.cam_name[i],
+                f"{lon[i]:.6f}",
+                f"{lat[i]:.6f}",
+                b.cam_dir[i],
+                FORCE,
+                f"{2017 + i % 6}-0{1 + i % 9}-01",
+                "",
+            ),
+            strict=False,
+        ):
+            t[c].append(val)
 
     # -- crimes (CRIS) and police.uk street level
-    t = bk.table("cris", ["CRIS Number", "Crime Category", "HO Offence Code", "Committed From",
-                          "Committed To", "Reported", "Easting", "Northing", "Location",
-                          "Premises", "MO Codes", "MO Text", "Property", "OIC", "Team"])
+    t = bk.table(
+        "cris",
+        [
+            "CRIS Number",
+            "Crime Category",
+            "HO Offence Code",
+            "Committed From",
+            "Committed To",
+            "Reported",
+            "Easting",
+            "Northing",
+            "Location",
+            "Premises",
+            "MO Codes",
+            "MO Text",
+            "Property",
+            "OIC",
+            "Team",
+        ],
+    )
     hood = b.hood_at(crimes.x, crimes.y)
-    street = [b.street_h[int((y - b.y0) // 100) % len(b.street_h)] if (i % 2) else
-              b.street_v[int((x - b.x0) // 100) % len(b.street_v)]
-              for i, (x, y) in enumerate(zip(crimes.x, crimes.y))]
+    street = [
+        b.street_h[int((y - b.y0) // 100) % len(b.street_h)]
+        if (i % 2)
+        else b.street_v[int((x - b.x0) // 100) % len(b.street_v)]
+        for i, (x, y) in enumerate(zip(crimes.x, crimes.y, strict=False))
+    ]
     oic = rng.choice(off_idx, size=n_cr)
     for i in range(n_cr):
         ct = TYPES[crimes.ctype[i]]
         team = officers.team[oic[i]]
-        for c, v in zip(t, (crimes.ref[i], ct.label, ct.ho_code, local_text(crimes.t_from[i]),
-                            local_text(crimes.t_to[i]), local_text(crimes.reported[i]),
-                            f"{int(crimes.x[i])}", f"{int(crimes.y[i])}", street[i],
-                            crimes.premises[i], crimes.mo_codes[i], crimes.mo_text[i],
-                            crimes.property[i], officers.ref[oic[i]], team)):
-            t[c].append(v)
+        for c, val in zip(
+            t,
+            (
+                crimes.ref[i],
+                ct.label,
+                ct.ho_code,
+                local_text(crimes.t_from[i]),
+                local_text(crimes.t_to[i]),
+                local_text(crimes.reported[i]),
+                f"{int(crimes.x[i])}",
+                f"{int(crimes.y[i])}",
+                street[i],
+                crimes.premises[i],
+                crimes.mo_codes[i],
+                crimes.mo_text[i],
+                crimes.property[i],
+                officers.ref[oic[i]],
+                team,
+            ),
+            strict=False,
+        ):
+            t[c].append(val)
     # Outcomes with Home Office codes.
     solved = crimes.offender >= 0
-    outcome = np.where(rng.random(n_cr) < 0.72, "OC18", np.where(rng.random(n_cr) < 0.5, "OC14", "OC16"))
+    outcome = np.where(
+        rng.random(n_cr) < 0.72, "OC18", np.where(rng.random(n_cr) < 0.5, "OC14", "OC16")
+    )
     charged_series = solved & (rng.random(n_cr) < 0.35)
     outcome = np.where(charged_series, "OC1", outcome).astype(object)
     light = np.isin(crimes.ctype, ["shoplifting", "drugs", "possession-of-weapons"])
     outcome[light & (rng.random(n_cr) < 0.5)] = "OC1"
     t = bk.table("cris-outcome", ["CRIS Number", "Outcome Code", "Outcome Date", "Officer"])
     for i in range(n_cr):
-        for c, v in zip(t, (crimes.ref[i], outcome[i],
-                            local_text(crimes.reported[i] + int(rng.integers(2, 60)) * DAY)[:10],
-                            officers.ref[oic[i]])):
-            t[c].append(v)
-    words = {"OC1": "Suspect charged", "OC18": "Investigation complete; no suspect identified",
-             "OC14": "Unable to prosecute suspect", "OC16": "Unable to prosecute suspect"}
-    t = bk.table("police-uk", ["Crime ID", "Month", "Reported by", "Falls within", "Longitude",
-                               "Latitude", "Location", "LSOA code", "LSOA name", "Crime type",
-                               "Last outcome category", "Context"])
+        for c, val in zip(
+            t,
+            (
+                crimes.ref[i],
+                outcome[i],
+                local_text(crimes.reported[i] + int(rng.integers(2, 60)) * DAY)[:10],
+                officers.ref[oic[i]],
+            ),
+            strict=False,
+        ):
+            t[c].append(val)
+    words = {
+        "OC1": "Suspect charged",
+        "OC18": "Investigation complete; no suspect identified",
+        "OC14": "Unable to prosecute suspect",
+        "OC16": "Unable to prosecute suspect",
+    }
+    t = bk.table(
+        "police-uk",
+        [
+            "Crime ID",
+            "Month",
+            "Reported by",
+            "Falls within",
+            "Longitude",
+            "Latitude",
+            "Location",
+            "LSOA code",
+            "LSOA name",
+            "Crime type",
+            "Last outcome category",
+            "Context",
+        ],
+    )
     # police.uk snaps positions to anonymous map points: here the nearest 100 m street corner.
     sx = b.x0 + np.round((crimes.x - b.x0) / 100) * 100
     sy = b.y0 + np.round((crimes.y - b.y0) / 100) * 100
@@ -194,33 +331,68 @@ def write_book(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehi
         month = local_text(crimes.t_from[i])
         h = hashlib.sha256(f"synthetic-crime-{crimes.ref[i]}".encode()).hexdigest()
         hood_name = b.hood_names[hood[i]] if hood[i] >= 0 else BOROUGH
-        for c, v in zip(t, (h, f"{month[6:10]}-{month[3:5]}", FORCE, FORCE, f"{plon[i]:.6f}",
-                            f"{plat[i]:.6f}", f"On or near {street[i]}", f"E0109{lsoa[i]:04d}",
-                            f"{BOROUGH} {lsoa[i]:03d}{'ABCD'[lsoa[i] % 4]}",
-                            TYPES[crimes.ctype[i]].label, words.get(outcome[i], ""), "")):
-            t[c].append(v)
+        for c, val in zip(
+            t,
+            (
+                h,
+                f"{month[6:10]}-{month[3:5]}",
+                FORCE,
+                FORCE,
+                f"{plon[i]:.6f}",
+                f"{plat[i]:.6f}",
+                f"On or near {street[i]}",
+                f"E0109{lsoa[i]:04d}",
+                f"{BOROUGH} {lsoa[i]:03d}{'ABCD'[lsoa[i] % 4]}",
+                TYPES[crimes.ctype[i]].label,
+                words.get(outcome[i], ""),
+                "",
+            ),
+            strict=False,
+        ):
+            t[c].append(val)
         del hood_name
 
     # -- people on crimes: victims, witnesses, suspects
-    cols = ["CRIS Number", "Nominal Ref", "Role", "PNC ID", "Surname", "Forenames",
-            "Date of Birth", "Sex", "Address", "Postcode", "Phone", "Self-Defined Ethnicity",
-            "Ethnic Appearance"]
+    cols = [
+        "CRIS Number",
+        "Nominal Ref",
+        "Role",
+        "PNC ID",
+        "Surname",
+        "Forenames",
+        "Date of Birth",
+        "Sex",
+        "Address",
+        "Postcode",
+        "Phone",
+        "Self-Defined Ethnicity",
+        "Ethnic Appearance",
+    ]
     t = bk.table("cris-person", cols)
     personal = ~np.isin(crimes.ctype, ["shoplifting", "drugs", "possession-of-weapons"])
     crime_i, role, who = [], [], []
-    for i in np.flatnonzero(personal):
-        crime_i.append(i); role.append("Victim"); who.append(int(crimes.victim[i]))
+    for i in np.flatnonzero(personal).tolist():
+        crime_i.append(i)
+        role.append("Victim")
+        who.append(int(crimes.victim[i]))
         if rng.random() < 0.2:
-            crime_i.append(i); role.append("Witness"); who.append(int(rng.integers(0, len(people))))
+            crime_i.append(i)
+            role.append("Witness")
+            who.append(int(rng.integers(0, len(people))))
     offenders = np.flatnonzero(people.offender)
     for i in range(n_cr):
         if crimes.offender[i] >= 0 and rng.random() < 0.5:
-            crime_i.append(i); role.append("Suspect"); who.append(int(crimes.offender[i]))
+            crime_i.append(i)
+            role.append("Suspect")
+            who.append(int(crimes.offender[i]))
         elif crimes.series[i] < 0 and rng.random() < 0.2:
-            crime_i.append(i); role.append("Suspect"); who.append(int(rng.choice(offenders)))
+            crime_i.append(i)
+            role.append("Suspect")
+            who.append(int(rng.choice(offenders)))
     who_a = np.array(who, dtype=np.int64)
     rec = record_identity(people, addr, who_a, rng, noise)
     from peel.synth.names import IC_FOR
+
     nominal: list[str] = []
     for k in range(len(who_a)):
         i, pi = crime_i[k], int(who_a[k])
@@ -228,85 +400,236 @@ def write_book(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehi
         nominal.append(nref)
         pnc = people.pnc_id[pi] if role[k] == "Suspect" and rng.random() < 0.6 else ""
         eth = people.eth[pi] if rng.random() > 0.1 else "NS"
-        for c, v in zip(t, (crimes.ref[i], nref, role[k], pnc, rec.surname[k], rec.forename[k],
-                            rec.dob[k], people.sex[pi], rec.address[k], rec.postcode[k],
-                            people.phone[pi] if rng.random() < 0.6 else "", eth,
-                            IC_FOR[str(people.eth[pi])] if role[k] == "Suspect" else "")):
-            t[c].append(v)
-    ident("cris-person", "cris-person.csv", who_a,
-          [f"{crimes.ref[crime_i[k]]}|{nominal[k]}|{role[k]}" for k in range(len(who_a))],
-          nominal, rec)
+        for c, val in zip(
+            t,
+            (
+                crimes.ref[i],
+                nref,
+                role[k],
+                pnc,
+                rec.surname[k],
+                rec.forename[k],
+                rec.dob[k],
+                people.sex[pi],
+                rec.address[k],
+                rec.postcode[k],
+                people.phone[pi] if rng.random() < 0.6 else "",
+                eth,
+                IC_FOR[str(people.eth[pi])] if role[k] == "Suspect" else "",
+            ),
+            strict=False,
+        ):
+            t[c].append(val)
+    ident(
+        "cris-person",
+        "cris-person.csv",
+        who_a,
+        [f"{crimes.ref[crime_i[k]]}|{nominal[k]}|{role[k]}" for k in range(len(who_a))],
+        nominal,
+        rec,
+    )
 
     # -- PNC person records: every offender, one record each (a few have two: a known duplicate)
-    t = bk.table("pnc-person", ["PNC ID", "CRO Number", "NI Number", "Surname", "Forenames",
-                                "Date of Birth", "Sex", "Place of Birth", "Nationality",
-                                "Address", "Postcode", "Phone", "Self-Defined Ethnicity",
-                                "Ethnic Appearance", "Height (cm)"])
+    t = bk.table(
+        "pnc-person",
+        [
+            "PNC ID",
+            "CRO Number",
+            "NI Number",
+            "Surname",
+            "Forenames",
+            "Date of Birth",
+            "Sex",
+            "Place of Birth",
+            "Nationality",
+            "Address",
+            "Postcode",
+            "Phone",
+            "Self-Defined Ethnicity",
+            "Ethnic Appearance",
+            "Height (cm)",
+        ],
+    )
     rec = record_identity(people, addr, offenders, rng, noise, with_middle=0.8)
-    for k, pi in enumerate(offenders):
-        for c, v in zip(t, (people.pnc_id[pi], people.cro[pi], people.ni[pi], rec.surname[k],
-                            rec.forename[k], rec.dob[k], people.sex[pi], people.pob[pi],
-                            "British" if people.pob[pi] == "London" else "", rec.address[k],
-                            rec.postcode[k], people.phone[pi], people.eth[pi],
-                            IC_FOR[str(people.eth[pi])], str(int(people.height[pi])))):
-            t[c].append(v)
-    ident("pnc-person", "pnc-person.csv", offenders, [str(people.pnc_id[i]) for i in offenders],
-          [str(people.pnc_id[i]) for i in offenders], rec)
+    for k, pi in enumerate(offenders.tolist()):
+        for c, val in zip(
+            t,
+            (
+                people.pnc_id[pi],
+                people.cro[pi],
+                people.ni[pi],
+                rec.surname[k],
+                rec.forename[k],
+                rec.dob[k],
+                people.sex[pi],
+                people.pob[pi],
+                "British" if people.pob[pi] == "London" else "",
+                rec.address[k],
+                rec.postcode[k],
+                people.phone[pi],
+                people.eth[pi],
+                IC_FOR[str(people.eth[pi])],
+                str(int(people.height[pi])),
+            ),
+            strict=False,
+        ):
+            t[c].append(val)
+    ident(
+        "pnc-person",
+        "pnc-person.csv",
+        offenders,
+        [str(people.pnc_id[i]) for i in offenders],
+        [str(people.pnc_id[i]) for i in offenders],
+        rec,
+    )
 
     # -- convictions, markers, warrants
     _histories(p, bk, people, addr, rng, offenders, series, ident)
 
     # -- custody: arrests of suspects
-    t = bk.table("custody", ["Custody Ref", "Person Ref", "PNC ID", "CRO Number", "NI Number",
-                             "Surname", "Forenames", "Date of Birth", "Sex", "Place of Birth",
-                             "Address", "Postcode", "Phone", "Self-Defined Ethnicity",
-                             "Ethnic Appearance", "Suite", "Arrived", "Released", "Offence",
-                             "Crime Ref", "Arresting Officer", "Outcome", "Health Notes"])
+    t = bk.table(
+        "custody",
+        [
+            "Custody Ref",
+            "Person Ref",
+            "PNC ID",
+            "CRO Number",
+            "NI Number",
+            "Surname",
+            "Forenames",
+            "Date of Birth",
+            "Sex",
+            "Place of Birth",
+            "Address",
+            "Postcode",
+            "Phone",
+            "Self-Defined Ethnicity",
+            "Ethnic Appearance",
+            "Suite",
+            "Arrived",
+            "Released",
+            "Offence",
+            "Crime Ref",
+            "Arresting Officer",
+            "Outcome",
+            "Health Notes",
+        ],
+    )
     arrests = [i for i in range(n_cr) if crimes.offender[i] >= 0 and rng.random() < 0.3]
     arrests += list(rng.choice(n_cr, size=n_cr // 25, replace=False))
-    arrested = np.array([crimes.offender[i] if crimes.offender[i] >= 0 else rng.choice(offenders)
-                         for i in arrests], dtype=np.int64)
+    arrested = np.array(
+        [crimes.offender[i] if crimes.offender[i] >= 0 else rng.choice(offenders) for i in arrests],
+        dtype=np.int64,
+    )
     rec = record_identity(people, addr, arrested, rng, noise, with_middle=0.6)
     cust_person: dict[int, str] = {}
-    outcomes = ["charged-remanded", "charged-bailed", "released-on-bail",
-                "released-under-investigation", "no-further-action", "cautioned"]
-    health = ["", "", "", "", "Asthma; inhaler provided", "Diabetic; meals monitored",
-              "Reports low mood; checks every 30 minutes", "Recent head injury; rousing checks"]
+    outcomes = [
+        "charged-remanded",
+        "charged-bailed",
+        "released-on-bail",
+        "released-under-investigation",
+        "no-further-action",
+        "cautioned",
+    ]
+    health = [
+        "",
+        "",
+        "",
+        "",
+        "Asthma; inhaler provided",
+        "Diabetic; meals monitored",
+        "Reports low mood; checks every 30 minutes",
+        "Recent head injury; rousing checks",
+    ]
     refs = []
-    for k, (i, pi) in enumerate(zip(arrests, arrested)):
+    for k, (i, pi) in enumerate(zip(arrests, arrested, strict=False)):
         pref = cust_person.setdefault(int(pi), f"CUS-P-{len(cust_person) + 1:05d}")
         arr = int(crimes.reported[i]) + int(rng.integers(1, 30)) * DAY + int(rng.integers(0, DAY))
         ref = f"CU-SM-{year % 100:02d}-{k + 1:05d}"
         refs.append(ref)
-        for c, v in zip(t, (ref, pref, people.pnc_id[pi] if rng.random() < 0.85 else "",
-                            people.cro[pi] if rng.random() < 0.5 else "",
-                            people.ni[pi] if rng.random() < 0.4 else "", rec.surname[k],
-                            rec.forename[k], rec.dob[k], people.sex[pi], people.pob[pi],
-                            rec.address[k], rec.postcode[k], people.phone[pi], people.eth[pi],
-                            IC_FOR[str(people.eth[pi])], f"{BOROUGH} custody suite",
-                            local_text(arr), local_text(arr + int(rng.integers(4, 30)) * 3600),
-                            TYPES[crimes.ctype[i]].label, crimes.ref[i],
-                            officers.ref[int(rng.choice(resp_idx))],
-                            outcomes[int(rng.integers(0, len(outcomes)))],
-                            health[int(rng.integers(0, len(health)))])):
-            t[c].append(v)
+        for c, val in zip(
+            t,
+            (
+                ref,
+                pref,
+                people.pnc_id[pi] if rng.random() < 0.85 else "",
+                people.cro[pi] if rng.random() < 0.5 else "",
+                people.ni[pi] if rng.random() < 0.4 else "",
+                rec.surname[k],
+                rec.forename[k],
+                rec.dob[k],
+                people.sex[pi],
+                people.pob[pi],
+                rec.address[k],
+                rec.postcode[k],
+                people.phone[pi],
+                people.eth[pi],
+                IC_FOR[str(people.eth[pi])],
+                f"{BOROUGH} custody suite",
+                local_text(arr),
+                local_text(arr + int(rng.integers(4, 30)) * 3600),
+                TYPES[crimes.ctype[i]].label,
+                crimes.ref[i],
+                officers.ref[int(rng.choice(resp_idx))],
+                outcomes[int(rng.integers(0, len(outcomes)))],
+                health[int(rng.integers(0, len(health)))],
+            ),
+            strict=False,
+        ):
+            t[c].append(val)
     ident("custody", "custody.csv", arrested, refs, [cust_person[int(x)] for x in arrested], rec)
 
     # -- vehicles and keepers
-    t = bk.table("pnc-vehicle", ["VRM", "VIN", "Make", "Model", "Colour", "Body Type",
-                                 "Date First Registered", "Year of Manufacture"])
+    t = bk.table(
+        "pnc-vehicle",
+        [
+            "VRM",
+            "VIN",
+            "Make",
+            "Model",
+            "Colour",
+            "Body Type",
+            "Date First Registered",
+            "Year of Manufacture",
+        ],
+    )
     for v in range(len(veh)):
-        for c, x in zip(t, (veh.vrm[v], veh.vin[v], veh.make[v], veh.model[v],
-                            str(veh.colour[v]).upper(), veh.body[v], d_text(veh.first_reg[v]),
-                            str(veh.first_reg[v])[:4])):
+        for c, x in zip(
+            t,
+            (
+                veh.vrm[v],
+                veh.vin[v],
+                veh.make[v],
+                veh.model[v],
+                str(veh.colour[v]).upper(),
+                veh.body[v],
+                d_text(veh.first_reg[v]),
+                str(veh.first_reg[v])[:4],
+            ),
+            strict=False,
+        ):
             t[c].append(x)
     kp = veh.keeping
-    t = bk.table("pnc-keeper", ["VRM", "Keeper Type", "Keeper Ref", "PNC ID", "Surname", "Forenames",
-                                "Date of Birth", "Address", "Postcode", "Keeper From",
-                                "Keeper To"])
+    t = bk.table(
+        "pnc-keeper",
+        [
+            "VRM",
+            "Keeper Type",
+            "Keeper Ref",
+            "PNC ID",
+            "Surname",
+            "Forenames",
+            "Date of Birth",
+            "Address",
+            "Postcode",
+            "Keeper From",
+            "Keeper To",
+        ],
+    )
     people_rows = np.flatnonzero(kp.person >= 0)
-    rec = record_identity(people, addr, kp.person[people_rows], rng, noise, with_middle=0.2,
-                          when_moved_old=0.8)
+    rec = record_identity(
+        people, addr, kp.person[people_rows], rng, noise, with_middle=0.2, when_moved_old=0.8
+    )
     pos = {int(r): k for k, r in enumerate(people_rows)}
     keep_refs, keep_who, keep_pref = [], [], []
     for r in range(len(kp.vehicle)):
@@ -317,52 +640,123 @@ def write_book(p: Params, b: Borough, people: People, addr: Addresses, veh: Vehi
             pnc = str(people.pnc_id[pi]) if rng.random() < 0.7 else ""
             kind = "private"
             kref = f"K-{pi:08d}"
-            vals = (kref, pnc, rec.surname[k], rec.forename[k], rec.dob[k], rec.address[k],
-                    rec.postcode[k])
+            vals = (
+                kref,
+                pnc,
+                rec.surname[k],
+                rec.forename[k],
+                rec.dob[k],
+                rec.address[k],
+                rec.postcode[k],
+            )
             keep_refs.append(f"{veh.vrm[v]}|{kref}|{d_text(kp.start[r])}")
             keep_who.append(pi)
             keep_pref.append(kref)
         else:
             kind = "hire" if "HIRE" in kp.company[r] or "RENTAL" in kp.company[r] else "company"
             co = str(kp.company[r])
-            vals = (f"K-CO-{zlib.crc32(co.encode()) % 10**6:06d}", "", co, "", "",
-                    f"Unit {1 + len(co) % 40}, {BOROUGH} Trading Estate, London", "LX1 9AA")
-        for c, x in zip(t, (veh.vrm[v], kind, *vals, d_text(kp.start[r]), d_text(kp.end[r]))):
+            vals = (
+                f"K-CO-{zlib.crc32(co.encode()) % 10**6:06d}",
+                "",
+                co,
+                "",
+                "",
+                f"Unit {1 + len(co) % 40}, {BOROUGH} Trading Estate, London",
+                "LX1 9AA",
+            )
+        for c, x in zip(
+            t, (veh.vrm[v], kind, *vals, d_text(kp.start[r]), d_text(kp.end[r])), strict=False
+        ):
             t[c].append(x)
-    sub = [pos[r] for r in people_rows]
-    ident("pnc-keeper", "pnc-keeper.csv", np.array(keep_who, dtype=np.int64), keep_refs, keep_pref,
-          type("R", (), {"noise": rec.noise[sub]})())
+    sub = [pos[r] for r in people_rows.tolist()]
+    ident(
+        "pnc-keeper",
+        "pnc-keeper.csv",
+        np.array(keep_who, dtype=np.int64),
+        keep_refs,
+        keep_pref,
+        type("R", (), {"noise": rec.noise[sub]})(),
+    )
     _intel_voi_links(p, bk, people, addr, veh, crimes, series, officers, rng, offenders, ident)
     del rng_id
     return bk
 
 
-def _histories(p: Params, bk: Book, people: People, addr: Addresses, rng: np.random.Generator,
-               offenders: np.ndarray, series: Series, ident: Any) -> None:
+def _histories(
+    p: Params,
+    bk: Book,
+    people: People,
+    addr: Addresses,
+    rng: np.random.Generator,
+    offenders: np.ndarray,
+    series: Series,
+    ident: Any,
+) -> None:
     start = np.datetime64(p.start, "D")
     speciality = {o: "burglary" for o in series.offender}
     offences = {
-        "burglary": [("TH68010", "Burglary dwelling - theft"), ("TH68013", "Burglary non-dwelling - theft")],
-        "vehicle-crime": [("TH68046", "Theft from a motor vehicle"), ("TH68040", "Aggravated vehicle taking")],
-        "violence": [("OF61016", "Assault occasioning actual bodily harm"), ("OF61131", "Common assault")],
-        "drugs": [("MD71230", "Possess controlled drug - class B"), ("MD71231", "Possess with intent to supply class A")],
+        "burglary": [
+            ("TH68010", "Burglary dwelling - theft"),
+            ("TH68013", "Burglary non-dwelling - theft"),
+        ],
+        "vehicle-crime": [
+            ("TH68046", "Theft from a motor vehicle"),
+            ("TH68040", "Aggravated vehicle taking"),
+        ],
+        "violence": [
+            ("OF61016", "Assault occasioning actual bodily harm"),
+            ("OF61131", "Common assault"),
+        ],
+        "drugs": [
+            ("MD71230", "Possess controlled drug - class B"),
+            ("MD71231", "Possess with intent to supply class A"),
+        ],
         "theft": [("TH68001", "Theft from a shop"), ("TH68004", "Theft from the person")],
         "robbery": [("TH68020", "Robbery")],
     }
-    disposals = ["imprisonment", "suspended-sentence", "community-order", "fine",
-                 "conditional-discharge", "referral-order"]
-    sentences = {"imprisonment": "{m} months", "suspended-sentence": "{m} months suspended",
-                 "community-order": "Community order, {h} hours unpaid work", "fine": "Fine £{f}",
-                 "conditional-discharge": "Conditional discharge 12 months",
-                 "referral-order": "Referral order 6 months"}
+    disposals = [
+        "imprisonment",
+        "suspended-sentence",
+        "community-order",
+        "fine",
+        "conditional-discharge",
+        "referral-order",
+    ]
+    sentences = {
+        "imprisonment": "{m} months",
+        "suspended-sentence": "{m} months suspended",
+        "community-order": "Community order, {h} hours unpaid work",
+        "fine": "Fine £{f}",
+        "conditional-discharge": "Conditional discharge 12 months",
+        "referral-order": "Referral order 6 months",
+    }
     for s_idx, o in enumerate(series.offender):
-        speciality[o] = {"burglary": "burglary", "vehicle-crime": "vehicle-crime",
-                         "robbery": "robbery"}.get(series.ctype[s_idx], "theft")
+        speciality[o] = {
+            "burglary": "burglary",
+            "vehicle-crime": "vehicle-crime",
+            "robbery": "robbery",
+        }.get(series.ctype[s_idx], "theft")
     keys = list(offences)
-    t = bk.table("pnc-conviction", ["Conviction Ref", "PNC ID", "CRO Number", "Surname",
-                                    "Forenames", "Date of Birth", "Sex", "Offence Code",
-                                    "Offence", "Offence Date", "Conviction Date", "Court",
-                                    "Disposal", "Sentence", "Crime Ref"])
+    t = bk.table(
+        "pnc-conviction",
+        [
+            "Conviction Ref",
+            "PNC ID",
+            "CRO Number",
+            "Surname",
+            "Forenames",
+            "Date of Birth",
+            "Sex",
+            "Offence Code",
+            "Offence",
+            "Offence Date",
+            "Conviction Date",
+            "Court",
+            "Disposal",
+            "Sentence",
+            "Crime Ref",
+        ],
+    )
     who, refs = [], []
     for o in offenders:
         n_conv = int(rng.poisson(1.8)) + (2 if int(o) in speciality else 0)
@@ -378,25 +772,66 @@ def _histories(p: Params, bk: Book, people: People, addr: Addresses, rng: np.ran
         cd = od + np.timedelta64(int(rng.integers(30, 300)), "D")
         cd = min(cd, start - np.timedelta64(1, "D"))
         disp = disposals[int(rng.integers(0, len(disposals)))]
-        sent = sentences[disp].format(m=int(rng.integers(2, 48)), h=int(rng.integers(40, 300)),
-                                      f=int(rng.integers(50, 1500)))
+        sent = sentences[disp].format(
+            m=int(rng.integers(2, 48)), h=int(rng.integers(40, 300)), f=int(rng.integers(50, 1500))
+        )
         ref = f"CV-{k + 1:07d}"
         refs.append(ref)
-        for c, v in zip(t, (ref, people.pnc_id[o], people.cro[o], rec.surname[k], rec.forename[k],
-                            rec.dob[k], people.sex[o], code, words, d_text(od), d_text(cd),
-                            f"{BOROUGH} {'Crown' if disp == 'imprisonment' else 'Magistrates'}' Court",
-                            disp, sent, "")):
+        for c, v in zip(
+            t,
+            (
+                ref,
+                people.pnc_id[o],
+                people.cro[o],
+                rec.surname[k],
+                rec.forename[k],
+                rec.dob[k],
+                people.sex[o],
+                code,
+                words,
+                d_text(od),
+                d_text(cd),
+                f"{BOROUGH} {'Crown' if disp == 'imprisonment' else 'Magistrates'}' Court",
+                disp,
+                sent,
+                "",
+            ),
+            strict=False,
+        ):
             t[c].append(v)
-    ident("pnc-conviction", "pnc-conviction.csv", who_a, refs, [str(people.pnc_id[o]) for o in who_a], rec)
+    ident(
+        "pnc-conviction",
+        "pnc-conviction.csv",
+        who_a,
+        refs,
+        [str(people.pnc_id[o]) for o in who_a],
+        rec,
+    )
 
-    t = bk.table("pnc-marker", ["Marker Ref", "PNC ID", "Surname", "Forenames", "Date of Birth",
-                                "Marker Code", "Marker Source", "Date Added", "Review Date",
-                                "Detail", "Health Detail"])
-    marks = [("VI", "Violent: assaulted a member of the public", ""),
-             ("WE", "Carried a knife when arrested", ""), ("DR", "Supplies controlled drugs", ""),
-             ("ES", "Escaped from custody", ""),
-             ("SH", "Risk of self-harm", "History of self-harm recorded by custody nurse"),
-             ("MH", "Mental health concerns", "Under a community mental health team")]
+    t = bk.table(
+        "pnc-marker",
+        [
+            "Marker Ref",
+            "PNC ID",
+            "Surname",
+            "Forenames",
+            "Date of Birth",
+            "Marker Code",
+            "Marker Source",
+            "Date Added",
+            "Review Date",
+            "Detail",
+            "Health Detail",
+        ],
+    )
+    marks = [
+        ("VI", "Violent: assaulted a member of the public", ""),
+        ("WE", "Carried a knife when arrested", ""),
+        ("DR", "Supplies controlled drugs", ""),
+        ("ES", "Escaped from custody", ""),
+        ("SH", "Risk of self-harm", "History of self-harm recorded by custody nurse"),
+        ("MH", "Mental health concerns", "Under a community mental health team"),
+    ]
     has = offenders[rng.random(len(offenders)) < 0.3]
     rec = record_identity(people, addr, has, rng, p.noise)
     refs = []
@@ -405,41 +840,124 @@ def _histories(p: Params, bk: Book, people: People, addr: Addresses, rng: np.ran
         added = start - np.timedelta64(int(rng.integers(30, 2000)), "D")
         ref = f"MK-{k + 1:07d}"
         refs.append(ref)
-        for c, v in zip(t, (ref, people.pnc_id[o], rec.surname[k], rec.forename[k], rec.dob[k],
-                            code, "PNC", d_text(added), d_text(added + np.timedelta64(2190, "D")),
-                            detail, hd)):
+        for c, v in zip(
+            t,
+            (
+                ref,
+                people.pnc_id[o],
+                rec.surname[k],
+                rec.forename[k],
+                rec.dob[k],
+                code,
+                "PNC",
+                d_text(added),
+                d_text(added + np.timedelta64(2190, "D")),
+                detail,
+                hd,
+            ),
+            strict=False,
+        ):
             t[c].append(v)
     ident("pnc-marker", "pnc-marker.csv", has, refs, [str(people.pnc_id[o]) for o in has], rec)
 
-    t = bk.table("warrant", ["Warrant Ref", "Type", "Status", "PNC ID", "Surname", "Forenames",
-                             "Date of Birth", "Sex", "Address", "Postcode", "Issued", "Court",
-                             "Offence", "Crime Ref", "Executed"])
+    t = bk.table(
+        "warrant",
+        [
+            "Warrant Ref",
+            "Type",
+            "Status",
+            "PNC ID",
+            "Surname",
+            "Forenames",
+            "Date of Birth",
+            "Sex",
+            "Address",
+            "Postcode",
+            "Issued",
+            "Court",
+            "Offence",
+            "Crime Ref",
+            "Executed",
+        ],
+    )
     has = offenders[rng.random(len(offenders)) < 0.06]
     rec = record_identity(people, addr, has, rng, p.noise)
     refs = []
     for k, o in enumerate(has):
         issued = start + np.timedelta64(int(rng.integers(-300, p.months * 30 - 10)), "D")
         status = "outstanding" if rng.random() < 0.6 else "executed"
-        ex = issued + np.timedelta64(int(rng.integers(1, 60)), "D") if status == "executed" else np.datetime64("NaT")
+        ex = (
+            issued + np.timedelta64(int(rng.integers(1, 60)), "D")
+            if status == "executed"
+            else np.datetime64("NaT")
+        )
         ref = f"WA-{k + 1:06d}"
         refs.append(ref)
-        for c, v in zip(t, (ref, "FTA" if rng.random() < 0.5 else "breach", status,
-                            people.pnc_id[o], rec.surname[k], rec.forename[k], rec.dob[k],
-                            people.sex[o], rec.address[k], rec.postcode[k], d_text(issued),
-                            f"{BOROUGH} Magistrates' Court", "Failed to appear", "", d_text(ex))):
+        for c, v in zip(
+            t,
+            (
+                ref,
+                "FTA" if rng.random() < 0.5 else "breach",
+                status,
+                people.pnc_id[o],
+                rec.surname[k],
+                rec.forename[k],
+                rec.dob[k],
+                people.sex[o],
+                rec.address[k],
+                rec.postcode[k],
+                d_text(issued),
+                f"{BOROUGH} Magistrates' Court",
+                "Failed to appear",
+                "",
+                d_text(ex),
+            ),
+            strict=False,
+        ):
             t[c].append(v)
     ident("warrant", "warrant.csv", has, refs, [str(people.pnc_id[o]) for o in has], rec)
 
 
-def _intel_voi_links(p: Params, bk: Book, people: People, addr: Addresses, veh: Vehicles,
-                     crimes: Crimes, series: Series, officers: Officers,
-                     rng: np.random.Generator, offenders: np.ndarray, ident: Any) -> None:
+def _intel_voi_links(
+    p: Params,
+    bk: Book,
+    people: People,
+    addr: Addresses,
+    veh: Vehicles,
+    crimes: Crimes,
+    series: Series,
+    officers: Officers,
+    rng: np.random.Generator,
+    offenders: np.ndarray,
+    ident: Any,
+) -> None:
     start_s = int(np.datetime64(p.start, "s").astype(np.int64))
     span = p.months * 30 * DAY
-    cols = ["intel_ref", "submitted", "officer", "team", "grading", "source_eval", "assessment",
-            "handling", "basis", "text", "subject_ref", "subject_system", "subject_surname",
-            "subject_forenames", "subject_dob", "subject_address", "subject_postcode",
-            "subject_phone", "vrm", "lon", "lat", "crime_ref", "review_date"]
+    cols = [
+        "intel_ref",
+        "submitted",
+        "officer",
+        "team",
+        "grading",
+        "source_eval",
+        "assessment",
+        "handling",
+        "basis",
+        "text",
+        "subject_ref",
+        "subject_system",
+        "subject_surname",
+        "subject_forenames",
+        "subject_dob",
+        "subject_address",
+        "subject_postcode",
+        "subject_phone",
+        "vrm",
+        "lon",
+        "lat",
+        "crime_ref",
+        "review_date",
+    ]
     t = bk.table("intel", cols)
     n = max(10, len(offenders) // 2)
     subj = rng.choice(offenders, size=n)
@@ -453,83 +971,213 @@ def _intel_voi_links(p: Params, bk: Book, people: People, addr: Addresses, veh: 
         vrm = str(veh.vrm[v]) if v >= 0 and rng.random() < 0.4 else ""
         x, y = addr.x[people.address[o]], addr.y[people.address[o]]
         lon, lat = to_wgs84(np.array([x]), np.array([y]))
-        text = (f"Subject seen driving {vrm} in the area late at night." if vrm else
-                "Subject believed to be handling stolen goods from local burglaries." if not fact
-                else "Subject seen meeting known associates outside a betting shop.")
+        text = (
+            f"Subject seen driving {vrm} in the area late at night."
+            if vrm
+            else "Subject believed to be handling stolen goods from local burglaries."
+            if not fact
+            else "Subject seen meeting known associates outside a betting shop."
+        )
         ref = f"IR-{p.start.year % 100:02d}-{k + 1:06d}"
         refs.append(ref)
         scheme = "3x5x2" if rng.random() < 0.8 else "5x5x5"
-        src = str(rng.choice(["1", "2", "3"])) if scheme == "3x5x2" else str(rng.choice(list("ABCDE")))
-        assess = str(rng.choice(list("ABCDE"))) if scheme == "3x5x2" else str(rng.choice(list("12345")))
+        src = (
+            str(rng.choice(["1", "2", "3"]))
+            if scheme == "3x5x2"
+            else str(rng.choice(list("ABCDE")))
+        )
+        assess = (
+            str(rng.choice(list("ABCDE"))) if scheme == "3x5x2" else str(rng.choice(list("12345")))
+        )
         hand = str(rng.choice(["P", "C"])) if scheme == "3x5x2" else str(rng.choice(list("12345")))
         off = int(rng.integers(0, len(officers.ref)))
-        row = (ref, local_iso(at), officers.ref[off], officers.team[off], scheme, src, assess, hand,
-               "fact" if fact else "assessment", text, str(people.pnc_id[o]), "pnc",
-               str(rec.surname[k]), str(rec.forename[k]), _iso_from_text(str(rec.dob[k])),
-               str(rec.address[k]),
-               str(rec.postcode[k]), "", vrm, f"{lon[0]:.6f}", f"{lat[0]:.6f}", "",
-               local_iso(at + 365 * DAY)[:10])
-        for c, val in zip(t, row):
+        row = (
+            ref,
+            local_iso(at),
+            officers.ref[off],
+            officers.team[off],
+            scheme,
+            src,
+            assess,
+            hand,
+            "fact" if fact else "assessment",
+            text,
+            str(people.pnc_id[o]),
+            "pnc",
+            str(rec.surname[k]),
+            str(rec.forename[k]),
+            _iso_from_text(str(rec.dob[k])),
+            str(rec.address[k]),
+            str(rec.postcode[k]),
+            "",
+            vrm,
+            f"{lon[0]:.6f}",
+            f"{lat[0]:.6f}",
+            "",
+            local_iso(at + 365 * DAY)[:10],
+        )
+        for c, val in zip(t, row, strict=False):
             t[c].append(val)
     ident("intel", "intel.jsonl.gz", subj, refs, [str(people.pnc_id[o]) for o in subj], rec)
 
-    t = bk.table("voi", ["VOI Ref", "VRM", "Source", "Reason", "Reason Text", "Action", "Owner",
-                         "Team", "Created", "Expires"])
+    t = bk.table(
+        "voi",
+        [
+            "VOI Ref",
+            "VRM",
+            "Source",
+            "Reason",
+            "Reason Text",
+            "Action",
+            "Owner",
+            "Team",
+            "Created",
+            "Expires",
+        ],
+    )
     k = 0
 
     def voi(vrm: str, source: str, reason: str, text: str, action: str, at: int) -> None:
         nonlocal k
         k += 1
         off = int(rng.integers(0, len(officers.ref)))
-        row = (f"VOI-{p.start.year % 100:02d}-{k:05d}", vrm, source, reason, text, action,
-               officers.ref[off], officers.team[off], local_text(at),
-               local_text(at + int(rng.integers(30, 180)) * DAY)[:10])
-        for c, val in zip(t, row):
+        row = (
+            f"VOI-{p.start.year % 100:02d}-{k:05d}",
+            vrm,
+            source,
+            reason,
+            text,
+            action,
+            officers.ref[off],
+            officers.team[off],
+            local_text(at),
+            local_text(at + int(rng.integers(30, 180)) * DAY)[:10],
+        )
+        for c, val in zip(t, row, strict=False):
             t[c].append(val)
 
-    for v in np.flatnonzero(~np.isnat(veh.stolen_on)):
+    for v in np.flatnonzero(~np.isnat(veh.stolen_on)).tolist():
         at = int(veh.stolen_on[v].astype("datetime64[s]").astype(np.int64)) + 9 * 3600
-        voi(str(veh.vrm[v]), "pnc", "stolen-vehicle", "Reported stolen by the keeper.",
-            "stop-and-seize", at)
+        voi(
+            str(veh.vrm[v]),
+            "pnc",
+            "stolen-vehicle",
+            "Reported stolen by the keeper.",
+            "stop-and-seize",
+            at,
+        )
     for s_i, plate in enumerate(series.plate):
         if series.how[s_i] == "clone" or rng.random() < 0.3:
             reason = "cloned-plates" if series.how[s_i] == "clone" else "intelligence-interest"
-            voi(plate, "force-hotlist", reason, "Of interest to the proactive team.",
-                "do-not-stop-report", start_s + int(rng.integers(0, span)))
+            voi(
+                plate,
+                "force-hotlist",
+                reason,
+                "Of interest to the proactive team.",
+                "do-not-stop-report",
+                start_s + int(rng.integers(0, span)),
+            )
     for v in rng.choice(len(veh), size=max(3, len(veh) // 500), replace=False):
-        voi(str(veh.vrm[v]), "dvla", str(rng.choice(["no-insurance", "no-tax", "no-mot"])),
-            "Flagged by the register.", "stop-and-account", start_s + int(rng.integers(0, span)))
+        voi(
+            str(veh.vrm[v]),
+            "dvla",
+            str(rng.choice(["no-insurance", "no-tax", "no-mot"])),
+            "Flagged by the register.",
+            "stop-and-account",
+            start_s + int(rng.integers(0, span)),
+        )
 
     # Addresses of people known to police, and associations between them.
-    t = bk.table("person-address", ["Person Ref", "Person System", "Address Ref", "UPRN",
-                                    "Address Type", "Address", "Postcode", "Longitude",
-                                    "Latitude", "From", "To"])
+    t = bk.table(
+        "person-address",
+        [
+            "Person Ref",
+            "Person System",
+            "Address Ref",
+            "UPRN",
+            "Address Type",
+            "Address",
+            "Postcode",
+            "Longitude",
+            "Latitude",
+            "From",
+            "To",
+        ],
+    )
     start = np.datetime64(p.start, "D")
     for o in offenders:
-        for typ, a_i in (("home", int(people.address[o])), ("previous", int(people.prev_address[o]))):
+        for typ, a_i in (
+            ("home", int(people.address[o])),
+            ("previous", int(people.prev_address[o])),
+        ):
             if a_i < 0:
                 continue
             lon, lat = to_wgs84(np.array([addr.x[a_i]]), np.array([addr.y[a_i]]))
             moved_in = start - np.timedelta64(int(rng.integers(100, 2000)), "D")
-            row = (str(people.pnc_id[o]), "pnc", f"ADR-{a_i:07d}", f"99{a_i:010d}", typ,
-                   str(addr.text(np.array([a_i]))[0]), str(addr.postcode[a_i]), f"{lon[0]:.6f}",
-                   f"{lat[0]:.6f}", iso_date(moved_in), "" if typ == "home" else iso_date(start - 90))
-            for c, val in zip(t, row):
+            addr_row = (
+                str(people.pnc_id[o]),
+                "pnc",
+                f"ADR-{a_i:07d}",
+                f"99{a_i:010d}",
+                typ,
+                str(addr.text(np.array([a_i]))[0]),
+                str(addr.postcode[a_i]),
+                f"{lon[0]:.6f}",
+                f"{lat[0]:.6f}",
+                iso_date(moved_in),
+                "" if typ == "home" else iso_date(start - 90),
+            )
+            for c, val in zip(t, addr_row, strict=False):
                 t[c].append(val)
-    t = bk.table("associate", ["Person Ref", "Person System", "Associate Ref", "Associate System",
-                               "Basis", "From", "To", "Intel Ref"])
+    t = bk.table(
+        "associate",
+        [
+            "Person Ref",
+            "Person System",
+            "Associate Ref",
+            "Associate System",
+            "Basis",
+            "From",
+            "To",
+            "Intel Ref",
+        ],
+    )
     for s_i, o in enumerate(series.offender):
         co = series.co_offender[s_i]
         if co >= 0 and co != o:
-            for c, val in zip(t, (str(people.pnc_id[o]), "pnc", str(people.pnc_id[co]), "pnc",
-                                  "co-accused", iso_date(start), "", "")):
+            for c, val in zip(
+                t,
+                (
+                    str(people.pnc_id[o]),
+                    "pnc",
+                    str(people.pnc_id[co]),
+                    "pnc",
+                    "co-accused",
+                    iso_date(start),
+                    "",
+                    "",
+                ),
+                strict=False,
+            ):
                 t[c].append(val)
     hh_first: dict[int, int] = {}
     for o in offenders:
         h = int(people.household[o])
         if h in hh_first and people.pnc_id[hh_first[h]]:
-            for c, val in zip(t, (str(people.pnc_id[o]), "pnc", str(people.pnc_id[hh_first[h]]),
-                                  "pnc", "co-resident", iso_date(start - 400), "", "")):
+            for c, val in zip(
+                t,
+                (
+                    str(people.pnc_id[o]),
+                    "pnc",
+                    str(people.pnc_id[hh_first[h]]),
+                    "pnc",
+                    "co-resident",
+                    iso_date(start - 400),
+                    "",
+                    "",
+                ),
+                strict=False,
+            ):
                 t[c].append(val)
         hh_first.setdefault(h, int(o))
 
