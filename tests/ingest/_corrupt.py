@@ -194,6 +194,17 @@ def build(
             elif kind == "latin1":
                 stored = f[6] = "On or near Café Müller Row"
                 text_encoding = "latin-1"
+                if bom:
+                    # A byte-order mark declares the file UTF-8: a Latin-1 record in it is a
+                    # damaged record, quarantined, not a reason to re-read the block.
+                    pos = len(_join(f[:6])) + 1 + len("On or near Caf") + 1
+                    expected = Expected(
+                        kind,
+                        line,
+                        None,
+                        f"not valid UTF-8: byte 0xE9 at byte {pos} of the record "
+                        "(the rest of the file is UTF-8)",
+                    )
             elif kind == "ragged_short":
                 cut = rng.randint(1, 3)
                 del f[-cut:]

@@ -195,3 +195,47 @@ def test_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
         f"peak RSS {rss_small / 1e6:.0f} MB -> {rss_big / 1e6:.0f} MB for "
         f"{small_size / 1e6:.0f} MB -> {big_size / 1e6:.0f} MB of CSV"
     )
+
+
+def test_bad_byte_in_a_utf8_file_quarantines_only_its_record(
+    small_lake: Lake, tmp_path: Path
+) -> None:
+    """A file that shows it is UTF-8 (a byte-order mark, or well-formed multi-byte text) keeps
+    its other records as they are; the record with the invalid byte is quarantined. A file with
+    no sign of UTF-8 is read as a legacy single-byte encoding instead (the test above)."""
+
+    def data(first: int, place: str) -> bytes:
+        rows = [row(first, location=place), row(first + 1, location="MARK"), row(first + 2)]
+        return csv_text(rows).encode("utf-8").replace(b"MARK", b"Caf\xe9")
+
+    files = {
+        "multibyte.csv": data(1, "On or near Łódź Street"),
+        "bom.csv": b"\xef\xbb\xbf" + data(11, "On or near Lodz Street"),
+    }
+    for name, raw in files.items():
+        p = tmp_path / name
+        p.write_bytes(raw)
+        r = ingest_file(small_lake, p, get_mapping(MAPPING), dataset=name)
+        assert (r.rows_stored, r.rows_quarantined) == (2, 1), name
+        (reason,) = r.quarantine_reasons
+        assert reason.startswith("not valid UTF-8: byte 0xE9"), reason
+    engine = small_lake.engine()
+    try:
+        engine.create_views()
+        names = {x[0] for x in engine.con.execute("SELECT location_text FROM crime").fetchall()}
+    finally:
+        engine.close()
+    assert "On or near Łódź Street" in names  # not re-read as cp1252
+
+
+def test_positions_outside_the_area_and_overlong_short_fields(
+    small_lake: Lake, tmp_path: Path
+) -> None:
+    p = tmp_path / "area.csv"
+    rows = [row(1), row(2, lon="12.4964", lat="41.9028"), row(3, location="X" * 300), row(4)]
+    p.write_text(csv_text(rows), encoding="utf-8")
+    r = ingest_file(small_lake, p, get_mapping(MAPPING))
+    assert (r.rows_stored, r.rows_quarantined) == (2, 2)
+    reasons = " ".join(r.quarantine_reasons)
+    assert "location: the longitude and latitude are outside the area" in reasons
+    assert "location_text: longer than 256 characters" in reasons

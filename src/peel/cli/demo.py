@@ -59,9 +59,11 @@ def demo(
             )
         t0 = time.perf_counter()
         recorded = lake.lake_dir / "_cities" / f"{DATASET}.json"
-        if recorded.exists() and json.loads(recorded.read_text(encoding="utf-8"))[
-            "manifest"
-        ].get("params_sha256") == current["params_sha256"]:
+        if (
+            recorded.exists()
+            and json.loads(recorded.read_text(encoding="utf-8"))["manifest"].get("params_sha256")
+            == current["params_sha256"]
+        ):
             err.print("2. the lake already holds this city (dataset 'demo'); not ingested again")
         else:
             result = ingest_city(lake, city, DATASET)

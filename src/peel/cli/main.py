@@ -6,8 +6,8 @@ import typer
 
 from peel import __version__
 from peel.cli import demo, lake, quarantine
-from peel.cli.synth import synth
 from peel.cli.ingest import ingest
+from peel.cli.synth import synth
 
 app = typer.Typer(
     name="peel",

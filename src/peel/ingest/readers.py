@@ -29,8 +29,8 @@ from peel.errors import InputRefused
 from peel.ingest.framing import (
     FramedBlock,
     Reject,
-    has_utf8_multibyte,
     frame_records,
+    has_utf8_multibyte,
     read_header,
     record_spans,
     split_bad_utf8,
