@@ -243,7 +243,8 @@ def day_trips(
     cars = np.flatnonzero(((kind == KIND["car"]) | (kind == KIND["van"])) & active & ~stolen)
     if weekday:
         commuters = cars[(cars * 2654435761 % 1000) < p.anpr.commute_share * 1000]
-        go = commuters[rng.random(len(commuters)) < 0.8]
+        # The calibration factor scales commutes too (capped: nobody commutes twice a day).
+        go = commuters[rng.random(len(commuters)) < min(0.95, 0.8 * factor)]
         add(go, np.zeros(len(go), int), _H_COMMUTE_OUT)
         add(go, np.ones(len(go), int), _H_COMMUTE_BACK)
     k = rng.poisson(p.anpr.errands_per_day * _DOW[dow] * factor, len(cars))

@@ -457,11 +457,23 @@ def build_crimes(
         cand = [(ct, h) for _, ct, h in flat[: max(p.flareups, 1)]]
     cand.sort(key=lambda c: expected[c[0], c[1]].mean())
     if cand:
-        picks: np.ndarray | list[int] = (
-            np.linspace(0, len(cand) - 1, p.flareups).round().astype(int) if p.flareups else []
-        )
-        for fi, ci in enumerate(picks):
-            ct, h = cand[int(ci)]
+        # Spread over crime types (busiest first) and, within a type, over neighbourhoods from
+        # the quietest to the busiest, so flare-ups sit on different base rates.
+        by_type: dict[int, list[int]] = {}
+        for ct_, h_ in cand:
+            by_type.setdefault(ct_, []).append(h_)
+        order_t = sorted(by_type, key=lambda c: -float(expected[c].sum()))
+        chosen: list[tuple[int, int]] = []
+        for fi in range(p.flareups):
+            ct_ = order_t[fi % len(order_t)]
+            hs = by_type[ct_]
+            rnd = fi // len(order_t)
+            pos = [0, len(hs) - 1, len(hs) // 2][rnd % 3] if rnd < 3 else int(rng.integers(0, len(hs)))
+            pair = (ct_, hs[pos])
+            if pair in chosen:
+                pair = (ct_, hs[int(rng.integers(0, len(hs)))])
+            chosen.append(pair)
+        for fi, (ct, h) in enumerate(chosen):
             weeks = int(rng.integers(p.crime.flare_weeks[0], p.crime.flare_weeks[1] + 1))
             w0 = int(rng.integers(min(10, n_weeks - weeks - 1), n_weeks - weeks))
             mult = float(mults[fi % len(mults)])

@@ -42,7 +42,7 @@ def stream(seed: int, name: str) -> np.random.Generator:
 
 
 def expected_reads(p: Params) -> int:
-    return {"tiny": 60_000, "small": 500_000, "demo": 5_000_000, "large": 100_000_000}[p.scale]
+    return p.reads
 
 
 def generate(
@@ -191,37 +191,23 @@ def _write_reads(
         if len(thr) >= len(clone_src)
         else clone_src
     )
-    plate_of = veh.vrm.copy()
-    plate_of[clone_dst] = veh.vrm[clone_src]
-    cam_ids = np.array([f"CAM-SM-{i + 1:03d}" for i in range(len(b.cam_x))], dtype=object)
+    # Plates are handled as indices into one Arrow string array (and the day's misreads
+    # appended to it), so no per-read Python string is ever made.
+    plate_idx = np.arange(len(veh))
+    plate_idx[clone_dst] = clone_src
+    plate_dict = pa.array(veh.vrm.astype(str), pa.string())
+    index_of = {str(v): i for i, v in enumerate(veh.vrm)}
+    cam_dict = pa.array([f"CAM-SM-{i + 1:03d}" for i in range(len(b.cam_x))], pa.string())
     p_t = np.array(planted.t_utc, dtype=np.int64)
     p_cam = np.array(planted.camera, dtype=np.int32)
-    p_plate = np.array(planted.plate, dtype=object)
+    p_plate = np.array([index_of[x] for x in planted.plate], dtype=np.int64)
     total = 0
     bad: list[dict[str, Any]] = []
     mis_rows: list[pa.Table] = []
     conv_rows: list[dict[str, Any]] = []
-    month_parts: list[pa.Table] = []
-    month = str(days[0])[:7]
     rng_bad = stream(seed, "bad-rows-anpr")
-
-    def flush(month: str) -> None:
-        nonlocal total, month_parts
-        if not month_parts:
-            return
-        t = pa.concat_tables(month_parts)
-        month_parts = []
-        name = f"anpr-reads-{month}.parquet"
-        if month == str(days[0])[:7]:
-            cols = {c: t.column(c).to_pylist() for c in t.column_names}
-            rows = exports.plant("anpr-read", cols, rng_bad, extra_per=10**9)
-            t = pa.table({c: pa.array(v, pa.string()) for c, v in cols.items()})
-            bad.extend(
-                dict(file=name, line=r + 1, column=col, bad_class=cls, source="anpr-read")
-                for r, cls, col in rows
-            )
-        exports.write_parquet(ex / name, t)
-        total += t.num_rows
+    writer: pq.ParquetWriter | None = None
+    month = ""
 
     for di, d in enumerate(days):
         v, r, t = anpr.day_trips(p, veh, d, rng, factor)
@@ -246,58 +232,79 @@ def _write_reads(
         off = anpr.utc_offset_seconds(d)
         base = anpr.epoch(d)
         t_utc = base + rt - off
-        plates = plate_of[rv]
-        # Series reads planted near scenes today (times given in local seconds since 1970).
-        lo, hi = base, base + 86400
-        sel = (p_t >= lo) & (p_t < hi)
+        pidx = plate_idx[rv]
+        # Series and decoy reads planted near scenes today (local seconds since 1970).
+        sel = (p_t >= base) & (p_t < base + 86400)
         if sel.any():
-            plates = np.concatenate([plates, p_plate[sel]])
+            pidx = np.concatenate([pidx, p_plate[sel]])
             rc = np.concatenate([rc, p_cam[sel]])
             t_utc = np.concatenate([t_utc, p_t[sel] - off])
         order = np.argsort(t_utc, kind="stable")
-        plates, rc, t_utc = plates[order], rc[order], t_utc[order]
-        n = len(plates)
+        pidx, rc, t_utc = pidx[order], rc[order], t_utc[order]
+        n = len(pidx)
         if n == 0:
             continue
         conf = np.clip(rng.beta(30, 1.5, n), 0.5, 0.999)
-        bad_ocr = rng.random(n) < p.anpr.misread
-        true_plates = plates.copy()
-        for i in np.flatnonzero(bad_ocr):
-            plates[i] = anpr.misread(rng, str(plates[i]))
-        conf[bad_ocr] = np.clip(rng.beta(8, 3, int(bad_ocr.sum())), 0.3, 0.99)
+        bad_ocr = np.flatnonzero(rng.random(n) < p.anpr.misread)
+        true_idx = pidx[bad_ocr]
+        wrong = [anpr.misread(rng, str(veh.vrm[i])) for i in true_idx]
+        read_idx = pidx.copy()
+        read_idx[bad_ocr] = len(plate_dict) + np.arange(len(bad_ocr))
+        conf[bad_ocr] = np.clip(rng.beta(8, 3, len(bad_ocr)), 0.3, 0.99)
+        day_dict = pa.concat_arrays([plate_dict, pa.array(wrong, pa.string())])
         ds = str(d).replace("-", "")
         seq = pa.array(np.arange(1, n + 1))
         ids = pc.binary_join_element_wise(
             f"RD-{ds}-", pc.utf8_lpad(pc.cast(seq, pa.string()), 7, "0"), ""
         )
-        ts = pa.array(t_utc.astype("datetime64[s]"), pa.timestamp("s"))
+        # "2024-01-01 00:00:00" -> "2024-01-01T00:00:00Z" (Arrow's strftime is much slower).
+        ts = pc.cast(pa.array(t_utc.astype("datetime64[s]"), pa.timestamp("s")), pa.string())
+        iso_ts = pc.binary_join_element_wise(pc.replace_substring(ts, " ", "T"), "Z", "")
         tbl = pa.table(
             {
                 "Read ID": ids,
-                "VRM": pa.array(plates.astype(str), pa.string()),
-                "Camera ID": pa.array(cam_ids[rc].astype(str), pa.string()),
-                "Read Time (UTC)": pc.strftime(ts, format="%Y-%m-%dT%H:%M:%SZ"),
+                "VRM": pc.take(day_dict, pa.array(read_idx)),
+                "Camera ID": pc.take(cam_dict, pa.array(rc)),
+                "Read Time (UTC)": iso_ts,
                 "Confidence": pc.cast(pa.array(np.round(conf, 3)), pa.string()),
                 "Image Ref": pc.binary_join_element_wise(f"anpr-img/{d}/", ids, ".jpg", ""),
                 "Lane": pc.cast(pa.array(rng.integers(1, 3, n)), pa.string()),
             }
         )
-        if bad_ocr.any():
+        if len(bad_ocr):
             mis_rows.append(
                 pa.table(
                     {
-                        "read_id": ids.filter(pa.array(bad_ocr)),
-                        "vrm_read": pa.array(plates[bad_ocr].astype(str)),
-                        "vrm_true": pa.array(true_plates[bad_ocr].astype(str)),
+                        "read_id": pc.take(ids, pa.array(bad_ocr)),
+                        "vrm_read": pa.array(wrong, pa.string()),
+                        "vrm_true": pc.take(plate_dict, pa.array(true_idx)),
                     }
                 )
             )
         m = str(d)[:7]
+        name = f"anpr-reads-{m}.parquet"
+        if di == 0:
+            # Bad rows go among the first day's first reads (as Python values: a few thousand
+            # rows, not the month).
+            head_n = min(5000, tbl.num_rows)
+            cols = {c: tbl.column(c).slice(0, head_n).to_pylist() for c in tbl.column_names}
+            rows = exports.plant("anpr-read", cols, rng_bad, extra_per=10**9)
+            head = pa.table({c: pa.array(vals, pa.string()) for c, vals in cols.items()})
+            tbl = pa.concat_tables([head, tbl.slice(head_n)])
+            bad.extend(
+                dict(file=name, line=r_ + 1, column=col, bad_class=cls, source="anpr-read")
+                for r_, cls, col in rows
+            )
         if m != month:
-            flush(month)
+            if writer is not None:
+                writer.close()
+            writer = pq.ParquetWriter(ex / name, tbl.schema, compression="zstd")
             month = m
-        month_parts.append(tbl)
-    flush(month)
+        assert writer is not None
+        writer.write_table(tbl, row_group_size=1 << 20)
+        total += tbl.num_rows
+    if writer is not None:
+        writer.close()
     mis = (
         pa.concat_tables(mis_rows) if mis_rows else pa.table({"read_id": pa.array([], pa.string())})
     )
