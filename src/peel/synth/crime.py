@@ -615,6 +615,10 @@ def _series(
     innocent = np.flatnonzero((veh.kind == KIND["car"]) & ~np.isin(veh.home_person, offenders))
     cams = np.stack([b.cam_x, b.cam_y], 1)
     used_plates: set[str] = set()
+    # An exact share of series (not a coin per series) live near their crimes, so the share
+    # holds at every scale.
+    n_near = int(np.ceil(p.crime.series_near_home_share * p.series))
+    near_home_set = set(rng.permutation(p.series)[:n_near].tolist())
     for si in range(p.series):
         ctype = kinds[si % len(kinds)]
         t = TYPES[ctype]
@@ -639,10 +643,14 @@ def _series(
         first = int(rng.integers(0, max(1, n_days - span)))
         day = np.sort(first + rng.choice(span, size=k, replace=False))
         hx, hy = addr.x[people.address[off]], addr.y[people.address[off]]
-        near_home = bool(rng.random() < p.crime.series_near_home_share)
+        near_home = si in near_home_set
         lo, hi = p.crime.series_read_share
         share = rng.uniform(lo, hi)
-        n_read = min(k - 2, max(2, round(share * k)))
+        # Within the configured share of the series' crimes (and at least two, at most all
+        # but two).
+        n_read = round(share * k)
+        n_read = min(n_read, int(np.floor(hi * k)), k - 2)
+        n_read = max(n_read, int(np.ceil(lo * k)), 2)
         with_read = np.zeros(k, bool)
         with_read[rng.choice(k, size=n_read, replace=False)] = True
         # A centre for the series: near home or elsewhere in the borough.

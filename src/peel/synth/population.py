@@ -455,6 +455,8 @@ def record_identity(
                 if d_ == int(dd[k]):
                     d_ = 1 + (d_ % 28)
             tags[k].append("dob_digit")
+        if (d_, mo_) == (29, 2) and not (y_ % 4 == 0 and (y_ % 100 != 0 or y_ % 400 == 0)):
+            d_ = 28  # a wrong year must not make an impossible date: that is a bad row
         if r[k, 6] < noise.dob_placeholder:
             d_, mo_ = 1, 1
             tags[k].append("dob_placeholder")
