@@ -81,39 +81,71 @@ def utc_offset_seconds(day: np.datetime64) -> int:
     return int(off.total_seconds()) if off else 0
 
 
+def _line_index(lines: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Index of the nearest of the evenly spaced main-road lines to each value."""
+    step = float(lines[1] - lines[0]) if len(lines) > 1 else 1.0
+    return np.clip(np.round((v - lines[0]) / step).astype(np.int64), 0, len(lines) - 1)
+
+
+def _in_ranges(
+    line_of_route: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    cam_line: np.ndarray,
+    cam_pos: np.ndarray,
+    cams: np.ndarray,
+    descending: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(route, camera) for the cameras on each route's line between lo and hi: cameras are
+    sorted by (line, position), so each route's cameras are one contiguous run found by
+    binary search, and only the cameras passed are ever materialised."""
+    key = cam_line[cams].astype(np.float64) * 1e8 + cam_pos[cams]
+    order = np.argsort(key, kind="stable")
+    skey, scam = key[order], cams[order]
+    base = line_of_route.astype(np.float64) * 1e8
+    a = np.searchsorted(skey, base + lo, side="left")
+    z = np.searchsorted(skey, base + hi, side="right")
+    cnt = (z - a).astype(np.int64)
+    total = int(cnt.sum())
+    route = np.repeat(np.arange(len(line_of_route)), cnt)
+    offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    # In the order of travel: runs of routes going down the line are read backwards.
+    offs = np.where(np.repeat(descending, cnt), np.repeat(cnt, cnt) - 1 - offs, offs)
+    return route, scam[np.repeat(a, cnt) + offs]
+
+
 def _route_cameras(
     b: Borough, ox: np.ndarray, oy: np.ndarray, dx: np.ndarray, dy: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(route index, camera, distance) for every camera each route passes."""
-    ax = b.arterial_x[np.abs(b.arterial_x[None, :] - ox[:, None]).argmin(1)]
-    by = b.arterial_y[np.abs(b.arterial_y[None, :] - dy[:, None]).argmin(1)]
-    cx, cy, axis, cdir = b.cam_x[None, :], b.cam_y[None, :], b.cam_axis[None, :], b.cam_dir[None, :]
-    north = (by > oy)[:, None]
-    lo_y, hi_y = np.minimum(oy, by)[:, None], np.maximum(oy, by)[:, None]
-    on_v = (
-        (axis == 0)
-        & (np.abs(cx - ax[:, None]) < 1)
-        & (cy >= lo_y)
-        & (cy <= hi_y)
-        & (np.where(north, cdir == "N", cdir == "S"))
-    )
-    d_v = np.abs(ox - ax)[:, None] + np.abs(cy - oy[:, None])
-    east = (dx > ax)[:, None]
-    lo_x, hi_x = np.minimum(ax, dx)[:, None], np.maximum(ax, dx)[:, None]
-    on_h = (
-        (axis == 1)
-        & (np.abs(cy - by[:, None]) < 1)
-        & (cx >= lo_x)
-        & (cx <= hi_x)
-        & (np.where(east, cdir == "E", cdir == "W"))
-    )
-    d_h = (np.abs(ox - ax) + np.abs(by - oy))[:, None] + np.abs(cx - ax[:, None])
-    r1, c1 = np.nonzero(on_v)
-    r2, c2 = np.nonzero(on_h)
+    ix = _line_index(b.arterial_x, ox)
+    iy = _line_index(b.arterial_y, dy)
+    ax, by = b.arterial_x[ix], b.arterial_y[iy]
+    cam_ix = _line_index(b.arterial_x, b.cam_x)
+    cam_iy = _line_index(b.arterial_y, b.cam_y)
+    code = {"N": 0, "S": 1, "E": 2, "W": 3}
+    cdir = np.array([code[str(x)] for x in b.cam_dir], dtype=np.int8)
+    # North-south leg: along the road at ax from oy to by, read by cameras facing that way.
+    north = by > oy
+    r1, c1 = _in_ranges(ix, np.minimum(oy, by), np.maximum(oy, by), cam_ix, b.cam_y,
+                        np.flatnonzero(b.cam_axis == 0), ~north)
+    ok1 = cdir[c1] == np.where(north[r1], 0, 1)
+    r1, c1 = r1[ok1], c1[ok1]
+    d1 = np.abs(ox - ax)[r1] + np.abs(b.cam_y[c1] - oy[r1])
+    # East-west leg: along the road at by from ax to dx.
+    east = dx > ax
+    r2, c2 = _in_ranges(iy, np.minimum(ax, dx), np.maximum(ax, dx), cam_iy, b.cam_x,
+                        np.flatnonzero(b.cam_axis == 1), ~east)
+    ok2 = cdir[c2] == np.where(east[r2], 2, 3)
+    r2, c2 = r2[ok2], c2[ok2]
+    d2 = (np.abs(ox - ax) + np.abs(by - oy))[r2] + np.abs(b.cam_x[c2] - ax[r2])
     r = np.concatenate([r1, r2])
     c = np.concatenate([c1, c2])
-    d = np.concatenate([d_v[r1, c1], d_h[r2, c2]])
-    order = np.lexsort((d, r))
+    d = np.concatenate([d1, d2])
+    # Each leg is grouped by route and in travel order, and the first leg comes first: a
+    # stable sort by route (a linear merge of two sorted runs) gives every route's cameras in
+    # the order it passes them.
+    order = np.argsort(r, kind="stable")
     return r[order], c[order], d[order]
 
 
@@ -197,7 +229,7 @@ def build_routes(
             ox[v, k], oy[v, k], dx[v, k], dy[v, k] = src_pt[0], src_pt[1], dst_pt[0], dst_pt[1]
     flat = [a.ravel() for a in (ox, oy, dx, dy)]
     rs, cs, ds = [], [], []
-    step = 20000
+    step = 500_000
     for s in range(0, n * per, step):
         r, c, d = _route_cameras(b, *(a[s : s + step] for a in flat))
         rs.append(r + s)

@@ -468,7 +468,11 @@ def build_crimes(
             ct_ = order_t[fi % len(order_t)]
             hs = by_type[ct_]
             rnd = fi // len(order_t)
-            pos = [0, len(hs) - 1, len(hs) // 2][rnd % 3] if rnd < 3 else int(rng.integers(0, len(hs)))
+            pos = (
+                [0, len(hs) - 1, len(hs) // 2][rnd % 3]
+                if rnd < 3
+                else int(rng.integers(0, len(hs)))
+            )
             pair = (ct_, hs[pos])
             if pair in chosen:
                 pair = (ct_, hs[int(rng.integers(0, len(hs)))])

@@ -10,8 +10,10 @@ parameters give the same bytes anywhere.
 from __future__ import annotations
 
 import json
+import queue
 import resource
 import shutil
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -206,9 +208,72 @@ def _write_reads(
     mis_rows: list[pa.Table] = []
     conv_rows: list[dict[str, Any]] = []
     rng_bad = stream(seed, "bad-rows-anpr")
-    writer: pq.ParquetWriter | None = None
-    month = ""
+    jobs: queue.Queue[Any] = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+    counted = [0]
+    planted_bad = [False]
 
+    def write_days() -> None:
+        writer: pq.ParquetWriter | None = None
+        month = ""
+        try:
+            while (job := jobs.get()) is not None:
+                d, read_idx, rc, t_utc, conf, lanes, bad_ocr, true_idx, wrong = job
+                tbl, mis = _day_table(
+                    d,
+                    read_idx,
+                    rc,
+                    t_utc,
+                    conf,
+                    lanes,
+                    bad_ocr,
+                    true_idx,
+                    wrong,
+                    plate_dict,
+                    cam_dict,
+                )
+                if mis is not None:
+                    mis_rows.append(mis)
+                m = str(d)[:7]
+                name = f"anpr-reads-{m}.parquet"
+                if not planted_bad[0]:
+                    planted_bad[0] = True
+                    # Bad rows go among the first day's first reads (as Python values: a few
+                    # thousand rows, not the month).
+                    head_n = min(5000, tbl.num_rows)
+                    cols = {c: tbl.column(c).slice(0, head_n).to_pylist() for c in tbl.column_names}
+                    rows = exports.plant("anpr-read", cols, rng_bad, extra_per=10**9)
+                    head = pa.table({c: pa.array(vals, pa.string()) for c, vals in cols.items()})
+                    tbl = pa.concat_tables([head, tbl.slice(head_n)])
+                    bad.extend(
+                        dict(file=name, line=r_ + 1, column=col, bad_class=cls, source="anpr-read")
+                        for r_, cls, col in rows
+                    )
+                if m != month:
+                    if writer is not None:
+                        writer.close()
+                    # Dictionary encoding only where values repeat (plates, cameras, lanes,
+                    # confidences): trying it on unique ids and times only costs time.
+                    writer = pq.ParquetWriter(
+                        ex / name,
+                        tbl.schema,
+                        compression="zstd",
+                        use_dictionary=["VRM", "Camera ID", "Confidence", "Lane"],
+                    )
+                    month = m
+                assert writer is not None
+                writer.write_table(tbl, row_group_size=1 << 20)
+                counted[0] += tbl.num_rows
+        except BaseException as e:  # reported to the main thread, which stops
+            failure.append(e)
+            while jobs.get() is not None:
+                pass
+        finally:
+            if writer is not None:
+                writer.close()
+
+    worker = threading.Thread(target=write_days, name="synth-anpr-writer")
+    worker.start()
     for di, d in enumerate(days):
         v, r, t = anpr.day_trips(p, veh, d, rng, factor)
         for k, (a, c) in enumerate(pairs):
@@ -251,60 +316,17 @@ def _write_reads(
         read_idx = pidx.copy()
         read_idx[bad_ocr] = len(plate_dict) + np.arange(len(bad_ocr))
         conf[bad_ocr] = np.clip(rng.beta(8, 3, len(bad_ocr)), 0.3, 0.99)
-        day_dict = pa.concat_arrays([plate_dict, pa.array(wrong, pa.string())])
-        ds = str(d).replace("-", "")
-        seq = pa.array(np.arange(1, n + 1))
-        ids = pc.binary_join_element_wise(
-            f"RD-{ds}-", pc.utf8_lpad(pc.cast(seq, pa.string()), 7, "0"), ""
-        )
-        # "2024-01-01 00:00:00" -> "2024-01-01T00:00:00Z" (Arrow's strftime is much slower).
-        ts = pc.cast(pa.array(t_utc.astype("datetime64[s]"), pa.timestamp("s")), pa.string())
-        iso_ts = pc.binary_join_element_wise(pc.replace_substring(ts, " ", "T"), "Z", "")
-        tbl = pa.table(
-            {
-                "Read ID": ids,
-                "VRM": pc.take(day_dict, pa.array(read_idx)),
-                "Camera ID": pc.take(cam_dict, pa.array(rc)),
-                "Read Time (UTC)": iso_ts,
-                "Confidence": pc.cast(pa.array(np.round(conf, 3)), pa.string()),
-                "Image Ref": pc.binary_join_element_wise(f"anpr-img/{d}/", ids, ".jpg", ""),
-                "Lane": pc.cast(pa.array(rng.integers(1, 3, n)), pa.string()),
-            }
-        )
-        if len(bad_ocr):
-            mis_rows.append(
-                pa.table(
-                    {
-                        "read_id": pc.take(ids, pa.array(bad_ocr)),
-                        "vrm_read": pa.array(wrong, pa.string()),
-                        "vrm_true": pc.take(plate_dict, pa.array(true_idx)),
-                    }
-                )
-            )
-        m = str(d)[:7]
-        name = f"anpr-reads-{m}.parquet"
-        if di == 0:
-            # Bad rows go among the first day's first reads (as Python values: a few thousand
-            # rows, not the month).
-            head_n = min(5000, tbl.num_rows)
-            cols = {c: tbl.column(c).slice(0, head_n).to_pylist() for c in tbl.column_names}
-            rows = exports.plant("anpr-read", cols, rng_bad, extra_per=10**9)
-            head = pa.table({c: pa.array(vals, pa.string()) for c, vals in cols.items()})
-            tbl = pa.concat_tables([head, tbl.slice(head_n)])
-            bad.extend(
-                dict(file=name, line=r_ + 1, column=col, bad_class=cls, source="anpr-read")
-                for r_, cls, col in rows
-            )
-        if m != month:
-            if writer is not None:
-                writer.close()
-            writer = pq.ParquetWriter(ex / name, tbl.schema, compression="zstd")
-            month = m
-        assert writer is not None
-        writer.write_table(tbl, row_group_size=1 << 20)
-        total += tbl.num_rows
-    if writer is not None:
-        writer.close()
+        lanes = rng.integers(1, 3, n)
+        # The Arrow and Parquet work runs on a second thread (pyarrow releases the GIL), so
+        # the next day is drawn while this one is written.
+        jobs.put((d, read_idx, rc, t_utc, conf, lanes, bad_ocr, true_idx, wrong))
+        if failure:
+            break
+    jobs.put(None)
+    worker.join()
+    if failure:
+        raise failure[0]
+    total = counted[0]
     mis = (
         pa.concat_tables(mis_rows) if mis_rows else pa.table({"read_id": pa.array([], pa.string())})
     )
@@ -319,6 +341,53 @@ def _write_reads(
     ]
     _ = clones
     return total, bad, mis, conv
+
+
+def _day_table(
+    d: np.datetime64,
+    read_idx: np.ndarray,
+    rc: np.ndarray,
+    t_utc: np.ndarray,
+    conf: np.ndarray,
+    lanes: np.ndarray,
+    bad_ocr: np.ndarray,
+    true_idx: np.ndarray,
+    wrong: list[str],
+    plate_dict: pa.Array,
+    cam_dict: pa.Array,
+) -> tuple[pa.Table, pa.Table | None]:
+    """One day's reads in the anpr-read layout, and its misreads for truth."""
+    n = len(read_idx)
+    day_dict = pa.concat_arrays([plate_dict, pa.array(wrong, pa.string())])
+    ds = str(d).replace("-", "")
+    seq = pa.array(np.arange(1, n + 1))
+    ids = pc.binary_join_element_wise(
+        f"RD-{ds}-", pc.utf8_lpad(pc.cast(seq, pa.string()), 7, "0"), ""
+    )
+    # "2024-01-01 00:00:00" -> "2024-01-01T00:00:00Z" (Arrow's strftime is much slower).
+    ts = pc.cast(pa.array(t_utc.astype("datetime64[s]"), pa.timestamp("s")), pa.string())
+    iso_ts = pc.binary_join_element_wise(pc.replace_substring(ts, " ", "T"), "Z", "")
+    tbl = pa.table(
+        {
+            "Read ID": ids,
+            "VRM": pc.take(day_dict, pa.array(read_idx)),
+            "Camera ID": pc.take(cam_dict, pa.array(rc)),
+            "Read Time (UTC)": iso_ts,
+            "Confidence": pc.cast(pa.array(np.round(conf, 3)), pa.string()),
+            "Image Ref": pc.binary_join_element_wise(f"anpr-img/{d}/", ids, ".jpg", ""),
+            "Lane": pc.cast(pa.array(lanes), pa.string()),
+        }
+    )
+    mis = None
+    if len(bad_ocr):
+        mis = pa.table(
+            {
+                "read_id": pc.take(ids, pa.array(bad_ocr)),
+                "vrm_read": pa.array(wrong, pa.string()),
+                "vrm_true": pc.take(plate_dict, pa.array(true_idx)),
+            }
+        )
+    return tbl, mis
 
 
 def _write_truth(

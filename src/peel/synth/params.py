@@ -104,7 +104,9 @@ class Params(_Strict):
     vehicles: int = Field(ge=10)
     through_vehicles: int = Field(ge=0)
     cameras: int = Field(ge=4)
-    reads: int = Field(ge=1000, description="ANPR reads a year (the trip rates are calibrated to it)")
+    reads: int = Field(
+        ge=1000, description="ANPR reads a year (the trip rates are calibrated to it)"
+    )
     crimes: int = Field(ge=50, description="crimes a year, all kinds")
     series: int = Field(ge=1)
     offenders: int = Field(ge=10)
@@ -122,7 +124,8 @@ class Params(_Strict):
 
 
 SCALES: dict[str, dict[str, Any]] = {
-    "tiny": dict(reads=60_000, 
+    "tiny": dict(
+        reads=60_000,
         residents=1500,
         outsiders=600,
         vehicles=700,
@@ -137,7 +140,8 @@ SCALES: dict[str, dict[str, Any]] = {
         height_m=3000,
         anpr=dict(buses=2, convoys=4, clones=2, stolen=3),
     ),
-    "small": dict(reads=500_000, 
+    "small": dict(
+        reads=500_000,
         residents=5000,
         outsiders=2000,
         vehicles=2000,
@@ -152,7 +156,8 @@ SCALES: dict[str, dict[str, Any]] = {
         height_m=4000,
         anpr=dict(buses=3, convoys=8, clones=3, stolen=5),
     ),
-    "demo": dict(reads=5_000_000, 
+    "demo": dict(
+        reads=5_000_000,
         residents=50000,
         outsiders=15000,
         vehicles=20000,
@@ -164,7 +169,8 @@ SCALES: dict[str, dict[str, Any]] = {
         officers=200,
         flareups=8,
     ),
-    "large": dict(reads=100_000_000, 
+    "large": dict(
+        reads=100_000_000,
         residents=560000,
         outsiders=140000,
         vehicles=260000,

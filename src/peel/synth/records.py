@@ -28,6 +28,14 @@ def d_text(d: np.datetime64) -> str:
     return f"{s[8:10]}/{s[5:7]}/{s[0:4]}"
 
 
+def dmy(d: np.ndarray) -> np.ndarray:
+    """dd/mm/yyyy for an array of dates ('' for NaT): d_text for many at once."""
+    iso = np.datetime_as_string(d.astype("datetime64[D]"), unit="D").tolist()
+    return np.array(
+        [f"{x[8:10]}/{x[5:7]}/{x[0:4]}" if x != "NaT" else "" for x in iso], dtype=object
+    )
+
+
 def iso_date(d: np.datetime64) -> str:
     return "" if np.isnat(d) else str(d.astype("datetime64[D]"))
 
@@ -593,22 +601,22 @@ def write_book(
             "Year of Manufacture",
         ],
     )
-    for v in range(len(veh)):
-        for c, x in zip(
-            t,
-            (
-                veh.vrm[v],
-                veh.vin[v],
-                veh.make[v],
-                veh.model[v],
-                str(veh.colour[v]).upper(),
-                veh.body[v],
-                d_text(veh.first_reg[v]),
-                str(veh.first_reg[v])[:4],
-            ),
-            strict=False,
-        ):
-            t[c].append(x)
+    reg = dmy(veh.first_reg)
+    for c, col in zip(
+        t,
+        (
+            veh.vrm,
+            veh.vin,
+            veh.make,
+            veh.model,
+            np.char.upper(veh.colour.astype(str)),
+            veh.body,
+            reg,
+            np.array([x[6:] for x in reg]),
+        ),
+        strict=True,
+    ):
+        t[c].extend(col.tolist())
     kp = veh.keeping
     t = bk.table(
         "pnc-keeper",
@@ -631,6 +639,7 @@ def write_book(
         people, addr, kp.person[people_rows], rng, noise, with_middle=0.2, when_moved_old=0.8
     )
     pos = {int(r): k for k, r in enumerate(people_rows)}
+    k_from, k_to = dmy(kp.start), dmy(kp.end)
     keep_refs, keep_who, keep_pref = [], [], []
     for r in range(len(kp.vehicle)):
         v = int(kp.vehicle[r])
@@ -649,7 +658,7 @@ def write_book(
                 rec.address[k],
                 rec.postcode[k],
             )
-            keep_refs.append(f"{veh.vrm[v]}|{kref}|{d_text(kp.start[r])}")
+            keep_refs.append(f"{veh.vrm[v]}|{kref}|{k_from[r]}")
             keep_who.append(pi)
             keep_pref.append(kref)
         else:
@@ -664,9 +673,7 @@ def write_book(
                 f"Unit {1 + len(co) % 40}, {BOROUGH} Trading Estate, London",
                 "LX1 9AA",
             )
-        for c, x in zip(
-            t, (veh.vrm[v], kind, *vals, d_text(kp.start[r]), d_text(kp.end[r])), strict=False
-        ):
+        for c, x in zip(t, (veh.vrm[v], kind, *vals, k_from[r], k_to[r]), strict=False):
             t[c].append(x)
     sub = [pos[r] for r in people_rows.tolist()]
     ident(

@@ -157,13 +157,15 @@ def build_vehicles(p: Params, people: People, rng: np.random.Generator) -> Vehic
     model[kind == KIND["bus"]] = "Enviro400"
     colour = rng.choice(COLOURS, n, p=COLOUR_P / COLOUR_P.sum()).astype(object)
     colour[kind == KIND["bus"]] = "red"
-    vin = np.array(
-        [
-            f"SYNTH{''.join(rng.choice(list('ABCDEFGHJKLMNPRSTUVWXYZ0123456789'), 6))}{i:06d}"
-            for i in range(n)
-        ],
-        dtype=object,
+    vin_chars = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
+    mid = rng.choice(vin_chars, size=(n, 6))
+    mid_s = np.char.add(
+        np.char.add(np.char.add(mid[:, 0], mid[:, 1]), np.char.add(mid[:, 2], mid[:, 3])),
+        np.char.add(mid[:, 4], mid[:, 5]),
     )
+    vin = np.char.add(
+        np.char.add("SYNTH", mid_s), np.char.zfill(np.arange(n).astype(str), 6)
+    ).astype(object)
     vrm = make_plates(rng, n)
 
     # Keeperships: companies keep vans (half), buses and hire cars; 8% of private vehicles
@@ -197,7 +199,8 @@ def build_vehicles(p: Params, people: People, rng: np.random.Generator) -> Vehic
             s.append(begin)
             e.append(nat)
         elif rng.random() < 0.08:
-            change = start + np.timedelta64(int(rng.integers(20, p.months * 30 - 20)), "D")
+            span = p.months * 30
+            change = start + np.timedelta64(int(rng.integers(span // 6, span - span // 6)), "D")
             old = int(rng.choice(res_adults)) if rng.random() < 0.5 else int(rng.choice(out_adults))
             veh.append(v)
             per.append(old)
@@ -225,7 +228,8 @@ def build_vehicles(p: Params, people: People, rng: np.random.Generator) -> Vehic
     stolen = np.full(n, nat)
     cand = np.flatnonzero(kind == KIND["car"])
     for v in rng.choice(cand, size=min(p.anpr.stolen, len(cand)), replace=False):
-        stolen[v] = start + np.timedelta64(int(rng.integers(10, max(11, p.months * 30 - 10))), "D")
+        span = p.months * 30
+        stolen[v] = start + np.timedelta64(int(rng.integers(span // 10, span - span // 10)), "D")
     del end_year
     return Vehicles(vrm, vin, make, model, colour, body, first_reg, kind, driver, keeping, stolen)
 
