@@ -4,6 +4,7 @@ difficulty figure of issue 3 measured from the written files and inside its rang
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,19 @@ def test_same_seed_same_bytes_wherever_written(tmp_path: Path) -> None:
     assert str(tmp_path) not in manifest and "generator_version" in manifest
     generate(p, 12, tmp_path / "c")
     assert _digest(tmp_path / "c") != a
+
+
+def test_worker_processes_write_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big cities write ANPR months in two processes; the bytes must not depend on it."""
+    gen = importlib.import_module("peel.synth.generate")  # the module, not the function
+
+    p = build_params("tiny")
+    generate(p, 21, tmp_path / "one")
+    monkeypatch.setattr(gen, "POOL_READS", 0)
+    generate(p, 21, tmp_path / "two")
+    assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
 
 
 def test_parameters_are_checked(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ def synth(
         "bad_rows": m["bad_rows"],
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(done["peak_rss_bytes"] / 2**20, 1),
+        "peak_rss_worker_mb": round(done["peak_rss_worker_bytes"] / 2**20, 1),
         "disk_mb": round(done["disk_bytes"] / 2**20, 1),
     }
     if as_json:
@@ -50,5 +51,6 @@ def synth(
     err.print(
         f"city {scale}-{seed} ({profile}) in {target}: {total:,} rows in {len(m['rows'])} exports, "
         f"{m['bad_rows']} planted bad rows; {seconds:.1f} s, peak memory "
-        f"{doc['peak_rss_mb']:,.0f} MB, disk {doc['disk_mb']:,.1f} MB"
+        f"{doc['peak_rss_mb']:,.0f} MB (ANPR workers {doc['peak_rss_worker_mb']:,.0f} MB each at "
+        f"most), disk {doc['disk_mb']:,.1f} MB"
     )

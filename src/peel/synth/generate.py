@@ -10,12 +10,14 @@ parameters give the same bytes anywhere.
 from __future__ import annotations
 
 import json
-import queue
+import multiprocessing
+import os
 import resource
 import shutil
-import threading
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +152,14 @@ def generate(
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     disk = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"manifest": manifest, "disk_bytes": disk, "peak_rss_bytes": peak}
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return {
+        "manifest": manifest,
+        "disk_bytes": disk,
+        "peak_rss_bytes": peak,
+        # The two ANPR worker processes (forked: they share the parent's pages until written).
+        "peak_rss_worker_bytes": child,
+    }
 
 
 def _export_sources(out: Path) -> dict[str, str]:
@@ -165,9 +174,37 @@ def _export_sources(out: Path) -> dict[str, str]:
     return found
 
 
+@dataclass
+class _AnprContext:
+    """What every month of ANPR reads needs; inherited by forked worker processes."""
+
+    p: Params
+    seed: int
+    veh: Any
+    routes: Any
+    days: list[np.datetime64]
+    factor: float
+    pairs: np.ndarray
+    convoy_days: dict[int, set[int]]
+    plate_idx: np.ndarray
+    plate_dict: pa.Array
+    cam_dict: pa.Array
+    p_t: np.ndarray
+    p_cam: np.ndarray
+    p_plate: np.ndarray
+    ex: Path
+    tmp: Path
+
+
+_CTX: _AnprContext | None = None
+# Cities with at least this many reads are written by two processes.
+POOL_READS = 5_000_000
+
+
 def _write_reads(
     p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any, planted: Any, ex: Path
 ) -> tuple[int, list[dict[str, Any]], pa.Table, pa.Table]:
+    global _CTX
     rng = stream(seed, "anpr")
     routes = anpr.build_routes(p, b, people, addr, veh, rng)
     days = list(anpr.days(p))
@@ -197,150 +234,161 @@ def _write_reads(
     # appended to it), so no per-read Python string is ever made.
     plate_idx = np.arange(len(veh))
     plate_idx[clone_dst] = clone_src
-    plate_dict = pa.array(veh.vrm.astype(str), pa.string())
     index_of = {str(v): i for i, v in enumerate(veh.vrm)}
-    cam_dict = pa.array([f"CAM-SM-{i + 1:03d}" for i in range(len(b.cam_x))], pa.string())
-    p_t = np.array(planted.t_utc, dtype=np.int64)
-    p_cam = np.array(planted.camera, dtype=np.int32)
-    p_plate = np.array([index_of[x] for x in planted.plate], dtype=np.int64)
-    total = 0
-    bad: list[dict[str, Any]] = []
-    mis_rows: list[pa.Table] = []
-    conv_rows: list[dict[str, Any]] = []
-    rng_bad = stream(seed, "bad-rows-anpr")
-    jobs: queue.Queue[Any] = queue.Queue(maxsize=2)
-    failure: list[BaseException] = []
-    counted = [0]
-    planted_bad = [False]
-
-    def write_days() -> None:
-        writer: pq.ParquetWriter | None = None
-        month = ""
-        try:
-            while (job := jobs.get()) is not None:
-                d, read_idx, rc, t_utc, conf, lanes, bad_ocr, true_idx, wrong = job
-                tbl, mis = _day_table(
-                    d,
-                    read_idx,
-                    rc,
-                    t_utc,
-                    conf,
-                    lanes,
-                    bad_ocr,
-                    true_idx,
-                    wrong,
-                    plate_dict,
-                    cam_dict,
-                )
-                if mis is not None:
-                    mis_rows.append(mis)
-                m = str(d)[:7]
-                name = f"anpr-reads-{m}.parquet"
-                if not planted_bad[0]:
-                    planted_bad[0] = True
-                    # Bad rows go among the first day's first reads (as Python values: a few
-                    # thousand rows, not the month).
-                    head_n = min(5000, tbl.num_rows)
-                    cols = {c: tbl.column(c).slice(0, head_n).to_pylist() for c in tbl.column_names}
-                    rows = exports.plant("anpr-read", cols, rng_bad, extra_per=10**9)
-                    head = pa.table({c: pa.array(vals, pa.string()) for c, vals in cols.items()})
-                    tbl = pa.concat_tables([head, tbl.slice(head_n)])
-                    bad.extend(
-                        dict(file=name, line=r_ + 1, column=col, bad_class=cls, source="anpr-read")
-                        for r_, cls, col in rows
-                    )
-                if m != month:
-                    if writer is not None:
-                        writer.close()
-                    # Dictionary encoding only where values repeat (plates, cameras, lanes,
-                    # confidences): trying it on unique ids and times only costs time.
-                    writer = pq.ParquetWriter(
-                        ex / name,
-                        tbl.schema,
-                        compression="zstd",
-                        use_dictionary=["VRM", "Camera ID", "Confidence", "Lane"],
-                    )
-                    month = m
-                assert writer is not None
-                writer.write_table(tbl, row_group_size=1 << 20)
-                counted[0] += tbl.num_rows
-        except BaseException as e:  # reported to the main thread, which stops
-            failure.append(e)
-            while jobs.get() is not None:
-                pass
-        finally:
-            if writer is not None:
-                writer.close()
-
-    worker = threading.Thread(target=write_days, name="synth-anpr-writer")
-    worker.start()
-    for di, d in enumerate(days):
-        v, r, t = anpr.day_trips(p, veh, d, rng, factor)
-        for k, (a, c) in enumerate(pairs):
-            if di in convoy_days[k]:
-                mine = np.flatnonzero(v == a)[:2]
-                if len(mine):
-                    v = np.concatenate([v, np.full(len(mine), c)])
-                    r = np.concatenate([r, r[mine]])
-                    t = np.concatenate([t, t[mine] + rng.integers(2, 40, len(mine))])
-                    conv_rows.append(
-                        dict(
-                            vrm_a=str(veh.vrm[a]),
-                            vrm_b=str(veh.vrm[c]),
-                            day=str(d),
-                            trips=len(mine),
-                        )
-                    )
-        rv, rc, rt = anpr.expand(routes, v, r, t, p.anpr.speed_ms, rng)
-        keep = rng.random(len(rv)) < p.anpr.detect
-        rv, rc, rt = rv[keep], rc[keep], rt[keep]
-        off = anpr.utc_offset_seconds(d)
-        base = anpr.epoch(d)
-        t_utc = base + rt - off
-        pidx = plate_idx[rv]
-        # Series and decoy reads planted near scenes today (local seconds since 1970).
-        sel = (p_t >= base) & (p_t < base + 86400)
-        if sel.any():
-            pidx = np.concatenate([pidx, p_plate[sel]])
-            rc = np.concatenate([rc, p_cam[sel]])
-            t_utc = np.concatenate([t_utc, p_t[sel] - off])
-        order = np.argsort(t_utc, kind="stable")
-        pidx, rc, t_utc = pidx[order], rc[order], t_utc[order]
-        n = len(pidx)
-        if n == 0:
-            continue
-        conf = np.clip(rng.beta(30, 1.5, n), 0.5, 0.999)
-        bad_ocr = np.flatnonzero(rng.random(n) < p.anpr.misread)
-        true_idx = pidx[bad_ocr]
-        wrong = [anpr.misread(rng, str(veh.vrm[i])) for i in true_idx]
-        read_idx = pidx.copy()
-        read_idx[bad_ocr] = len(plate_dict) + np.arange(len(bad_ocr))
-        conf[bad_ocr] = np.clip(rng.beta(8, 3, len(bad_ocr)), 0.3, 0.99)
-        lanes = rng.integers(1, 3, n)
-        # The Arrow and Parquet work runs on a second thread (pyarrow releases the GIL), so
-        # the next day is drawn while this one is written.
-        jobs.put((d, read_idx, rc, t_utc, conf, lanes, bad_ocr, true_idx, wrong))
-        if failure:
-            break
-    jobs.put(None)
-    worker.join()
-    if failure:
-        raise failure[0]
-    total = counted[0]
-    mis = (
-        pa.concat_tables(mis_rows) if mis_rows else pa.table({"read_id": pa.array([], pa.string())})
+    tmp = ex.parent / "truth" / "_anpr_parts"
+    tmp.mkdir(parents=True, exist_ok=True)
+    _CTX = _AnprContext(
+        p=p,
+        seed=seed,
+        veh=veh,
+        routes=routes,
+        days=days,
+        factor=factor,
+        pairs=pairs,
+        convoy_days=convoy_days,
+        plate_idx=plate_idx,
+        plate_dict=pa.array(veh.vrm.astype(str), pa.string()),
+        cam_dict=pa.array([f"CAM-SM-{i + 1:03d}" for i in range(len(b.cam_x))], pa.string()),
+        p_t=np.array(planted.t_utc, dtype=np.int64),
+        p_cam=np.array(planted.camera, dtype=np.int32),
+        p_plate=np.array([index_of[x] for x in planted.plate], dtype=np.int64),
+        ex=ex,
+        tmp=tmp,
     )
+    months = sorted({str(d)[:7] for d in days})
+    try:
+        if expected_reads(p) >= POOL_READS and (os.cpu_count() or 1) > 1:
+            # Months are independent (each day has its own random stream), so big cities are
+            # written by two forked processes; small ones in this process (same bytes).
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+                results = list(pool.map(_anpr_month, months))
+        else:
+            results = [_anpr_month(m) for m in months]
+    finally:
+        _CTX = None
+    total = sum(r[0] for r in results)
+    bad = [row for r in results for row in r[1]]
+    conv_rows = [row for r in results for row in r[2]]
+    parts = sorted(tmp.glob("*.parquet"))
+    mis = (
+        pa.concat_tables([pq.read_table(x) for x in parts])
+        if parts
+        else pa.table({"read_id": pa.array([], pa.string())})
+    )
+    shutil.rmtree(tmp)
     conv = (
         pa.Table.from_pylist(conv_rows)
         if conv_rows
         else pa.table({"vrm_a": pa.array([], pa.string())})
     )
-    clones = [
-        dict(vrm=str(veh.vrm[s]), kind="clone", note="plate also carried by another vehicle")
-        for s in clone_src
-    ]
-    _ = clones
     return total, bad, mis, conv
+
+
+def _anpr_month(month: str) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Write one month of reads: (reads written, planted bad rows, convoy rows)."""
+    c = _CTX
+    assert c is not None
+    p, veh = c.p, c.veh
+    name = f"anpr-reads-{month}.parquet"
+    bad: list[dict[str, Any]] = []
+    conv_rows: list[dict[str, Any]] = []
+    mis_parts: list[pa.Table] = []
+    total = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for di, d in enumerate(c.days):
+            if str(d)[:7] != month:
+                continue
+            rng = stream(c.seed, f"anpr-day-{di}")
+            v, r, t = anpr.day_trips(p, veh, d, rng, c.factor)
+            for k, (a, b2) in enumerate(c.pairs):
+                if di in c.convoy_days[k]:
+                    mine = np.flatnonzero(v == a)[:2]
+                    if len(mine):
+                        v = np.concatenate([v, np.full(len(mine), b2)])
+                        r = np.concatenate([r, r[mine]])
+                        t = np.concatenate([t, t[mine] + rng.integers(2, 40, len(mine))])
+                        conv_rows.append(
+                            dict(
+                                vrm_a=str(veh.vrm[a]),
+                                vrm_b=str(veh.vrm[b2]),
+                                day=str(d),
+                                trips=len(mine),
+                            )
+                        )
+            rv, rc, rt = anpr.expand(c.routes, v, r, t, p.anpr.speed_ms, rng)
+            keep = rng.random(len(rv)) < p.anpr.detect
+            rv, rc, rt = rv[keep], rc[keep], rt[keep]
+            off = anpr.utc_offset_seconds(d)
+            base = anpr.epoch(d)
+            t_utc = base + rt - off
+            pidx = c.plate_idx[rv]
+            # Series and decoy reads planted near scenes today (local seconds since 1970).
+            sel = (c.p_t >= base) & (c.p_t < base + 86400)
+            if sel.any():
+                pidx = np.concatenate([pidx, c.p_plate[sel]])
+                rc = np.concatenate([rc, c.p_cam[sel]])
+                t_utc = np.concatenate([t_utc, c.p_t[sel] - off])
+            order = np.argsort(t_utc, kind="stable")
+            pidx, rc, t_utc = pidx[order], rc[order], t_utc[order]
+            n = len(pidx)
+            if n == 0:
+                continue
+            conf = np.clip(rng.beta(30, 1.5, n), 0.5, 0.999)
+            bad_ocr = np.flatnonzero(rng.random(n) < p.anpr.misread)
+            true_idx = pidx[bad_ocr]
+            wrong = [anpr.misread(rng, str(veh.vrm[i])) for i in true_idx]
+            read_idx = pidx.copy()
+            read_idx[bad_ocr] = len(c.plate_dict) + np.arange(len(bad_ocr))
+            conf[bad_ocr] = np.clip(rng.beta(8, 3, len(bad_ocr)), 0.3, 0.99)
+            lanes = rng.integers(1, 3, n)
+            tbl, mis = _day_table(
+                d,
+                read_idx,
+                rc,
+                t_utc,
+                conf,
+                lanes,
+                bad_ocr,
+                true_idx,
+                wrong,
+                c.plate_dict,
+                c.cam_dict,
+            )
+            if mis is not None:
+                mis_parts.append(mis)
+            if di == 0:
+                # Bad rows go among the first reads of the city's first day (as Python values:
+                # a few thousand rows, not the month).
+                head_n = min(5000, tbl.num_rows)
+                cols = {k: tbl.column(k).slice(0, head_n).to_pylist() for k in tbl.column_names}
+                rows = exports.plant(
+                    "anpr-read", cols, stream(c.seed, "bad-rows-anpr"), extra_per=10**9
+                )
+                head = pa.table({k: pa.array(vals, pa.string()) for k, vals in cols.items()})
+                tbl = pa.concat_tables([head, tbl.slice(head_n)])
+                bad.extend(
+                    dict(file=name, line=r_ + 1, column=col, bad_class=cls, source="anpr-read")
+                    for r_, cls, col in rows
+                )
+            if writer is None:
+                # Dictionary encoding only where values repeat (plates, cameras, lanes,
+                # confidences): trying it on unique ids and times only costs time.
+                writer = pq.ParquetWriter(
+                    c.ex / name,
+                    tbl.schema,
+                    compression="zstd",
+                    use_dictionary=["VRM", "Camera ID", "Confidence", "Lane"],
+                )
+            writer.write_table(tbl, row_group_size=1 << 20)
+            total += tbl.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if mis_parts:
+        pq.write_table(pa.concat_tables(mis_parts), c.tmp / f"misreads-{month}.parquet")
+    return total, bad, conv_rows
 
 
 def _day_table(
