@@ -127,15 +127,29 @@ def _route_cameras(
     cdir = np.array([code[str(x)] for x in b.cam_dir], dtype=np.int8)
     # North-south leg: along the road at ax from oy to by, read by cameras facing that way.
     north = by > oy
-    r1, c1 = _in_ranges(ix, np.minimum(oy, by), np.maximum(oy, by), cam_ix, b.cam_y,
-                        np.flatnonzero(b.cam_axis == 0), ~north)
+    r1, c1 = _in_ranges(
+        ix,
+        np.minimum(oy, by),
+        np.maximum(oy, by),
+        cam_ix,
+        b.cam_y,
+        np.flatnonzero(b.cam_axis == 0),
+        ~north,
+    )
     ok1 = cdir[c1] == np.where(north[r1], 0, 1)
     r1, c1 = r1[ok1], c1[ok1]
     d1 = np.abs(ox - ax)[r1] + np.abs(b.cam_y[c1] - oy[r1])
     # East-west leg: along the road at by from ax to dx.
     east = dx > ax
-    r2, c2 = _in_ranges(iy, np.minimum(ax, dx), np.maximum(ax, dx), cam_iy, b.cam_x,
-                        np.flatnonzero(b.cam_axis == 1), ~east)
+    r2, c2 = _in_ranges(
+        iy,
+        np.minimum(ax, dx),
+        np.maximum(ax, dx),
+        cam_iy,
+        b.cam_x,
+        np.flatnonzero(b.cam_axis == 1),
+        ~east,
+    )
     ok2 = cdir[c2] == np.where(east[r2], 2, 3)
     r2, c2 = r2[ok2], c2[ok2]
     d2 = (np.abs(ox - ax) + np.abs(by - oy))[r2] + np.abs(b.cam_x[c2] - ax[r2])
