@@ -7,16 +7,17 @@ unchanged; `truth/bad_rows` names the file, physical line, column and class of e
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import json
+import re
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 # File name, format and encoding of each export (source -> settings).
@@ -233,15 +234,28 @@ def plant(
     return sorted(planted)
 
 
+# Letters Unicode does not decompose into a base letter and an accent.
+_NO_DECOMPOSITION = {"ı": "i", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ħ": "h", "ø": "o"}
+
+
+def _fold_char(m: re.Match[str]) -> str:
+    ch = m.group()
+    if ch in _NO_DECOMPOSITION:
+        return _NO_DECOMPOSITION[ch]
+    folded = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    return folded.encode("latin-1", "replace").decode("latin-1")
+
+
 def _ascii_fold(s: str) -> str:
-    """What a latin-1 system does to characters it cannot hold: drop the accent."""
-    try:
-        s.encode("latin-1")
-        return s
-    except UnicodeEncodeError:
-        folded = unicodedata.normalize("NFKD", s)
-        out = "".join(ch for ch in folded if not unicodedata.combining(ch))
-        return out.encode("latin-1", "replace").decode("latin-1").replace("ı", "i")
+    """What a latin-1 system does to characters it cannot hold: drop the accent (ł, ś, ă
+    become l, s, a); characters latin-1 holds (é, ü) are kept."""
+    return re.sub(r"[^\x00-\xff]", _fold_char, s)
+
+
+def _quoted(col: pa.Array) -> pa.Array:
+    need = pc.match_substring_regex(col, '[,"\\n\\r]')
+    wrapped = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
+    return pc.if_else(need, wrapped, col)
 
 
 def write_csv(
@@ -250,40 +264,35 @@ def write_csv(
     planted: list[tuple[int, str, str]],
     encoding: str = "utf-8",
 ) -> list[dict[str, Any]]:
+    """Write a table as CSV (pyarrow's writer, quoting only where needed), then apply the
+    structural damage of the planted rows to their lines: an extra field, an invalid byte, a
+    NUL, an unterminated quote. No field holds a line break, so line = row + 2."""
     cols = list(table)
-    n = len(table[cols[0]]) if cols else 0
+    # Quoted only where needed (a comma, quote or line break), as Python's csv module does,
+    # but in Arrow's kernels, column by column.
+    fields = [_quoted(pa.array([str(v) for v in table[c]], pa.string())) for c in cols]
+    header = ",".join(_quoted(pa.array(cols, pa.string())).to_pylist())
+    lines = pc.binary_join_element_wise(*fields, ",") if len(fields) > 1 else fields[0]
+    data = "\n".join([header, *lines.to_pylist(), ""]).encode("utf-8")
     wrong = {r for r, cls, _ in planted if cls == "wrong field count"}
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n" if encoding == "latin-1" else "\n")
-    out = bytearray()
-    codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    if encoding == "utf-8-sig":
-        out += b"\xef\xbb\xbf"
-
-    def enc(text: str) -> bytes:
-        if codec == "latin-1":
-            text = _ascii_fold(
-                text.replace(_BAD_BYTE, "").replace(_NUL, "\x00").replace(_QUOTE, '"')
-            )
-            return text.encode("latin-1")
-        b = text.encode("utf-8")
-        return (
-            b.replace(_BAD_BYTE.encode(), b"\xff")
+    if wrong:
+        lines = data.split(b"\n")
+        for r in wrong:
+            lines[r + 1] += b",EXTRA"
+        data = b"\n".join(lines)
+    if encoding == "latin-1":
+        text = data.decode("utf-8").replace(_BAD_BYTE, "").replace(_NUL, "\x00")
+        text = _ascii_fold(text.replace(_QUOTE, '"')).replace("\n", "\r\n")
+        out = text.encode("latin-1")
+    else:
+        out = (
+            data.replace(_BAD_BYTE.encode(), b"\xff")
             .replace(_NUL.encode(), b"\x00")
             .replace(_QUOTE.encode(), b'"')
         )
-
-    w.writerow(cols)
-    out += enc(buf.getvalue())
-    for i in range(n):
-        buf.seek(0)
-        buf.truncate()
-        row = [str(table[c][i]) for c in cols]
-        if i in wrong:
-            row.append("EXTRA")
-        w.writerow(row)
-        out += enc(buf.getvalue())
-    path.write_bytes(bytes(out))
+        if encoding == "utf-8-sig":
+            out = b"\xef\xbb\xbf" + out
+    path.write_bytes(out)
     return [dict(file=path.name, line=r + 2, column=col, bad_class=cls) for r, cls, col in planted]
 
 

@@ -44,6 +44,12 @@ def local_text(seconds: int) -> str:
     return datetime.fromtimestamp(int(seconds), tz=UTC).strftime("%d/%m/%Y %H:%M")
 
 
+def local_texts(seconds: np.ndarray) -> list[str]:
+    """dd/mm/yyyy hh:mm for many local times at once (local_text, vectorised)."""
+    iso = np.datetime_as_string(np.asarray(seconds, dtype="datetime64[s]"), unit="m").tolist()
+    return [f"{x[8:10]}/{x[5:7]}/{x[0:4]} {x[11:16]}" for x in iso]
+
+
 def local_iso(seconds: int) -> str:
     return datetime.fromtimestamp(int(seconds), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -252,7 +258,6 @@ def write_book(
             "Team",
         ],
     )
-    hood = b.hood_at(crimes.x, crimes.y)
     street = [
         b.street_h[int((y - b.y0) // 100) % len(b.street_h)]
         if (i % 2)
@@ -260,31 +265,29 @@ def write_book(
         for i, (x, y) in enumerate(zip(crimes.x, crimes.y, strict=False))
     ]
     oic = rng.choice(off_idx, size=n_cr)
-    for i in range(n_cr):
-        ct = TYPES[crimes.ctype[i]]
-        team = officers.team[oic[i]]
-        for c, val in zip(
-            t,
-            (
-                crimes.ref[i],
-                ct.label,
-                ct.ho_code,
-                local_text(crimes.t_from[i]),
-                local_text(crimes.t_to[i]),
-                local_text(crimes.reported[i]),
-                f"{int(crimes.x[i])}",
-                f"{int(crimes.y[i])}",
-                street[i],
-                crimes.premises[i],
-                crimes.mo_codes[i],
-                crimes.mo_text[i],
-                crimes.property[i],
-                officers.ref[oic[i]],
-                team,
-            ),
-            strict=False,
-        ):
-            t[c].append(val)
+    labels = {k: v.label for k, v in TYPES.items()}
+    codes = {k: v.ho_code for k, v in TYPES.items()}
+    officer_ref = np.array(officers.ref, dtype=object)[oic]
+    t_from_text = local_texts(crimes.t_from)
+    columns = (
+        crimes.ref,
+        [labels[c] for c in crimes.ctype],
+        [codes[c] for c in crimes.ctype],
+        t_from_text,
+        local_texts(crimes.t_to),
+        local_texts(crimes.reported),
+        crimes.x.astype(np.int64).astype(str),
+        crimes.y.astype(np.int64).astype(str),
+        street,
+        crimes.premises,
+        crimes.mo_codes,
+        crimes.mo_text,
+        crimes.property,
+        officer_ref,
+        np.array(officers.team, dtype=object)[oic],
+    )
+    for c, col in zip(t, columns, strict=True):
+        t[c].extend(list(col))
     # Outcomes with Home Office codes.
     solved = crimes.offender >= 0
     outcome = np.where(
@@ -295,18 +298,11 @@ def write_book(
     light = np.isin(crimes.ctype, ["shoplifting", "drugs", "possession-of-weapons"])
     outcome[light & (rng.random(n_cr) < 0.5)] = "OC1"
     t = bk.table("cris-outcome", ["CRIS Number", "Outcome Code", "Outcome Date", "Officer"])
-    for i in range(n_cr):
-        for c, val in zip(
-            t,
-            (
-                crimes.ref[i],
-                outcome[i],
-                local_text(crimes.reported[i] + int(rng.integers(2, 60)) * DAY)[:10],
-                officers.ref[oic[i]],
-            ),
-            strict=False,
-        ):
-            t[c].append(val)
+    later = crimes.reported + rng.integers(2, 60, n_cr) * DAY
+    for c, col in zip(
+        t, (crimes.ref, outcome, [x[:10] for x in local_texts(later)], officer_ref), strict=True
+    ):
+        t[c].extend(list(col))
     words = {
         "OC1": "Suspect charged",
         "OC18": "Investigation complete; no suspect identified",
@@ -335,30 +331,22 @@ def write_book(
     sy = b.y0 + np.round((crimes.y - b.y0) / 100) * 100
     plon, plat = to_wgs84(sx, sy)
     lsoa = ((crimes.y - b.y0) // 500 * 100 + (crimes.x - b.x0) // 500).astype(int)
-    for i in range(n_cr):
-        month = local_text(crimes.t_from[i])
-        h = hashlib.sha256(f"synthetic-crime-{crimes.ref[i]}".encode()).hexdigest()
-        hood_name = b.hood_names[hood[i]] if hood[i] >= 0 else BOROUGH
-        for c, val in zip(
-            t,
-            (
-                h,
-                f"{month[6:10]}-{month[3:5]}",
-                FORCE,
-                FORCE,
-                f"{plon[i]:.6f}",
-                f"{plat[i]:.6f}",
-                f"On or near {street[i]}",
-                f"E0109{lsoa[i]:04d}",
-                f"{BOROUGH} {lsoa[i]:03d}{'ABCD'[lsoa[i] % 4]}",
-                TYPES[crimes.ctype[i]].label,
-                words.get(outcome[i], ""),
-                "",
-            ),
-            strict=False,
-        ):
-            t[c].append(val)
-        del hood_name
+    uk_columns = (
+        [hashlib.sha256(f"synthetic-crime-{r}".encode()).hexdigest() for r in crimes.ref],
+        [f"{m[6:10]}-{m[3:5]}" for m in t_from_text],
+        [FORCE] * n_cr,
+        [FORCE] * n_cr,
+        [f"{x:.6f}" for x in plon.tolist()],
+        [f"{x:.6f}" for x in plat.tolist()],
+        [f"On or near {x}" for x in street],
+        [f"E0109{x:04d}" for x in lsoa.tolist()],
+        [f"{BOROUGH} {x:03d}{'ABCD'[x % 4]}" for x in lsoa.tolist()],
+        [labels[c] for c in crimes.ctype],
+        [words.get(o, "") for o in outcome],
+        [""] * n_cr,
+    )
+    for c, col in zip(t, uk_columns, strict=True):
+        t[c].extend(list(col))
 
     # -- people on crimes: victims, witnesses, suspects
     cols = [
