@@ -77,12 +77,16 @@ class Addresses:
         return len(self.x)
 
     def text(self, idx: np.ndarray) -> np.ndarray:
-        out = np.empty(len(idx), dtype=object)
-        for k, i in enumerate(idx):
-            f = int(self.flat[i])
-            base = f"{int(self.number[i])} {self.street[i]}, London"
-            out[k] = f"Flat {f}, {base}" if f else base
-        return out
+        flats = self.flat[idx].tolist()
+        numbers = self.number[idx].tolist()
+        streets = self.street[idx].tolist()
+        return np.array(
+            [
+                f"Flat {f}, {n} {s}, London" if f else f"{n} {s}, London"
+                for f, n, s in zip(flats, numbers, streets, strict=True)
+            ],
+            dtype=object,
+        )
 
 
 @dataclass
@@ -363,6 +367,8 @@ def _offenders(p: Params, people: People, rng: np.random.Generator, age: np.ndar
 
 # -- identity noise ---------------------------------------------------------------------------
 
+_TRANSLIT_NAMES = np.array(sorted(names.TRANSLIT_OF))
+
 NOISE_KINDS = (
     "name_typo",
     "nickname",
@@ -410,16 +416,28 @@ def record_identity(
     sur = people.surname[who].astype(object).copy()
     tags: list[list[str]] = [[] for _ in range(m)]
     r = rng.random((m, 9))
-    for k in range(m):
-        if r[k, 0] < noise.transliteration:
-            alt = names.other_spelling(rng, str(people.forename[who[k]]))
+    # Names: only records drawn for some kind of name noise are visited in Python.
+    true_fore = people.forename[who]
+    translit = (r[:, 0] < noise.transliteration) & (
+        np.isin(true_fore, _TRANSLIT_NAMES) | np.isin(sur, _TRANSLIT_NAMES)
+    )
+    has_alias = people.alias_fore[who] != ""
+    visit = (
+        translit
+        | (r[:, 1] < noise.nickname)
+        | (r[:, 2] < noise.name_typo)
+        | (r[:, 3] < noise.name_swap)
+        | (has_alias & (r[:, 4] < 0.3))
+    )
+    for k in np.flatnonzero(visit).tolist():
+        if translit[k]:
+            alt = names.other_spelling(rng, str(true_fore[k]))
             alt_s = names.other_spelling(rng, str(sur[k]))
-            if alt or alt_s:
-                if alt:
-                    fore[k] = str(fore[k]).replace(str(people.forename[who[k]]), alt, 1)
-                if alt_s:
-                    sur[k] = alt_s
-                tags[k].append("transliteration")
+            if alt:
+                fore[k] = str(fore[k]).replace(str(true_fore[k]), alt, 1)
+            if alt_s:
+                sur[k] = alt_s
+            tags[k].append("transliteration")
         if r[k, 1] < noise.nickname:
             first = str(fore[k]).split(" ")[0]
             fore[k] = names.nickname(rng, first)
@@ -433,34 +451,45 @@ def record_identity(
         if r[k, 3] < noise.name_swap:
             fore[k], sur[k] = str(sur[k]).title(), str(fore[k]).split(" ")[0]
             tags[k].append("name_swap")
-        if people.alias_fore[who[k]] and r[k, 4] < 0.3:
+        if has_alias[k] and r[k, 4] < 0.3:
             fore[k], sur[k] = people.alias_fore[who[k]], people.alias_sur[who[k]]
             tags[k].append("alias")
+    # Dates of birth, vectorised.
     dob = people.dob[who]
-    y = dob.astype("datetime64[Y]").astype(int) + 1970
-    mo = (dob.astype("datetime64[M]").astype(int) % 12) + 1
-    dd = (dob - dob.astype("datetime64[M]")).astype(int) + 1
-    text = np.empty(m, dtype=object)
-    for k in range(m):
-        d_, mo_, y_ = int(dd[k]), int(mo[k]), int(y[k])
-        # A swap is only possible when the day could be a month: those records are swapped at
-        # a higher rate so that the share over all records is the configured one.
-        if d_ <= 12 and d_ != mo_ and r[k, 5] < min(1.0, noise.dob_day_month_swap / 0.37):
-            d_, mo_ = mo_, d_
-            tags[k].append("dob_day_month_swap")
-        elif rng.random() < noise.dob_digit:
-            y_ = y_ + int(rng.choice([-10, -1, 1, 10])) if rng.random() < 0.5 else y_
-            if y_ == int(y[k]):
-                d_ = max(1, min(28, d_ + int(rng.choice([-1, 1, 10, -10]))))
-                if d_ == int(dd[k]):
-                    d_ = 1 + (d_ % 28)
-            tags[k].append("dob_digit")
-        if (d_, mo_) == (29, 2) and not (y_ % 4 == 0 and (y_ % 100 != 0 or y_ % 400 == 0)):
-            d_ = 28  # a wrong year must not make an impossible date: that is a bad row
-        if r[k, 6] < noise.dob_placeholder:
-            d_, mo_ = 1, 1
-            tags[k].append("dob_placeholder")
-        text[k] = f"{d_:02d}/{mo_:02d}/{y_:04d}"
+    y0 = dob.astype("datetime64[Y]").astype(np.int64) + 1970
+    mo0 = (dob.astype("datetime64[M]").astype(np.int64) % 12) + 1
+    dd0 = (dob - dob.astype("datetime64[M]")).astype(np.int64) + 1
+    y, mo, dd = y0.copy(), mo0.copy(), dd0.copy()
+    # A swap is only possible when the day could be a month: those records are swapped at a
+    # higher rate so that the share over all records is the configured one.
+    swap = (dd0 <= 12) & (dd0 != mo0) & (r[:, 5] < min(1.0, noise.dob_day_month_swap / 0.37))
+    dd[swap], mo[swap] = mo0[swap], dd0[swap]
+    digit = ~swap & (rng.random(m) < noise.dob_digit)
+    year_wrong = digit & (rng.random(m) < 0.5)
+    y = np.where(year_wrong, y0 + rng.choice([-10, -1, 1, 10], m), y)
+    day_wrong = digit & ~year_wrong
+    nd = np.clip(dd0 + rng.choice([-1, 1, 10, -10], m), 1, 28)
+    nd = np.where(nd == dd0, 1 + (nd % 28), nd)
+    dd = np.where(day_wrong, nd, dd)
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    dd = np.where((dd == 29) & (mo == 2) & ~leap, 28, dd)  # a wrong year must not make an
+    # impossible date: that would be a bad row, and bad rows are planted on purpose only
+    placeholder = r[:, 6] < noise.dob_placeholder
+    dd[placeholder], mo[placeholder] = 1, 1
+    for kind, mask in (
+        ("dob_day_month_swap", swap),
+        ("dob_digit", digit),
+        ("dob_placeholder", placeholder),
+    ):
+        for k in np.flatnonzero(mask).tolist():
+            tags[k].append(kind)
+    text = np.array(
+        [
+            f"{a:02d}/{b:02d}/{c:04d}"
+            for a, b, c in zip(dd.tolist(), mo.tolist(), y.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
     a_idx = people.address[who].copy()
     prev = people.prev_address[who]
     old = (prev >= 0) & (rng.random(m) < when_moved_old)
