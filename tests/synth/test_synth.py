@@ -128,6 +128,27 @@ def test_identity_noise_in_range(figures: dict[str, Any]) -> None:
     assert 0.03 <= s["missing_field"] <= 0.07
 
 
+def test_names_and_identifiers(figures: dict[str, Any]) -> None:
+    n = figures["names"]
+    assert n["top20_surname_share"] >= 0.08
+    assert len(n["mohammed_spellings"]) >= 3  # Mohammed, Muhammad, Mohamed ...
+    # Nothing that could belong to a real person or vehicle.
+    assert n["phones"] > 100 and n["plates"] > 1000
+    assert n["phones_outside_drama_ranges"] == []
+    assert n["ni_numbers_not_qq"] == []
+    assert n["plates_issuable"] == []
+    assert n["postcodes_in_real_areas"] == []
+
+
+def test_refuses_to_start_without_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import types
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: types.SimpleNamespace(free=10))
+    with pytest.raises(PeelError, match="not enough free disk"):
+        generate(build_params("tiny"), 1, tmp_path / "full")
+
+
 def test_hard_negatives(figures: dict[str, Any]) -> None:
     h = figures["hard_negatives"]
     assert h["share_name_and_birth_year_shared"] >= 0.02
@@ -165,4 +186,4 @@ def test_hard_profile_roughly_doubles_the_noise(tmp_path: Path, figures: dict[st
     hard = check(tmp_path / "hard")["identity_noise"]["shares"]
     std = figures["identity_noise"]["shares"]
     for kind in ("name_typo", "nickname", "name_swap", "dob_placeholder", "missing_field"):
-        assert 1.5 <= hard[kind] / std[kind] <= 2.6, kind
+        assert 1.3 <= hard[kind] / std[kind] <= 2.7, kind  # 2x the rate, sampled

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -221,6 +222,48 @@ def hard_negatives(city: Path) -> dict[str, Any]:
     }
 
 
+def names_and_identifiers(city: Path) -> dict[str, Any]:
+    """Surname concentration, transliteration variants in use, and identifiers that cannot be
+    real (drama-range phones, QQ National Insurance numbers, never-issued plates, postcode
+    areas that do not exist)."""
+    person = pq.read_table(city / "truth/person.parquet", columns=["surname"]).column(0)
+    counts = Counter(person.to_pylist())
+    top20 = sum(n for _, n in counts.most_common(20)) / max(1, sum(counts.values()))
+    spellings: Counter[str] = Counter()
+    phones: set[str] = set()
+    ni: set[str] = set()
+    postcodes: set[str] = set()
+    mohammed = {"Mohammed", "Muhammad", "Mohamed", "Mohammad", "Muhammed", "Mohamad"}
+    for source, (file, _keys, fcol, _s, _d) in PERSON_EXPORTS.items():
+        for row in _rows(city / "exports" / file):
+            first = str(row.get(fcol, "")).split(" ")[0]
+            if first in mohammed:
+                spellings[first] += 1
+            for col in ("Phone", "subject_phone"):
+                if row.get(col):
+                    phones.add(str(row[col]))
+            if row.get("NI Number"):
+                ni.add(str(row["NI Number"]))
+            for col in ("Postcode", "subject_postcode"):
+                if row.get(col):
+                    postcodes.add(str(row[col]))
+        del source
+    plates = [r["VRM"] for r in _rows(city / "exports/pnc-vehicle.csv") if r.get("VRM")]
+    drama = re.compile(
+        r"(07700 900\d{3}|020 7946 0\d{3}|01\d\d 49[68] 0\d{3}|01632 960\d{3}|029 2018 0\d{3})"
+    )
+    return {
+        "top20_surname_share": round(top20, 4),
+        "mohammed_spellings": dict(spellings.most_common()),
+        "phones_outside_drama_ranges": sorted(p for p in phones if not drama.fullmatch(p))[:5],
+        "ni_numbers_not_qq": sorted(x for x in ni if not x.startswith("QQ"))[:5],
+        "plates_issuable": sorted(x for x in plates if x[1:2] not in ("I", "Q", "Z"))[:5],
+        "postcodes_in_real_areas": sorted(x for x in postcodes if x[:2] not in ("LX", "LY"))[:5],
+        "phones": len(phones),
+        "plates": len(plates),
+    }
+
+
 def _scenes(city: Path) -> tuple[list[dict[str, Any]], dict[str, tuple[float, float]]]:
     crimes = {r["CRIS Number"]: r for r in _rows(city / "exports/cris.csv")}
     truth = pq.read_table(city / "truth/crime.parquet").to_pylist()
@@ -407,6 +450,7 @@ def check(city: Path) -> dict[str, Any]:
         "seed": manifest["seed"],
         "identity_noise": identity_noise(city),
         "hard_negatives": hard_negatives(city),
+        "names": names_and_identifiers(city),
         "series": series_figures(city),
         "crime": crime_figures(city),
         "anpr": anpr_figures(city),
