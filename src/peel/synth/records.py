@@ -159,9 +159,15 @@ def write_book(
     resp_idx = [i for i, t in enumerate(officers.team) if t.startswith("SM-RESP")] or [0]
 
     def ident(
-        source: str, file: str, who: np.ndarray, refs: list[str], prefs: list[str], rec: Any
+        source: str,
+        file: str,
+        who: np.ndarray,
+        refs: list[str],
+        prefs: list[str],
+        noise_tags: np.ndarray,
     ) -> None:
-        for k, i in enumerate(who):
+        """Truth for person-bearing rows: which real person each record stands for."""
+        for k, i in enumerate(who.tolist()):
             bk.identity.append(
                 dict(
                     source=source,
@@ -169,7 +175,7 @@ def write_book(
                     record_ref=refs[k],
                     person_ref=prefs[k],
                     person_id=int(i),
-                    noise=str(rec.noise[k]),
+                    noise=str(noise_tags[k]),
                 )
             )
 
@@ -422,7 +428,7 @@ def write_book(
         who_a,
         [f"{crimes.ref[crime_i[k]]}|{nominal[k]}|{role[k]}" for k in range(len(who_a))],
         nominal,
-        rec,
+        rec.noise,
     )
 
     # -- PNC person records: every offender, one record each (a few have two: a known duplicate)
@@ -476,7 +482,7 @@ def write_book(
         offenders,
         [str(people.pnc_id[i]) for i in offenders],
         [str(people.pnc_id[i]) for i in offenders],
-        rec,
+        rec.noise,
     )
 
     # -- convictions, markers, warrants
@@ -573,7 +579,9 @@ def write_book(
             strict=False,
         ):
             t[c].append(val)
-    ident("custody", "custody.csv", arrested, refs, [cust_person[int(x)] for x in arrested], rec)
+    ident(
+        "custody", "custody.csv", arrested, refs, [cust_person[int(x)] for x in arrested], rec.noise
+    )
 
     # -- vehicles and keepers
     t = bk.table(
@@ -670,7 +678,7 @@ def write_book(
         np.array(keep_who, dtype=np.int64),
         keep_refs,
         keep_pref,
-        type("R", (), {"noise": rec.noise[sub]})(),
+        rec.noise[sub],
     )
     _intel_voi_links(p, bk, people, addr, veh, crimes, series, officers, rng, offenders, ident)
     del rng_id
@@ -800,7 +808,7 @@ def _histories(
         who_a,
         refs,
         [str(people.pnc_id[o]) for o in who_a],
-        rec,
+        rec.noise,
     )
 
     t = bk.table(
@@ -853,7 +861,9 @@ def _histories(
             strict=False,
         ):
             t[c].append(v)
-    ident("pnc-marker", "pnc-marker.csv", has, refs, [str(people.pnc_id[o]) for o in has], rec)
+    ident(
+        "pnc-marker", "pnc-marker.csv", has, refs, [str(people.pnc_id[o]) for o in has], rec.noise
+    )
 
     t = bk.table(
         "warrant",
@@ -910,7 +920,7 @@ def _histories(
             strict=False,
         ):
             t[c].append(v)
-    ident("warrant", "warrant.csv", has, refs, [str(people.pnc_id[o]) for o in has], rec)
+    ident("warrant", "warrant.csv", has, refs, [str(people.pnc_id[o]) for o in has], rec.noise)
 
 
 def _intel_voi_links(
@@ -1013,7 +1023,7 @@ def _intel_voi_links(
         )
         for c, val in zip(t, row, strict=False):
             t[c].append(val)
-    ident("intel", "intel.jsonl.gz", subj, refs, [str(people.pnc_id[o]) for o in subj], rec)
+    ident("intel", "intel.jsonl.gz", subj, refs, [str(people.pnc_id[o]) for o in subj], rec.noise)
 
     t = bk.table(
         "voi",
