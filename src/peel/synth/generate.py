@@ -9,6 +9,7 @@ parameters give the same bytes anywhere.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -95,6 +96,10 @@ def generate(
             r["source"] = source
         bad_rows += rows
         counts[source] = len(next(iter(table.values())))
+    # The exports are on disk: their rows (millions of Python strings at the large scale) are
+    # not needed again, and the ANPR worker processes need not inherit them.
+    book.tables.clear()
+    gc.collect()
 
     log("anpr")
     n_reads, anpr_bad, misreads, convoys = _write_reads(p, seed, b, people, addr, veh, planted, ex)

@@ -634,51 +634,50 @@ def write_book(
     rec = record_identity(
         people, addr, kp.person[people_rows], rng, noise, with_middle=0.2, when_moved_old=0.8
     )
-    pos = {int(r): k for k, r in enumerate(people_rows)}
     k_from, k_to = dmy(kp.start), dmy(kp.end)
-    keep_refs, keep_who, keep_pref = [], [], []
-    for r in range(len(kp.vehicle)):
-        v = int(kp.vehicle[r])
-        if kp.person[r] >= 0:
-            k = pos[r]
-            pi = int(kp.person[r])
-            pnc = str(people.pnc_id[pi]) if rng.random() < 0.7 else ""
-            kind = "private"
-            kref = f"K-{pi:08d}"
-            vals = (
-                kref,
-                pnc,
-                rec.surname[k],
-                rec.forename[k],
-                rec.dob[k],
-                rec.address[k],
-                rec.postcode[k],
-            )
-            keep_refs.append(f"{veh.vrm[v]}|{kref}|{k_from[r]}")
-            keep_who.append(pi)
-            keep_pref.append(kref)
-        else:
-            kind = "hire" if "HIRE" in kp.company[r] or "RENTAL" in kp.company[r] else "company"
-            co = str(kp.company[r])
-            vals = (
-                f"K-CO-{zlib.crc32(co.encode()) % 10**6:06d}",
-                "",
-                co,
-                "",
-                "",
-                f"Unit {1 + len(co) % 40}, {BOROUGH} Trading Estate, London",
-                "LX1 9AA",
-            )
-        for c, x in zip(t, (veh.vrm[v], kind, *vals, k_from[r], k_to[r]), strict=False):
-            t[c].append(x)
-    sub = [pos[r] for r in people_rows.tolist()]
+    n_k = len(kp.vehicle)
+    is_person = kp.person >= 0
+    keeper_pi = kp.person[people_rows]
+    kref = np.array([f"K-{x:08d}" for x in keeper_pi.tolist()], dtype=object)
+    with_pnc = rng.random(len(people_rows)) < 0.7
+    kcols: dict[str, np.ndarray] = {c: np.full(n_k, "", dtype=object) for c in t}
+    kcols["VRM"] = veh.vrm[kp.vehicle]
+    kcols["Keeper Type"][people_rows] = "private"
+    kcols["Keeper Ref"][people_rows] = kref
+    kcols["PNC ID"][people_rows] = np.where(with_pnc, people.pnc_id[keeper_pi], "")
+    for c, v in (
+        ("Surname", rec.surname),
+        ("Forenames", rec.forename),
+        ("Date of Birth", rec.dob),
+        ("Address", rec.address),
+        ("Postcode", rec.postcode),
+    ):
+        kcols[c][people_rows] = v
+    for r in np.flatnonzero(~is_person).tolist():
+        co = str(kp.company[r])
+        kcols["Keeper Type"][r] = "hire" if "HIRE" in co or "RENTAL" in co else "company"
+        kcols["Keeper Ref"][r] = f"K-CO-{zlib.crc32(co.encode()) % 10**6:06d}"
+        kcols["Surname"][r] = co
+        kcols["Address"][r] = f"Unit {1 + len(co) % 40}, {BOROUGH} Trading Estate, London"
+        kcols["Postcode"][r] = "LX1 9AA"
+    kcols["Keeper From"], kcols["Keeper To"] = k_from, k_to
+    for c in t:
+        t[c].extend(kcols[c].tolist())
     ident(
         "pnc-keeper",
         "pnc-keeper.csv",
-        np.array(keep_who, dtype=np.int64),
-        keep_refs,
-        keep_pref,
-        rec.noise[sub],
+        keeper_pi,
+        [
+            f"{v}|{k}|{f}"
+            for v, k, f in zip(
+                veh.vrm[kp.vehicle[people_rows]].tolist(),
+                kref.tolist(),
+                k_from[people_rows].tolist(),
+                strict=True,
+            )
+        ],
+        kref.tolist(),
+        rec.noise,
     )
     _intel_voi_links(p, bk, people, addr, veh, crimes, series, officers, rng, offenders, ident)
     del rng_id
