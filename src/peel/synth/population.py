@@ -3,6 +3,7 @@ and the identity noise each record picks up when a system writes it down."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -367,8 +368,6 @@ def _offenders(p: Params, people: People, rng: np.random.Generator, age: np.ndar
 
 # -- identity noise ---------------------------------------------------------------------------
 
-_TRANSLIT_NAMES = np.array(sorted(names.TRANSLIT_OF))
-
 NOISE_KINDS = (
     "name_typo",
     "nickname",
@@ -414,12 +413,15 @@ def record_identity(
     fore = np.where(use_mid, np.char.add(np.char.add(fore.astype(str), " "), mid.astype(str)), fore)
     fore = fore.astype(object)
     sur = people.surname[who].astype(object).copy()
-    tags: list[list[str]] = [[] for _ in range(m)]
+    tags: defaultdict[int, list[str]] = defaultdict(list)  # only noised records get a list
     r = rng.random((m, 9))
     # Names: only records drawn for some kind of name noise are visited in Python.
     true_fore = people.forename[who]
-    translit = (r[:, 0] < noise.transliteration) & (
-        np.isin(true_fore, _TRANSLIT_NAMES) | np.isin(sur, _TRANSLIT_NAMES)
+    known = names.TRANSLIT_OF
+    translit = (r[:, 0] < noise.transliteration) & np.fromiter(
+        (f in known or s_ in known for f, s_ in zip(true_fore.tolist(), sur.tolist(), strict=True)),
+        dtype=bool,
+        count=m,
     )
     has_alias = people.alias_fore[who] != ""
     visit = (
@@ -516,7 +518,12 @@ def record_identity(
         dtype=object,
     )
     return Recorded(
-        fore, sur, text, address, postcode, np.array([";".join(t) for t in tags], dtype=object)
+        fore,
+        sur,
+        text,
+        address,
+        postcode,
+        np.array([";".join(tags[k]) if k in tags else "" for k in range(m)], dtype=object),
     )
 
 

@@ -968,13 +968,13 @@ def _intel_voi_links(
     rec = record_identity(people, addr, subj, rng, p.noise)
     car_of = {int(d): int(v) for v, d in enumerate(veh.home_person) if d >= 0}
     refs = []
+    subj_lon, subj_lat = to_wgs84(addr.x[people.address[subj]], addr.y[people.address[subj]])
     for k, o in enumerate(subj):
         at = start_s + int(rng.integers(0, span))
         fact = rng.random() < 0.55
         v = car_of.get(int(o), -1)
         vrm = str(veh.vrm[v]) if v >= 0 and rng.random() < 0.4 else ""
-        x, y = addr.x[people.address[o]], addr.y[people.address[o]]
-        lon, lat = to_wgs84(np.array([x]), np.array([y]))
+        lon, lat = subj_lon[k : k + 1], subj_lat[k : k + 1]
         text = (
             f"Subject seen driving {vrm} in the area late at night."
             if vrm
@@ -1109,6 +1109,7 @@ def _intel_voi_links(
         ],
     )
     start = np.datetime64(p.start, "D")
+    all_lon, all_lat = to_wgs84(addr.x, addr.y)
     for o in offenders:
         for typ, a_i in (
             ("home", int(people.address[o])),
@@ -1116,7 +1117,7 @@ def _intel_voi_links(
         ):
             if a_i < 0:
                 continue
-            lon, lat = to_wgs84(np.array([addr.x[a_i]]), np.array([addr.y[a_i]]))
+            lon, lat = all_lon[a_i : a_i + 1], all_lat[a_i : a_i + 1]
             moved_in = start - np.timedelta64(int(rng.integers(100, 2000)), "D")
             addr_row = (
                 str(people.pnc_id[o]),
