@@ -302,6 +302,15 @@ def _write_reads(
         if conv_rows
         else pa.table({"vrm_a": pa.array([], pa.string())})
     )
+    # Plates carried by a second vehicle outside any series (series clones: series_vehicle).
+    cloned = pa.table(
+        {
+            "vrm": pa.array([str(veh.vrm[x]) for x in clone_src], pa.string()),
+            "vehicle_id": pa.array(clone_src.astype(np.int64)),
+            "clone_vehicle_id": pa.array(np.asarray(clone_dst, dtype=np.int64)),
+        }
+    )
+    pq.write_table(cloned, ex.parent / "truth" / "cloned_plates.parquet", compression="zstd")
     return total, bad, mis, conv
 
 
