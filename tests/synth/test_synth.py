@@ -178,7 +178,13 @@ def test_crime_is_overdispersed_with_planted_flare_ups(figures: dict[str, Any]) 
     for f in c["flares"]:
         assert abs(f["measured_ratio"] - f["multiplier"]) <= 0.3 * f["multiplier"], f
     assert {f["multiplier"] for f in c["flares"]} == {1.5, 2.0, 3.0}
-    assert 0.005 <= figures["anpr"]["misread_share"] <= 0.02
+    a = figures["anpr"]
+    assert 0.005 <= a["misread_share"] <= 0.02
+    # Convoys are in the reads: on most convoy days both plates pass one camera within a
+    # minute (each camera can miss either vehicle).
+    assert a["convoy_days"] >= 5
+    assert a["convoy_days_seen_together"] >= 0.7 * a["convoy_days"]
+    assert a["cloned_plates"] >= 1
 
 
 def test_hard_profile_roughly_doubles_the_noise(tmp_path: Path, figures: dict[str, Any]) -> None:

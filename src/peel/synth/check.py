@@ -433,13 +433,46 @@ def crime_figures(city: Path) -> dict[str, Any]:
     }
 
 
+def _convoys_seen(city: Path) -> tuple[int, int]:
+    """(convoy days, convoy days on which the two plates were read at one camera within a
+    minute of each other)."""
+    conv = pq.read_table(city / "truth/convoys.parquet")
+    if conv.num_rows == 0 or "vrm_a" not in conv.column_names or "day" not in conv.column_names:
+        return 0, 0
+    con = duckdb.connect()
+    try:
+        con.register("conv", conv)
+        reads = str(city / "exports/anpr-reads-*.parquet").replace("'", "''")
+        seen = con.sql(
+            'WITH r AS (SELECT "VRM" vrm, "Camera ID" cam, '
+            "try_strptime(\"Read Time (UTC)\", '%Y-%m-%dT%H:%M:%SZ') ts "
+            f"FROM read_parquet('{reads}') WHERE \"VRM\" IN (SELECT vrm_a FROM conv) "
+            'OR "VRM" IN (SELECT vrm_b FROM conv)) '
+            "SELECT count(DISTINCT (c.vrm_a, c.vrm_b, c.day)) FROM conv c "
+            "JOIN r a ON a.vrm = c.vrm_a AND CAST(a.ts AS DATE) = CAST(c.day AS DATE) "
+            "JOIN r b ON b.vrm = c.vrm_b AND b.cam = a.cam "
+            "AND abs(epoch(b.ts) - epoch(a.ts)) <= 60"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    return conv.num_rows, int(seen)
+
+
 def anpr_figures(city: Path) -> dict[str, Any]:
     mis = pq.read_metadata(city / "truth/anpr_misreads.parquet").num_rows
     reads = sum(
         pq.read_metadata(p).num_rows
         for p in sorted((city / "exports").glob("anpr-reads-*.parquet"))
     )
-    return {"reads": reads, "misread_share": round(mis / reads, 4) if reads else 0}
+    conv_days, conv_seen = _convoys_seen(city)
+    clones = pq.read_metadata(city / "truth/cloned_plates.parquet").num_rows
+    return {
+        "reads": reads,
+        "misread_share": round(mis / reads, 4) if reads else 0,
+        "convoy_days": conv_days,
+        "convoy_days_seen_together": conv_seen,
+        "cloned_plates": clones,
+    }
 
 
 def check(city: Path) -> dict[str, Any]:

@@ -236,7 +236,7 @@ def _write_reads(
     per_day = max(1.0, probe / 7 * p.anpr.detect)
     factor = float(np.clip(expected_reads(p) / len(days) / per_day, 0.05, 50))
     # Convoys: pairs that drive together on some days.
-    cars = np.flatnonzero((veh.kind == KIND["car"]) & np.isnan(veh.stolen_on.astype(float)))
+    cars = np.flatnonzero((veh.kind == KIND["car"]) & np.isnat(veh.stolen_on))
     pairs = rng.choice(cars, size=(min(p.anpr.convoys, len(cars) // 2), 2), replace=False)
     convoy_days = {
         int(i): set(rng.choice(len(days), size=int(rng.integers(4, 12)), replace=False).tolist())
@@ -331,22 +331,26 @@ def _anpr_month(month: str) -> tuple[int, list[dict[str, Any]], list[dict[str, A
                 continue
             rng = stream(c.seed, f"anpr-day-{di}")
             v, r, t = anpr.day_trips(p, veh, d, rng, c.factor)
+            rv, rc, rt = anpr.expand(c.routes, v, r, t, p.anpr.speed_ms, rng)
+            # Convoys: on its convoy days the second vehicle follows the first through every
+            # camera of its trips, a few seconds behind (each camera may still miss either).
             for k, (a, b2) in enumerate(c.pairs):
                 if di in c.convoy_days[k]:
-                    mine = np.flatnonzero(v == a)[:2]
-                    if len(mine):
-                        v = np.concatenate([v, np.full(len(mine), b2)])
-                        r = np.concatenate([r, r[mine]])
-                        t = np.concatenate([t, t[mine] + rng.integers(2, 40, len(mine))])
+                    lead = np.flatnonzero(rv == a)
+                    if len(lead):
+                        gap = int(rng.integers(3, 40))
+                        rv = np.concatenate([rv, np.full(len(lead), b2)])
+                        rc = np.concatenate([rc, rc[lead]])
+                        rt = np.concatenate([rt, rt[lead] + gap])
                         conv_rows.append(
                             dict(
                                 vrm_a=str(veh.vrm[a]),
                                 vrm_b=str(veh.vrm[b2]),
                                 day=str(d),
-                                trips=len(mine),
+                                passes=len(lead),
+                                gap_seconds=gap,
                             )
                         )
-            rv, rc, rt = anpr.expand(c.routes, v, r, t, p.anpr.speed_ms, rng)
             keep = rng.random(len(rv)) < p.anpr.detect
             rv, rc, rt = rv[keep], rc[keep], rt[keep]
             off = anpr.utc_offset_seconds(d)
