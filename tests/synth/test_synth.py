@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,30 @@ def test_hard_profile_roughly_doubles_the_noise(tmp_path: Path, figures: dict[st
     std = figures["identity_noise"]["shares"]
     for kind in ("name_typo", "nickname", "name_swap", "dob_placeholder", "missing_field"):
         assert 1.3 <= hard[kind] / std[kind] <= 2.7, kind  # 2x the rate, sampled
+
+
+def test_every_planted_kind_of_thing_is_there(small_city: Path) -> None:
+    """Each thing issue 3 asks the city to hold exists in the written files (guards against a
+    generator step that silently makes nothing)."""
+    t = small_city / "truth"
+    vehicles = pq.read_table(t / "vehicle.parquet").to_pydict()
+    assert set(vehicles["kind"]) == {"car", "van", "taxi", "bus", "hire", "through"}
+    assert sum(1 for s in vehicles["stolen_on"] if s is not None) >= 1
+    keepers = pq.read_table(t / "keeper.parquet").to_pydict()
+    assert sum(1 for e in keepers["end"] if e is not None) >= 10  # keepers that changed
+    assert sum(1 for c in keepers["company"] if "HIRE" in c or "RENTAL" in c) >= 1
+    crimes = pq.read_table(t / "crime.parquet").to_pydict()
+    assert sum(1 for i in crimes["incident"] if i >= 0) >= 2  # multi-victim incidents
+    assert len(set(crimes["series_id"])) > 4
+    series = pq.read_table(t / "series_reads.parquet").to_pydict()
+    assert {"series", "decoy"} <= set(series["kind"])
+    voi = (small_city / "exports" / "voi.csv").read_text(encoding="utf-8")
+    assert "stolen-vehicle" in voi
+    keeper_csv = (small_city / "exports" / "pnc-keeper.csv").read_text(encoding="utf-8")
+    assert ",hire," in keeper_csv and ",company," in keeper_csv
+    geo = json.loads((small_city / "neighbourhoods.geojson").read_text())
+    assert len(geo["features"]) >= 4
+    assert all(f["properties"]["team_ref"].startswith("SM-NHT-") for f in geo["features"])
+    officers = (small_city / "exports" / "hr-officer.csv").read_text(encoding="utf-8")
+    for o in json.loads((small_city / "officers-for-demo.json").read_text()):
+        assert o["officer_ref"] in officers
