@@ -574,6 +574,9 @@ def build_crimes(
         cat["flare"],
         cat["incident"],
     )
+    # CRIS numbers: a sequence in time order with the year (nnnnnnn/yy).
+    yy = p.start.year % 100
+    crimes.ref = np.array([f"{5200000 + i:07d}/{yy:02d}" for i in range(n)], dtype=object)
     return crimes, series, flares, planted
 
 

@@ -92,32 +92,15 @@ def _generate(
     log("crime")
     crimes, series, flares, planted = build_crimes(p, b, people, addr, veh, stream(seed, "crime"))
     officers = build_officers(p, b, people, stream(seed, "officers"))
-    log("records")
-    book = write_book(p, b, people, addr, veh, crimes, series, officers, stream(seed, "records"))
-
-    bad_rows: list[dict[str, Any]] = []
-    rng_bad = stream(seed, "bad-rows")
-    counts: dict[str, int] = {}
-    for source in sorted(book.tables):
-        table = book.tables[source]
-        spec = exports.FILES[source]
-        planted_rows = exports.plant(source, table, rng_bad)
-        path = ex / spec["file"]
-        if spec.get("format") == "jsonl":
-            rows = exports.write_jsonl_gz(path, table, planted_rows)
-        else:
-            rows = exports.write_csv(path, table, planted_rows, spec.get("encoding", "utf-8"))
-        for r in rows:
-            r["source"] = source
-        bad_rows += rows
-        counts[source] = len(next(iter(table.values())))
-    # The exports are on disk: their rows (millions of Python strings at the large scale) are
-    # not needed again, and the ANPR worker processes need not inherit them.
-    book.tables.clear()
-    gc.collect()
-
-    log("anpr")
-    n_reads, anpr_bad, misreads, convoys = _write_reads(p, seed, b, people, addr, veh, planted, ex)
+    global _REC
+    _REC = (p, seed, b, people, addr, veh, crimes, series, officers, ex, tr)
+    log("records and anpr")
+    try:
+        (counts, bad_rows), (n_reads, anpr_bad, misreads, convoys) = _write_reads(
+            p, seed, b, people, addr, veh, planted, ex
+        )
+    finally:
+        _REC = None
     bad_rows += anpr_bad
     counts["anpr-read"] = n_reads
 
@@ -132,7 +115,6 @@ def _generate(
         crimes,
         series,
         flares,
-        book,
         bad_rows,
         misreads,
         convoys,
@@ -194,6 +176,36 @@ def _export_sources(out: Path) -> dict[str, str]:
     return found
 
 
+_REC: tuple[Any, ...] | None = None
+
+
+def _records_task() -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The force's systems write the city down: every export but the ANPR reads, and the
+    identity truth. Runs beside the ANPR months (in a worker process for big cities)."""
+    assert _REC is not None
+    p, seed, b, people, addr, veh, crimes, series, officers, ex, tr = _REC
+    book = write_book(p, b, people, addr, veh, crimes, series, officers, stream(seed, "records"))
+    bad_rows: list[dict[str, Any]] = []
+    rng_bad = stream(seed, "bad-rows")
+    counts: dict[str, int] = {}
+    for source in sorted(book.tables):
+        table = book.tables[source]
+        spec = exports.FILES[source]
+        planted_rows = exports.plant(source, table, rng_bad)
+        path = ex / spec["file"]
+        if spec.get("format") == "jsonl":
+            rows = exports.write_jsonl_gz(path, table, planted_rows)
+        else:
+            rows = exports.write_csv(path, table, planted_rows, spec.get("encoding", "utf-8"))
+        for r in rows:
+            r["source"] = source
+        bad_rows += rows
+        counts[source] = len(next(iter(table.values())))
+        table.clear()  # written: free its strings
+    pq.write_table(pa.table(book.identity), tr / "person_identity.parquet", compression="zstd")
+    return counts, bad_rows
+
+
 @dataclass
 class _AnprContext:
     """What every month of ANPR reads needs; inherited by forked worker processes."""
@@ -223,7 +235,12 @@ POOL_READS = 5_000_000
 
 def _write_reads(
     p: Params, seed: int, b: Any, people: Any, addr: Any, veh: Any, planted: Any, ex: Path
-) -> tuple[int, list[dict[str, Any]], pa.Table, pa.Table]:
+) -> tuple[
+    tuple[dict[str, int], list[dict[str, Any]]],
+    tuple[int, list[dict[str, Any]], pa.Table, pa.Table],
+]:
+    """Write the ANPR reads month by month, and the other exports (`_records_task`) beside
+    them: (records result, (reads, bad rows, misreads, convoys))."""
     global _CTX
     rng = stream(seed, "anpr")
     routes = anpr.build_routes(p, b, people, addr, veh, rng)
@@ -280,10 +297,14 @@ def _write_reads(
         if expected_reads(p) >= POOL_READS and (os.cpu_count() or 1) > 1:
             # Months are independent (each day has its own random stream), so big cities are
             # written by two forked processes; small ones in this process (same bytes).
+            # The other exports go first, in one of the two workers, beside the months.
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+                rec_future = pool.submit(_records_task)
                 results = list(pool.map(_anpr_month, months))
+                records = rec_future.result()
         else:
+            records = _records_task()
             results = [_anpr_month(m) for m in months]
     finally:
         _CTX = None
@@ -311,7 +332,7 @@ def _write_reads(
         }
     )
     pq.write_table(cloned, ex.parent / "truth" / "cloned_plates.parquet", compression="zstd")
-    return total, bad, mis, conv
+    return records, (total, bad, mis, conv)
 
 
 def _anpr_month(month: str) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
@@ -481,7 +502,6 @@ def _write_truth(
     crimes: Any,
     series: Any,
     flares: list[dict[str, Any]],
-    book: Any,
     bad_rows: list[dict[str, Any]],
     misreads: pa.Table,
     convoys: pa.Table,
@@ -517,8 +537,6 @@ def _write_truth(
             }
         ),
     )
-    ident = pa.Table.from_pylist(book.identity)
-    write("person_identity", ident)
     kp = veh.keeping
     write(
         "vehicle",

@@ -70,7 +70,12 @@ class Book:
     """Everything the exports hold, plus truth rows about identity."""
 
     tables: dict[str, Table] = field(default_factory=dict)
-    identity: list[dict[str, Any]] = field(default_factory=list)
+    # Columns of truth/person_identity (lists, not a dict per row: a million rows at scale).
+    identity: dict[str, list[Any]] = field(
+        default_factory=lambda: {
+            k: [] for k in ("source", "file", "record_ref", "person_ref", "person_id", "noise")
+        }
+    )
 
     def table(self, name: str, columns: list[str]) -> Table:
         return self.tables.setdefault(name, {c: [] for c in columns})
@@ -152,7 +157,6 @@ def write_book(
     bk = Book()
     year = p.start.year
     n_cr = len(crimes)
-    crimes.ref = np.array([_crime_ref(i, year) for i in range(n_cr)], dtype=object)
     rng_id = rng
     noise = p.noise
     off_idx = [i for i, t in enumerate(officers.team) if t in ("SM-CID", "SM-PRO")] or [0]
@@ -167,17 +171,13 @@ def write_book(
         noise_tags: np.ndarray,
     ) -> None:
         """Truth for person-bearing rows: which real person each record stands for."""
-        for k, i in enumerate(who.tolist()):
-            bk.identity.append(
-                dict(
-                    source=source,
-                    file=file,
-                    record_ref=refs[k],
-                    person_ref=prefs[k],
-                    person_id=int(i),
-                    noise=str(noise_tags[k]),
-                )
-            )
+        n = len(who)
+        bk.identity["source"].extend([source] * n)
+        bk.identity["file"].extend([file] * n)
+        bk.identity["record_ref"].extend(refs)
+        bk.identity["person_ref"].extend(prefs)
+        bk.identity["person_id"].extend(int(i) for i in who.tolist())
+        bk.identity["noise"].extend(str(t) for t in noise_tags.tolist())
 
     # -- officers and teams
     bk.tables["hr-team"] = officers.team_rows
