@@ -215,27 +215,22 @@ class BatchStore:
             self._write(piece, part)
 
     def _order(self, table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
-        """The block sorted by (day, sort fields), and each row's day (days since 1970) when
-        the table is partitioned. DuckDB usually hands the block over in order already; that
-        is checked, and the sort is skipped when it holds."""
-        spec = self.spec.layout
-        day_col = None
-        if spec.partition_field:
-            day_col = pc.cast(table[spec.partition_field], pa.date32())
-        keys = list(spec.sort)
-        if spec.partition_field and (not keys or keys[0] != spec.partition_field):
+        """The block sorted by (day, sort fields), and each row's day (days since 1970, UTC)
+        when the table is partitioned. DuckDB usually hands the block over in order already;
+        that is checked, and the sort is skipped when it holds."""
+        layout = self.spec.layout
+        keys = list(layout.sort)
+        if layout.partition_field and (not keys or keys[0] != layout.partition_field):
             keys.insert(0, "_day")
-            table = table.append_column("_day", day_col)
+            table = table.append_column("_day", _days(table[layout.partition_field]))
         if keys and not _is_sorted(table, keys):
             table = table.sort_by([(k, "ascending") for k in keys])
-            if spec.partition_field:
-                day_col = pc.cast(table[spec.partition_field], pa.date32())
         if "_day" in table.schema.names:
             table = table.drop_columns(["_day"])
-        if day_col is None:
+        if not layout.partition_field:
             return table, None
-        days = pc.fill_null(pc.cast(day_col, pa.int32()), _NO_DAY)
-        return table, days.to_numpy()
+        days = _days(table[layout.partition_field])
+        return table, pc.fill_null(days, _NO_DAY).to_numpy()
 
     def _final_columns(self, table: pa.Table, ids: pa.Array) -> pa.Table:
         n = table.num_rows
@@ -351,6 +346,17 @@ class _Fix:
         if only_fixed:
             keep = pc.and_(keep, hit)
         return table.filter(keep)
+
+
+def _days(times: pa.ChunkedArray) -> pa.Array:
+    """The UTC day of each time (days since 1970-01-01, int32; null where the time is)."""
+    t = times.combine_chunks() if isinstance(times, pa.ChunkedArray) else times
+    if pa.types.is_timestamp(t.type) and t.type.unit == "us":
+        us = pc.fill_null(t.view(pa.int64()), 0).to_numpy()
+        day = np.floor_divide(us, 86_400_000_000).astype(np.int32)
+        mask = ~t.is_valid().to_numpy(zero_copy_only=False) if t.null_count else None
+        return pa.array(day, pa.int32(), mask=mask)
+    return pc.cast(pc.cast(t, pa.date32()), pa.int32())
 
 
 def _is_sorted(table: pa.Table, keys: list[str]) -> bool:
