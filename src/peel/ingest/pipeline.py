@@ -182,7 +182,8 @@ def _run(
             if block.table.num_rows == 0:
                 continue
             con.register("raw_block", block.table)
-            out = con.sql(validation.sql, params=validation.params).to_arrow_table()
+            sql = validation.sql_for(block.table)
+            out = con.sql(sql, params=validation.params).to_arrow_table()
             con.unregister("raw_block")
             # A failing row names its first failing field; good rows (nearly all) have none.
             if out["_error_field"].null_count < out.num_rows:
