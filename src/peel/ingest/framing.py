@@ -317,11 +317,13 @@ def _frame_plain(
     last = buf.rfind(b"\n")
     if last < 0 or b'"' in buf or b"\x00" in buf:
         return None
-    if buf.startswith((b"\n", b"\r\n")) or b"\n\n" in buf or b"\n\r\n" in buf:
+    if buf.startswith(b"\n") or b"\n\n" in buf:
         return None  # blank lines are not records
-    cr = buf.count(b"\r")
-    if cr and cr != buf.count(b"\r\n"):
-        return None
+    if b"\r" in buf:  # memchr; the CRLF checks only for files that have CRs
+        if buf.startswith(b"\r\n") or b"\n\r\n" in buf:
+            return None
+        if buf.count(b"\r") != buf.count(b"\r\n"):
+            return None
     # Every window of half the limit holds a newline, so no record reaches the limit.
     step = max(max_record_bytes // 2, 1)
     for k in range(0, last + 1, step):

@@ -33,7 +33,7 @@ from peel.ingest.enrich import localise, project
 from peel.ingest.framing import Reject
 from peel.ingest.readers import LINE, RawBlock, ReadStats, read_blocks
 from peel.ingest.rejects import QUARANTINE_SCHEMA, BatchRejects
-from peel.ingest.store import BatchStore, Provenance, stored_files
+from peel.ingest.store import BatchStore, Provenance, stored_files, without_rows
 from peel.ingest.validate import build_validation, register_code_tables
 from peel.lake import Lake
 from peel.lake.catalog import STAGING, Manifest, crash_point
@@ -189,7 +189,7 @@ def _run(
             if out["_error_field"].null_count < out.num_rows:
                 bad = pc.is_valid(out["_error_field"])
                 rejects.add_rows(out.filter(bad))
-                out = _without(out, np.flatnonzero(bad.to_numpy(zero_copy_only=False)))
+                out = without_rows(out, np.flatnonzero(bad.to_numpy(zero_copy_only=False)))
             store.put(out.drop_columns(["_errors", "_error_field", "_raw"]))
         entries = store.finish(con)
         report.rows_stored = sum(e.rows for e in entries)
@@ -290,20 +290,6 @@ def prefetch(blocks: Iterator[RawBlock], depth: int = 1) -> Iterator[RawBlock]:
     finally:
         stop.set()
         t.join(timeout=5)
-
-
-def _without(table: pa.Table, drop: np.ndarray) -> pa.Table:
-    """The table without the rows at `drop` (sorted), as zero-copy slices of the runs between
-    them: bad rows are few, and copying every good row to lose them costs."""
-    pieces = []
-    start = 0
-    for i in drop.tolist():
-        if i > start:
-            pieces.append(table.slice(start, i - start))
-        start = i + 1
-    if start < table.num_rows:
-        pieces.append(table.slice(start))
-    return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
 
 
 def _remap_lines(block: RawBlock, line_map: dict[int, int]) -> RawBlock:

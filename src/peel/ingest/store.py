@@ -74,10 +74,39 @@ def as_uuid(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.ExtensionArray.from_storage(pa.uuid(), ids.cast(pa.binary(16)))
 
 
-def _const(value: str, n: int) -> pa.Array:
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string())
-    ).cast(pa.string())
+class _Constants:
+    """String columns holding one value in every row, as slices of one array per value."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, pa.Array] = {}
+
+    def __call__(self, value: str, n: int) -> pa.Array:
+        have = self._arrays.get(value)
+        if have is None or len(have) < n:
+            size = max(n, 1 << 16)
+            raw = value.encode()
+            offsets = np.arange(0, (size + 1) * len(raw), len(raw) or 1, dtype=np.int64)
+            if not raw:
+                offsets = np.zeros(size + 1, dtype=np.int64)
+            have = pa.LargeStringArray.from_buffers(
+                size, pa.py_buffer(offsets), pa.py_buffer(raw * size)
+            ).cast(pa.string())
+            self._arrays[value] = have
+        return have.slice(0, n)
+
+
+def without_rows(table: pa.Table, drop: np.ndarray) -> pa.Table:
+    """The table without the rows at `drop` (sorted), as zero-copy slices of the runs between
+    them: dropped rows are few, and copying every kept row to lose them costs."""
+    pieces = []
+    start = 0
+    for i in drop.tolist():
+        if i > start:
+            pieces.append(table.slice(start, i - start))
+        start = i + 1
+    if start < table.num_rows:
+        pieces.append(table.slice(start))
+    return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
 
 
 def day_name(day: int) -> str:
@@ -120,6 +149,7 @@ class BatchStore:
         self._written: list[_Written] = []
         self._dropped: list[tuple[Path, str | None]] = []
         self._ids = 0
+        self._const = _Constants()
         self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="peel-store", daemon=True)
@@ -209,9 +239,8 @@ class BatchStore:
             piece = body.slice(a, b - a)
             known = self.stored.contains(part, words[a:b])
             if known.any():
-                mask = pa.array(known)
-                self._drop(piece.filter(mask), part)
-                piece = piece.filter(pc.invert(mask))
+                self._drop(piece.filter(pa.array(known)), part)
+                piece = without_rows(piece, np.flatnonzero(known))
             self._write(piece, part)
 
     def _order(self, table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
@@ -237,11 +266,11 @@ class BatchStore:
         p = self.prov
         cols: dict[str, Any] = {
             "row_id": ids,
-            "_source": _const(p.source, n),
-            "_dataset": _const(p.dataset, n),
-            "_batch": _const(p.batch, n),
+            "_source": self._const(p.source, n),
+            "_dataset": self._const(p.dataset, n),
+            "_batch": self._const(p.batch, n),
             "_seq": pa.array(np.full(n, p.seq, dtype=np.int64)),
-            "_file": _const(p.file, n),
+            "_file": self._const(p.file, n),
             LINE: table[LINE],
             "_record_key": table["_record_key"],
         }
@@ -378,4 +407,12 @@ def _is_sorted(table: pa.Table, keys: list[str]) -> bool:
     return bool(np.all(v[1:] >= v[:-1]))
 
 
-__all__ = ["CACHE_IDS", "IDENTITY", "BatchStore", "Provenance", "as_uuid", "stored_files"]
+__all__ = [
+    "CACHE_IDS",
+    "IDENTITY",
+    "BatchStore",
+    "Provenance",
+    "as_uuid",
+    "stored_files",
+    "without_rows",
+]

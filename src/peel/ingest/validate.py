@@ -78,12 +78,15 @@ def _may_need_trim(col: pa.ChunkedArray) -> bool:
             chunk.offset : chunk.offset + len(chunk) + 1
         ]
         data = np.frombuffer(bufs[2], dtype=np.uint8)
-        starts, ends = offsets[:-1], offsets[1:]
-        full = ends > starts
-        if not full.all():
-            starts, ends = starts[full], ends[full]
-        for b in (data[starts], data[ends - 1]):
-            if bool(np.any((b <= 0x20) | (b >= 0x7F))):
+        if len(data) == 0:
+            continue
+        # First and last byte of each value. An empty value reads a neighbour's byte instead,
+        # which at worst asks for a trim that changes nothing.
+        first = data[np.minimum(offsets[:-1], len(data) - 1)]
+        last = data[np.maximum(offsets[1:] - 1, 0)]
+        for b in (first, last):
+            # b <= 0x20 or b >= 0x7F, in one comparison (uint8 arithmetic wraps)
+            if bool(np.any((b - np.uint8(0x21)) >= np.uint8(0x5E))):
                 return True
     return False
 
@@ -205,6 +208,8 @@ def build_validation(
     record_key = (
         f"CASE WHEN {' OR '.join(f'({k}) IS NULL' for k in key_parts)} THEN NULL "
         f"ELSE concat_ws({sep}, {', '.join(key_parts)}) END"
+        if len(key_parts) > 1
+        else f"CAST(({key_parts[0]}) AS VARCHAR)"  # one part: the same, without a copy
         if key_parts
         else "CAST(NULL AS VARCHAR)"
     )
