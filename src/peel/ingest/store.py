@@ -97,7 +97,8 @@ class _Constants:
 
 def without_rows(table: pa.Table, drop: np.ndarray) -> pa.Table:
     """The table without the rows at `drop` (sorted), as zero-copy slices of the runs between
-    them: dropped rows are few, and copying every kept row to lose them costs."""
+    them: bad rows are few, and copying every good row to lose them costs the main thread
+    (the store thread combines the slices if there are many)."""
     pieces = []
     start = 0
     for i in drop.tolist():
@@ -210,6 +211,8 @@ class BatchStore:
     def _store(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        if table[LINE].num_chunks > 64:  # many slices (bad rows left out): one copy here
+            table = table.combine_chunks()
         table = self.prepare(table)
         table, days = self._order(table)
         ids = as_uuid(table[IDENTITY])
@@ -239,8 +242,9 @@ class BatchStore:
             piece = body.slice(a, b - a)
             known = self.stored.contains(part, words[a:b])
             if known.any():
-                self._drop(piece.filter(pa.array(known)), part)
-                piece = without_rows(piece, np.flatnonzero(known))
+                mask = pa.array(known)
+                self._drop(piece.filter(mask), part)
+                piece = piece.filter(pc.invert(mask))
             self._write(piece, part)
 
     def _order(self, table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
