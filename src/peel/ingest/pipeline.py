@@ -170,6 +170,7 @@ def _run(
             stored=StoredIds(files, rows, budget=CACHE_IDS),
             provenance=Provenance(mapping.source, report.dataset, report.batch, seq, report.file),
             staging=staging,
+            key_field=validation.key_field,
             prepare=lambda t: _enrich(
                 t, mapping, validation.local_datetimes, validation.projected, settings
             ),

@@ -139,6 +139,7 @@ class BatchStore:
         provenance: Provenance,
         staging: Path,
         prepare: Callable[[pa.Table], pa.Table],
+        key_field: str | None = None,
     ) -> None:
         self.spec = spec
         self.writer = writer
@@ -146,6 +147,7 @@ class BatchStore:
         self.prov = provenance
         self.staging = staging
         self.prepare = prepare
+        self.key_field = key_field  # the column that is also the record key, if any
         self.staged_rows = 0
         self._written: list[_Written] = []
         self._dropped: list[tuple[Path, str | None]] = []
@@ -276,7 +278,7 @@ class BatchStore:
             "_seq": pa.array(np.full(n, p.seq, dtype=np.int64)),
             "_file": self._const(p.file, n),
             LINE: table[LINE],
-            "_record_key": table["_record_key"],
+            "_record_key": table[self.key_field or "_record_key"],
         }
         for name, _ in self.spec.physical_columns():
             cols[name] = table[name]

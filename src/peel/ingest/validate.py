@@ -50,6 +50,9 @@ class Validation:
     _untrimmed: tuple[str, ...] = ()  # each column's cleaning without trim, in column order
     _trimmed: tuple[str, ...] = ()  # and with it
     _cols: tuple[str, ...] = ()  # the source's columns
+    # The output field whose value is the record key, when the key is one plain text field:
+    # the statement then leaves `_record_key` out and the caller reuses that column.
+    key_field: str | None = None
 
     def sql_for(self, block: pa.Table) -> str:
         """The statement for one block: columns none of whose values has space to trim are
@@ -213,10 +216,11 @@ def build_validation(
         if key_parts
         else "CAST(NULL AS VARCHAR)"
     )
+    key_field = _plain_text_key(mapping)
     raw_json = ", ".join(f"{c} := {c}" for c in raw_cols)
     select += [
         f"{quote_ident('_line')}",
-        f"{record_key} AS _record_key",
+        *([] if key_field else [f"{record_key} AS _record_key"]),
         # Identity: the MD5 digest of the source and every raw value (the record key is a
         # function of them), joined by chr(31), a missing value spelled chr(30). md5_number
         # hands over the 16 digest bytes as they are: the same bytes as
@@ -261,7 +265,19 @@ def build_validation(
         _untrimmed=tuple(untrimmed),
         _trimmed=tuple(cleaned),
         _cols=tuple(mapping.columns),
+        key_field=key_field,
     )
+
+
+def _plain_text_key(mapping: Mapping) -> str | None:
+    """The field that holds the record key as it is: a single key field read from one column
+    as text, with no constant, join or extract (its value is then the cleaned column, exactly
+    what the key expression gives)."""
+    if len(mapping.record_key) != 1:
+        return None
+    rule = mapping.rule(mapping.record_key[0])
+    plain = rule.column and rule.value is None and not rule.join and not rule.extract
+    return rule.field if plain and rule.type in ("string", "text") else None
 
 
 def _sql_text(text: str) -> str:
