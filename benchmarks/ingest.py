@@ -648,9 +648,7 @@ def main(argv: list[str] | None = None) -> None:
         f"existing: {args.existing:,} reads, {plan.day(0)} to {plan.day(args.existing - 1)}, "
         f"{plan.per_day:,} a day, ingested by Peel {plan.per_day * plan.batch_days:,} at a time",
     )
-    existing = build_existing(
-        plan, data_dir, scratch, log, jitter=args.jitter, keep=args.keep_lake
-    )
+    existing = build_existing(plan, data_dir, scratch, log, jitter=args.jitter, keep=args.keep_lake)
     base_bytes = lake_bytes(data_dir)
     say(log, f"existing lake: {base_bytes / 1e9:.2f} GB")
 
