@@ -431,10 +431,29 @@ def worker(argv: list[str]) -> None:
 
             if read_blocks is not None:
                 setattr(pipeline, "read_blocks", profiled)  # noqa: B010 (profile the reader thread)
+            # The ingest writes the lake's files on a third thread (`BatchStore`): its own
+            # profile too, when this Peel has one.
+            store_prof = cProfile.Profile()
+            try:
+                from peel.ingest.store import BatchStore
+            except ImportError:
+                BatchStore = None
+            if BatchStore is not None:
+                store_loop = BatchStore._loop
+
+                def profiled_loop(self: Any) -> None:
+                    store_prof.enable()
+                    try:
+                        store_loop(self)
+                    finally:
+                        store_prof.disable()
+
+                setattr(BatchStore, "_loop", profiled_loop)  # noqa: B010 (profile that thread)
             prof = cProfile.Profile()
             report = prof.runcall(ingest_file, lake, path, mapping, dataset=DATASET, synthetic=True)
             prof.dump_stats(profile)
             reader_prof.dump_stats(profile.removesuffix(".prof") + "-reader.prof")
+            store_prof.dump_stats(profile.removesuffix(".prof") + "-store.prof")
         else:
             report = ingest_file(lake, path, mapping, dataset=DATASET, synthetic=True)
         seconds = time.perf_counter() - started
@@ -718,7 +737,12 @@ def main(argv: list[str] | None = None) -> None:
             import pstats
 
             reader = profile_path.with_name(profile_path.stem + "-reader.prof")
-            for title, path in (("main thread", profile_path), ("read-ahead thread", reader)):
+            store = profile_path.with_name(profile_path.stem + "-store.prof")
+            for title, path in (
+                ("main thread", profile_path),
+                ("read-ahead thread", reader),
+                ("store thread", store),
+            ):
                 text = io.StringIO()
                 stats = pstats.Stats(str(path), stream=text)
                 stats.strip_dirs().sort_stats("cumulative").print_stats(22)

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -34,13 +34,14 @@ from peel.ingest.framing import Reject
 from peel.ingest.readers import LINE, RawBlock, ReadStats, read_blocks
 from peel.ingest.rejects import QUARANTINE_SCHEMA, BatchRejects
 from peel.ingest.store import BatchStore, Provenance, stored_files, without_rows
-from peel.ingest.validate import build_validation, register_code_tables
+from peel.ingest.validate import Validation, build_validation, register_code_tables
 from peel.lake import Lake
 from peel.lake.catalog import STAGING, Manifest, crash_point
 from peel.lake.writer import TableWriter
 from peel.sources.mapping import Mapping
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -153,7 +154,9 @@ def _run(
     try:
         con.execute("SET TimeZone = 'UTC'")
         register_code_tables(con, lake.registry)
-        validation = build_validation(mapping, ordered=True)
+        # Unordered: the store thread sorts each block (and skips the sort for one already in
+        # order), which keeps the main thread, the ingest's critical path, to validation.
+        validation = build_validation(mapping)
         stats = ReadStats()
         rejects = BatchRejects(staging)
         # One writer holds the lock, so the sequence number is known before the first row.
@@ -175,7 +178,8 @@ def _run(
                 t, mapping, validation.local_datetimes, validation.projected, settings
             ),
         )
-        for block in prefetch(read_blocks(path, mapping, settings, stats)):
+        blocks = read_blocks(path, mapping, settings, stats)
+        for block, trim in prefetch(_with_trim(blocks, validation)):
             if retry is not None:
                 block = _remap_lines(block, retry.line_map)
             report.rows_read += block.table.num_rows + len(block.rejects)
@@ -183,7 +187,7 @@ def _run(
             if block.table.num_rows == 0:
                 continue
             con.register("raw_block", block.table)
-            sql = validation.sql_for(block.table)
+            sql = validation.sql_for(block.table, trim)
             out = con.sql(sql, params=validation.params).to_arrow_table()
             con.unregister("raw_block")
             # A failing row names its first failing field; good rows (nearly all) have none.
@@ -256,7 +260,15 @@ def _run(
 _DONE = object()
 
 
-def prefetch(blocks: Iterator[RawBlock], depth: int = 1) -> Iterator[RawBlock]:
+def _with_trim(
+    blocks: Iterator[RawBlock], validation: Validation
+) -> Iterator[tuple[RawBlock, frozenset[str]]]:
+    """Each block with the columns that need a trim, worked out on the read-ahead thread."""
+    for block in blocks:
+        yield block, validation.trim_columns(block.table)
+
+
+def prefetch(blocks: Iterator[_T], depth: int = 1) -> Iterator[_T]:
     """Read (frame and split) the next block in a thread while the caller validates this one.
     numpy, pyarrow and DuckDB release the GIL, so the two overlap on two cores. At most
     `depth` blocks wait, so memory stays bounded; an error in the reader is raised here."""
@@ -287,7 +299,7 @@ def prefetch(blocks: Iterator[RawBlock], depth: int = 1) -> Iterator[RawBlock]:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield cast(RawBlock, item)
+            yield cast(_T, item)
     finally:
         stop.set()
         t.join(timeout=5)

@@ -54,10 +54,15 @@ class Validation:
     # the statement then leaves `_record_key` out and the caller reuses that column.
     key_field: str | None = None
 
-    def sql_for(self, block: pa.Table) -> str:
+    def trim_columns(self, block: pa.Table) -> frozenset[str]:
+        """The source columns of `block` where some value may need a trim."""
+        return frozenset(c for c in self._cols if _may_need_trim(block[c]))
+
+    def sql_for(self, block: pa.Table, trim: frozenset[str] | None = None) -> str:
         """The statement for one block: columns none of whose values has space to trim are
-        used as they are (the result is the same, faster)."""
-        names = frozenset(c for c in self._cols if _may_need_trim(block[c]))
+        used as they are (the result is the same, faster). `trim` is `trim_columns(block)`
+        when the caller has it already (the read-ahead thread works it out)."""
+        names = self.trim_columns(block) if trim is None else trim
         sql = self.trimmed.get(names)
         if sql is None:
             sql = self.sql
