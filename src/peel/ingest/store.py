@@ -216,13 +216,17 @@ class BatchStore:
         if table[LINE].num_chunks > 64:  # many slices (bad rows left out): one copy here
             table = table.combine_chunks()
         table = self.prepare(table)
-        table, days = self._order(table)
-        ids = as_uuid(table[IDENTITY])
-        lines = table[LINE]
         n = table.num_rows
+        layout = self.spec.layout
+        days = (
+            pc.fill_null(_days(table[layout.partition_field]), _NO_DAY).to_numpy()
+            if layout.partition_field
+            else None
+        )
+        ids = as_uuid(table[IDENTITY])
         self.staged_rows += n
         self._ids += 1
-        spill = {IDENTITY: ids, LINE: lines}
+        spill = {IDENTITY: ids, LINE: table[LINE]}
         if days is not None:
             spill["_day"] = pa.array(days, mask=days == _NO_DAY)
         pq.write_table(
@@ -232,40 +236,47 @@ class BatchStore:
             use_dictionary=False,
             write_statistics=False,
         )
+        # Rows the lake already stores, looked up in their day's stored ids.
+        words = id_words(ids)
+        known = np.zeros(n, dtype=bool)
+        for day in [None] if days is None else np.unique(days).tolist():
+            part = None if day is None else day_name(day)
+            sel = slice(None) if days is None else days == day
+            known[sel] = self.stored.contains(part, words[sel])
+        if known.any():
+            gone = np.flatnonzero(known)
+            dropped = self._final_columns(table.take(gone), ids.take(gone))
+            gone_days = None if days is None else days[gone]
+            for part, a, b in _runs(gone_days, len(gone)):
+                self._drop(dropped.slice(a, b - a), part)
+        # The rest in storage order, taken once: the sort and the drop in one copy (none when
+        # the block is in order and nothing is dropped).
+        order = self._order(table, days)
+        if known.any():
+            keep = np.flatnonzero(~known) if order is None else order[~known[order]]
+        else:
+            keep = order
+        if keep is not None:
+            table, ids = table.take(keep), ids.take(keep)
+            days = None if days is None else days[keep]
         body = self._final_columns(table.drop_columns([IDENTITY]), ids)
         self.writer.plan_dictionary(body)
-        words = id_words(ids)
-        if days is None:
-            cuts = [0, n]
-        else:
-            cuts = [0, *(np.flatnonzero(days[1:] != days[:-1]) + 1).tolist(), n]
-        for a, b in itertools.pairwise(cuts):
-            part = None if days is None else day_name(int(days[a]))
-            piece = body.slice(a, b - a)
-            known = self.stored.contains(part, words[a:b])
-            if known.any():
-                mask = pa.array(known)
-                self._drop(piece.filter(mask), part)
-                piece = piece.filter(pc.invert(mask))
-            self._write(piece, part)
+        for part, a, b in _runs(days, body.num_rows):
+            self._write(body.slice(a, b - a), part)
 
-    def _order(self, table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
-        """The block sorted by (day, sort fields), and each row's day (days since 1970, UTC)
-        when the table is partitioned. DuckDB usually hands the block over in order already;
-        that is checked, and the sort is skipped when it holds."""
+    def _order(self, table: pa.Table, days: np.ndarray | None) -> np.ndarray | None:
+        """Row numbers in storage order (day, then the table's sort fields; stable, so equal
+        rows keep their line order), or None when the block is in that order already."""
         layout = self.spec.layout
         keys = list(layout.sort)
-        if layout.partition_field and (not keys or keys[0] != layout.partition_field):
+        if days is not None and (not keys or keys[0] != layout.partition_field):
             keys.insert(0, "_day")
-            table = table.append_column("_day", _days(table[layout.partition_field]))
-        if keys and not _is_sorted(table, keys):
-            table = table.sort_by([(k, "ascending") for k in keys])
-        if "_day" in table.schema.names:
-            table = table.drop_columns(["_day"])
-        if not layout.partition_field:
-            return table, None
-        days = _days(table[layout.partition_field])
-        return table, pc.fill_null(days, _NO_DAY).to_numpy()
+            table = table.append_column("_day", pa.array(days))
+        if not keys or _is_sorted(table, keys):
+            return None
+        if len(keys) == 1:
+            return np.asarray(pc.sort_indices(table[keys[0]]))
+        return np.asarray(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]))
 
     def _final_columns(self, table: pa.Table, ids: pa.Array) -> pa.Table:
         n = table.num_rows
@@ -381,6 +392,16 @@ class _Fix:
         if only_fixed:
             keep = pc.and_(keep, hit)
         return table.filter(keep)
+
+
+def _runs(days: np.ndarray | None, n: int) -> list[tuple[str | None, int, int]]:
+    """(partition, start, stop) of each run of equal days in order (one run when unpartitioned)."""
+    if n == 0:
+        return []
+    if days is None:
+        return [(None, 0, n)]
+    cuts = [0, *(np.flatnonzero(days[1:] != days[:-1]) + 1).tolist(), n]
+    return [(day_name(int(days[a])), a, b) for a, b in itertools.pairwise(cuts)]
 
 
 def _days(times: pa.ChunkedArray) -> pa.Array:
