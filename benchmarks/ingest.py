@@ -431,10 +431,29 @@ def worker(argv: list[str]) -> None:
 
             if read_blocks is not None:
                 setattr(pipeline, "read_blocks", profiled)  # noqa: B010 (profile the reader thread)
+            # The ingest writes the lake's files on a third thread (`BatchStore`): its own
+            # profile too, when this Peel has one.
+            store_prof = cProfile.Profile()
+            try:
+                from peel.ingest.store import BatchStore
+            except ImportError:
+                BatchStore = None
+            if BatchStore is not None:
+                store_loop = BatchStore._loop
+
+                def profiled_loop(self: Any) -> None:
+                    store_prof.enable()
+                    try:
+                        store_loop(self)
+                    finally:
+                        store_prof.disable()
+
+                setattr(BatchStore, "_loop", profiled_loop)  # noqa: B010 (profile that thread)
             prof = cProfile.Profile()
             report = prof.runcall(ingest_file, lake, path, mapping, dataset=DATASET, synthetic=True)
             prof.dump_stats(profile)
             reader_prof.dump_stats(profile.removesuffix(".prof") + "-reader.prof")
+            store_prof.dump_stats(profile.removesuffix(".prof") + "-store.prof")
         else:
             report = ingest_file(lake, path, mapping, dataset=DATASET, synthetic=True)
         seconds = time.perf_counter() - started
@@ -488,7 +507,7 @@ def reset_lake(data_dir: Path, keep: int) -> None:
 
 
 def build_existing(
-    plan: Plan, data_dir: Path, scratch: Path, log: list[str], *, jitter: int
+    plan: Plan, data_dir: Path, scratch: Path, log: list[str], *, jitter: int, keep: bool = False
 ) -> dict[str, Any]:
     """Ingest the existing reads with Peel, `batch_days` days per batch (one Parquet file each),
     so the lake is exactly what Peel writes. Slow (it is the benchmarked path, run
@@ -501,6 +520,10 @@ def build_existing(
         "jitter": jitter,
         "peel": peel_digest()["sha256"],  # a lake written by other code is built again
     }
+    if keep and marker.exists():
+        # --keep-lake: reuse a lake written by other Peel code (iteration only: the row ids
+        # must not have changed in between, or the overlap batch's duplicates are not found).
+        want["peel"] = json.loads(marker.read_text())["plan"]["peel"]
     if marker.exists() and json.loads(marker.read_text())["plan"] == want:
         info = json.loads(marker.read_text())
         reset_lake(data_dir, info["manifests"])
@@ -594,6 +617,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
     ap.add_argument("--profile", action="store_true", help="also run Peel CSV under cProfile")
     ap.add_argument("--clean", action="store_true", help="delete generated data at the end")
+    ap.add_argument(
+        "--keep-lake",
+        action="store_true",
+        help="reuse the existing lake even if Peel's code changed (quick iteration only)",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.rows, args.existing = 1_000_000, 9_000_000
@@ -639,7 +667,7 @@ def main(argv: list[str] | None = None) -> None:
         f"existing: {args.existing:,} reads, {plan.day(0)} to {plan.day(args.existing - 1)}, "
         f"{plan.per_day:,} a day, ingested by Peel {plan.per_day * plan.batch_days:,} at a time",
     )
-    existing = build_existing(plan, data_dir, scratch, log, jitter=args.jitter)
+    existing = build_existing(plan, data_dir, scratch, log, jitter=args.jitter, keep=args.keep_lake)
     base_bytes = lake_bytes(data_dir)
     say(log, f"existing lake: {base_bytes / 1e9:.2f} GB")
 
@@ -709,7 +737,12 @@ def main(argv: list[str] | None = None) -> None:
             import pstats
 
             reader = profile_path.with_name(profile_path.stem + "-reader.prof")
-            for title, path in (("main thread", profile_path), ("read-ahead thread", reader)):
+            store = profile_path.with_name(profile_path.stem + "-store.prof")
+            for title, path in (
+                ("main thread", profile_path),
+                ("read-ahead thread", reader),
+                ("store thread", store),
+            ):
                 text = io.StringIO()
                 stats = pstats.Stats(str(path), stream=text)
                 stats.strip_dirs().sort_stats("cumulative").print_stats(22)

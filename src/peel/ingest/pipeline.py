@@ -21,25 +21,27 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from peel.errors import InputRefused, LakeError
+from peel.ingest.dedupe import CACHE_IDS, StoredIds
 from peel.ingest.enrich import localise, project
 from peel.ingest.framing import Reject
 from peel.ingest.readers import LINE, RawBlock, ReadStats, read_blocks
 from peel.ingest.rejects import QUARANTINE_SCHEMA, BatchRejects
-from peel.ingest.validate import build_validation, quote_ident, register_code_tables
+from peel.ingest.store import BatchStore, Provenance, stored_files, without_rows
+from peel.ingest.validate import Validation, build_validation, register_code_tables
 from peel.lake import Lake
-from peel.lake.catalog import STAGING, FileEntry, Manifest, crash_point
-from peel.lake.writer import PARTITION_COLUMN, RUN_COLUMN, TableWriter
+from peel.lake.catalog import STAGING, Manifest, crash_point
+from peel.lake.writer import TableWriter
 from peel.sources.mapping import Mapping
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -147,17 +149,37 @@ def _run(
     settings = lake.settings
     engine = lake.engine()
     con = engine.con
+    spec = mapping.entity
+    store: BatchStore | None = None
     try:
         con.execute("SET TimeZone = 'UTC'")
         register_code_tables(con, lake.registry)
+        # Unordered: the store thread sorts each block (and skips the sort for one already in
+        # order), which keeps the main thread, the ingest's critical path, to validation.
         validation = build_validation(mapping)
         stats = ReadStats()
         rejects = BatchRejects(staging)
-        staged_rows = 0
-        part = 0
-        days: set[str] = set()
-        spec = mapping.entity
-        for block in prefetch(read_blocks(path, mapping, settings, stats)):
+        # One writer holds the lock, so the sequence number is known before the first row.
+        seq = lake.catalog.next_seq()
+        files, rows = stored_files(
+            lake.catalog.manifests(),
+            settings.data_dir,
+            spec.table,
+            partitioned=spec.layout.partition_field is not None,
+        )
+        store = BatchStore(
+            spec=spec,
+            writer=TableWriter(settings.data_dir, spec.table, report.batch, fsync=settings.fsync),
+            stored=StoredIds(files, rows, budget=CACHE_IDS),
+            provenance=Provenance(mapping.source, report.dataset, report.batch, seq, report.file),
+            staging=staging,
+            key_field=validation.key_field,
+            prepare=lambda t: _enrich(
+                t, mapping, validation.local_datetimes, validation.projected, settings
+            ),
+        )
+        blocks = read_blocks(path, mapping, settings, stats)
+        for block, trim in prefetch(_with_trim(blocks, validation)):
             if retry is not None:
                 block = _remap_lines(block, retry.line_map)
             report.rows_read += block.table.num_rows + len(block.rejects)
@@ -165,48 +187,22 @@ def _run(
             if block.table.num_rows == 0:
                 continue
             con.register("raw_block", block.table)
-            out = con.sql(validation.sql, params=validation.params).to_arrow_table()
+            sql = validation.sql_for(block.table, trim)
+            out = con.sql(sql, params=validation.params).to_arrow_table()
             con.unregister("raw_block")
-            bad = pc.not_equal(out["_errors"], "")
-            if pc.any(bad).as_py():
+            # A failing row names its first failing field; good rows (nearly all) have none.
+            if out["_error_field"].null_count < out.num_rows:
+                bad = pc.is_valid(out["_error_field"])
                 rejects.add_rows(out.filter(bad))
-                out = out.filter(pc.invert(bad))
-            out = out.drop_columns(["_errors", "_error_field", "_raw"])
-            out = _enrich(out, mapping, validation.local_datetimes, validation.projected, settings)
-            if spec.layout.partition_field and out.num_rows:
-                # The UTC day each row is stored under, and the set of days the batch touches.
-                # date32 renders as YYYY-MM-DD; a cast is 15x faster than strftime.
-                utc_date = pc.cast(out[spec.layout.partition_field], pa.date32())
-                day = pc.fill_null(pc.cast(utc_date, pa.string()), "unknown")
-                out = out.append_column(PARTITION_COLUMN, day)
-                days.update(pc.unique(day).to_pylist())
-            if out.num_rows:
-                part += 1
-                if spec.layout.sort:
-                    # Each block is sorted here and written as files of its own, so every
-                    # data file is in time order without a sort of the whole batch.
-                    keys = [(f, "ascending") for f in spec.layout.sort]
-                    if spec.layout.partition_field not in (None, spec.layout.sort[0]):
-                        keys.insert(0, (PARTITION_COLUMN, "ascending"))  # else the day follows
-                    out = out.sort_by(keys)
-                out = out.append_column(RUN_COLUMN, pa.array(np.full(out.num_rows, part)))
-                # Staging is read once, moments later: no compression to spend time on.
-                pq.write_table(
-                    out,
-                    staging / f"part-{part:06d}.parquet",
-                    compression="none",
-                    use_dictionary=False,
-                    write_statistics=False,
-                )
-                staged_rows += out.num_rows
+                out = without_rows(out, np.flatnonzero(bad.to_numpy(zero_copy_only=False)))
+            store.put(out.drop_columns(["_errors", "_error_field", "_raw"]))
+        entries = store.finish(con)
+        report.rows_stored = sum(e.rows for e in entries)
+        report.rows_duplicate = store.staged_rows - report.rows_stored
         report.format = stats.format
         report.encoding = "+".join(sorted(stats.encodings)) or "utf-8"
         report.rows_quarantined = rejects.count
         report.quarantine_reasons = dict(rejects.reasons.most_common(50))
-        seq = lake.catalog.next_seq()
-        entries = _finalise(lake, mapping, report, staging, seq, days) if staged_rows else []
-        report.rows_stored = sum(e.rows for e in entries)
-        report.rows_duplicate = staged_rows - report.rows_stored
         q_entries, q_written = rejects.write(
             lake,
             engine,
@@ -256,13 +252,23 @@ def _run(
         lake.catalog.commit(manifest)
         return report
     finally:
+        if store is not None:
+            store.abort()
         engine.close()
 
 
 _DONE = object()
 
 
-def prefetch(blocks: Iterator[RawBlock], depth: int = 1) -> Iterator[RawBlock]:
+def _with_trim(
+    blocks: Iterator[RawBlock], validation: Validation
+) -> Iterator[tuple[RawBlock, frozenset[str]]]:
+    """Each block with the columns that need a trim, worked out on the read-ahead thread."""
+    for block in blocks:
+        yield block, validation.trim_columns(block.table)
+
+
+def prefetch(blocks: Iterator[_T], depth: int = 1) -> Iterator[_T]:
     """Read (frame and split) the next block in a thread while the caller validates this one.
     numpy, pyarrow and DuckDB release the GIL, so the two overlap on two cores. At most
     `depth` blocks wait, so memory stays bounded; an error in the reader is raised here."""
@@ -293,7 +299,7 @@ def prefetch(blocks: Iterator[RawBlock], depth: int = 1) -> Iterator[RawBlock]:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield cast(RawBlock, item)
+            yield cast(_T, item)
     finally:
         stop.set()
         t.join(timeout=5)
@@ -337,99 +343,6 @@ def _enrich(
             else:
                 table = project(table, spec.name, crs=settings.crs)
     return table
-
-
-def _finalise(
-    lake: Lake, mapping: Mapping, report: BatchReport, staging: Path, seq: int, days: set[str]
-) -> list[FileEntry]:
-    """Give staged rows their identity, drop those already stored, and write.
-
-    The staged parts are streamed in order (each block already sorted), with no join and no
-    sort: the few rows that need another id (repeats within the file) and the few already
-    stored are found first, as small sets, and applied to the stream in Arrow."""
-    spec = mapping.entity
-    engine = lake.engine()
-    try:
-        con = engine.con
-        con.execute("SET TimeZone = 'UTC'")
-        staged = f"read_parquet('{(staging / 'part-*.parquet').as_posix()}')"
-        partitions = days if spec.layout.partition_field else None
-        # The ordinal separates identical rows of one file: the second and later copies get
-        # the MD5 of their identity and ordinal.
-        repeats = con.sql(
-            f"""WITH rep AS (
-                    SELECT _identity FROM {staged} GROUP BY _identity HAVING count(*) > 1
-                ), numbered AS (
-                    SELECT st._line, st._identity, row_number() OVER (
-                        PARTITION BY st._identity ORDER BY st._line) AS _ordinal
-                    FROM {staged} AS st SEMI JOIN rep ON st._identity = rep._identity
-                )
-                SELECT _line, CAST(md5(CAST(_identity AS VARCHAR) || '#' || _ordinal) AS UUID)
-                       AS row_id
-                FROM numbered WHERE _ordinal > 1"""
-        ).to_arrow_table()
-        stored = pa.table({"row_id": pa.array([], pa.uuid())})
-        if lake.catalog.table_files(spec.table, partitions):
-            con.register("repeat_ids", repeats)
-            stored = con.sql(
-                f"SELECT e.row_id FROM {engine.table_sql(spec.table, partitions)} AS e "
-                f"WHERE e.row_id IN (SELECT _identity FROM {staged}) "
-                "OR e.row_id IN (SELECT row_id FROM repeat_ids)"
-            ).to_arrow_table()
-        entity_cols = ", ".join(quote_ident(c) for c, _ in spec.physical_columns())
-        day = f", {PARTITION_COLUMN}" if spec.layout.partition_field else ""
-        sql = f"""
-            SELECT _identity AS row_id, $source AS _source, $dataset AS _dataset,
-                   $batch AS _batch, CAST($seq AS BIGINT) AS _seq, $file AS _file, _line,
-                   _record_key, {entity_cols}{day}, {RUN_COLUMN}
-            FROM {staged}
-        """
-        params = {
-            "source": mapping.source,
-            "dataset": report.dataset,
-            "batch": report.batch,
-            "seq": seq,
-            "file": report.file,
-        }
-        writer = TableWriter(
-            lake.settings.data_dir, spec.table, report.batch, fsync=lake.settings.fsync
-        )
-        fix = _IdFixer(repeats, stored["row_id"])
-        for rb in engine.reader(sql, params):
-            writer.write(fix(rb))
-        return writer.close()
-    finally:
-        engine.close()
-
-
-class _IdFixer:
-    """Applies the repeat ids and drops rows already stored, batch by batch, keeping order."""
-
-    def __init__(self, repeats: pa.Table, stored: pa.ChunkedArray) -> None:
-        self.rep_lines = repeats["_line"].combine_chunks()
-        self.rep_ids = _uuid_storage(repeats["row_id"])
-        self.stored = _uuid_storage(stored)
-
-    def __call__(self, rb: pa.RecordBatch) -> pa.RecordBatch:
-        rid = rb.column(0)
-        ids = _uuid_storage(rid)
-        if len(self.rep_lines):
-            idx = pc.index_in(rb.column(rb.schema.get_field_index(LINE)), value_set=self.rep_lines)
-            hit = pc.is_valid(idx)
-            if pc.any(hit).as_py():
-                ids = pc.if_else(hit, self.rep_ids.take(pc.fill_null(idx, 0)), ids)
-                new = pa.ExtensionArray.from_storage(rid.type, ids)
-                rb = rb.set_column(0, rb.schema.field(0), new)
-        if len(self.stored):
-            rb = rb.filter(pc.invert(pc.is_in(ids, value_set=self.stored)))
-        return rb
-
-
-def _uuid_storage(a: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The 16-byte storage of a UUID array (Arrow kernels work on it, not the extension)."""
-    if isinstance(a, pa.ChunkedArray):
-        a = a.combine_chunks() if a.num_chunks else pa.array([], a.type)
-    return a.storage if isinstance(a, pa.ExtensionArray) else a
 
 
 def ingest_files(

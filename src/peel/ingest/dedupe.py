@@ -1,0 +1,119 @@
+"""Which of a batch's row ids the lake already stores, checked block by block as the batch is
+read, against the ids stored in the same day partition.
+
+A row's identity covers every raw value, so a stored copy of a row lies in the partition the
+row itself falls in. The ids of each partition a batch touches are read once (the `row_id`
+column only) and kept as their first 64 bits, sorted, with the other 64 bits beside them; a
+block's ids are sorted the same way and found with one merge-like `searchsorted`, so a check
+costs a sort of the block, not a hash table of the partition. Partitions are kept in memory up
+to a budget of ids (least recently used first out); a partition larger than the whole budget
+is checked file by file instead, so memory stays bounded whatever the lake holds.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CACHE_IDS = 6_000_000  # ids kept in memory across partitions (16 bytes each: 96 MB)
+
+
+def id_words(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A UUID (or 16-byte binary) array as an (n, 2) uint64 view of its bytes, no copy when
+    the array is in one chunk."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+    if isinstance(ids, pa.ExtensionArray):
+        ids = ids.storage
+    if ids.null_count:
+        raise ValueError("row ids must not be null")
+    buf = ids.buffers()[1]
+    words = np.frombuffer(buf, dtype=np.uint64) if buf is not None else np.empty(0, np.uint64)
+    return words[ids.offset * 2 : (ids.offset + len(ids)) * 2].reshape(-1, 2)
+
+
+class _Sorted:
+    """Ids sorted by their first word."""
+
+    def __init__(self, words: np.ndarray) -> None:
+        order = np.argsort(words[:, 0])
+        self.w0 = np.ascontiguousarray(words[order, 0])
+        self.w1 = np.ascontiguousarray(words[order, 1])
+
+    def __len__(self) -> int:
+        return len(self.w0)
+
+    def contains(self, words: np.ndarray) -> np.ndarray:
+        """Exact membership of each id in `words` (n, 2)."""
+        out = np.zeros(len(words), dtype=bool)
+        if len(words) == 0 or len(self.w0) == 0:
+            return out
+        q0 = words[:, 0]
+        order = np.argsort(q0)  # sorted queries make the search cache-friendly
+        q0s = q0[order]
+        left = np.searchsorted(self.w0, q0s, side="left")
+        at = np.minimum(left, len(self.w0) - 1)
+        cand = np.flatnonzero(self.w0[at] == q0s)
+        if len(cand) == 0:
+            return out
+        rows = order[cand]
+        q1 = words[rows, 1]
+        hit = self.w1[at[cand]] == q1
+        # Another stored id may share the first word (64-bit collision): check its whole run.
+        right = np.searchsorted(self.w0, q0s[cand], side="right")
+        for k in np.flatnonzero(~hit & (right - left[cand] > 1)).tolist():
+            lo, hi = int(left[cand[k]]), int(right[k])
+            hit[k] = bool(np.any(self.w1[lo:hi] == q1[k]))
+        out[rows[hit]] = True
+        return out
+
+
+def _read_ids(path: Path) -> np.ndarray:
+    col = pq.ParquetFile(path).read(columns=["row_id"]).column(0)
+    return id_words(col).copy()
+
+
+class StoredIds:
+    """The ids a table already stores, by partition (None for an unpartitioned table)."""
+
+    def __init__(
+        self, files: dict[str | None, list[Path]], rows: dict[str | None, int], *, budget: int
+    ) -> None:
+        self.files = files
+        self.rows = rows
+        self.budget = budget
+        self._cache: OrderedDict[str | None, _Sorted] = OrderedDict()
+        self._held = 0
+
+    def contains(self, partition: str | None, words: np.ndarray) -> np.ndarray:
+        """True for each id (an (n, 2) array from `id_words`) already stored in `partition`."""
+        paths = self.files.get(partition, [])
+        if not paths or len(words) == 0:
+            return np.zeros(len(words), dtype=bool)
+        if self.rows.get(partition, 0) > self.budget:
+            out = np.zeros(len(words), dtype=bool)
+            for p in paths:  # too big to hold: one file at a time
+                out |= _Sorted(_read_ids(p)).contains(words)
+            return out
+        return self._get(partition, paths).contains(words)
+
+    def _get(self, partition: str | None, paths: list[Path]) -> _Sorted:
+        hit = self._cache.get(partition)
+        if hit is not None:
+            self._cache.move_to_end(partition)
+            return hit
+        parts = [_read_ids(p) for p in paths]
+        found = _Sorted(np.concatenate(parts) if parts else np.empty((0, 2), np.uint64))
+        self._held += len(found)
+        self._cache[partition] = found
+        while self._held > self.budget and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._held -= len(old)
+        return found
+
+
+__all__ = ["CACHE_IDS", "StoredIds", "id_words"]
