@@ -86,10 +86,6 @@ def _iso_from_text(dmy: str) -> str:
     return f"{dmy[6:10]}-{dmy[3:5]}-{dmy[0:2]}" if len(dmy) == 10 else dmy
 
 
-def _crime_ref(i: int, year: int) -> str:
-    return f"{5200000 + i:07d}/{year % 100:02d}"
-
-
 def build_officers(p: Params, b: Borough, people: People, rng: np.random.Generator) -> Officers:
     teams: Table = {
         c: []
@@ -157,7 +153,6 @@ def write_book(
     bk = Book()
     year = p.start.year
     n_cr = len(crimes)
-    rng_id = rng
     noise = p.noise
     off_idx = [i for i, t in enumerate(officers.team) if t in ("SM-CID", "SM-PRO")] or [0]
     resp_idx = [i for i, t in enumerate(officers.team) if t.startswith("SM-RESP")] or [0]
@@ -680,7 +675,6 @@ def write_book(
         rec.noise,
     )
     _intel_voi_links(p, bk, people, addr, veh, crimes, series, officers, rng, offenders, ident)
-    del rng_id
     return bk
 
 
