@@ -20,6 +20,16 @@ from peel.sources import get_mapping
 MAPPING = "police-uk"
 
 
+def stored_locations(lake: Lake) -> set[str]:
+    """Every stored crime's Location text."""
+    engine = lake.engine()
+    try:
+        engine.create_views()
+        return {x[0] for x in engine.con.execute("SELECT location_text FROM crime").fetchall()}
+    finally:
+        engine.close()
+
+
 def stored(lake: Lake) -> int:
     return sum(m.counts["rows_stored"] for m in lake.catalog.manifests())
 
@@ -138,12 +148,7 @@ def test_latin1_and_bom_and_crlf(small_lake: Lake, tmp_path: Path) -> None:
     p2.write_bytes(text.encode("latin-1"))
     r2 = ingest_file(small_lake, p2, get_mapping(MAPPING), dataset="other")
     assert r2.rows_read == 2 and r2.encoding in ("cp1252", "latin-1")
-    engine = small_lake.engine()
-    try:
-        engine.create_views()
-        names = {x[0] for x in engine.con.execute("SELECT location_text FROM crime").fetchall()}
-    finally:
-        engine.close()
+    names = stored_locations(small_lake)
     assert "On or near Café Street" in names
 
 
@@ -219,12 +224,7 @@ def test_bad_byte_in_a_utf8_file_quarantines_only_its_record(
         assert (r.rows_stored, r.rows_quarantined) == (2, 1), name
         (reason,) = r.quarantine_reasons
         assert reason.startswith("not valid UTF-8: byte 0xE9"), reason
-    engine = small_lake.engine()
-    try:
-        engine.create_views()
-        names = {x[0] for x in engine.con.execute("SELECT location_text FROM crime").fetchall()}
-    finally:
-        engine.close()
+    names = stored_locations(small_lake)
     assert "On or near Łódź Street" in names  # not re-read as cp1252
 
 

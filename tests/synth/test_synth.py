@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import json
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,21 @@ def test_worker_processes_write_the_same_bytes(
     """Big cities write ANPR months in two processes; the bytes must not depend on it."""
     gen = importlib.import_module("peel.synth.generate")  # the module, not the function
 
+    pools: list[object] = []
+
+    class CountedPool(ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pools.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(gen.os, "cpu_count", lambda: 2)
     p = build_params("tiny")
     generate(p, 21, tmp_path / "one")
+    assert not pools  # a tiny city is written in this process
     monkeypatch.setattr(gen, "POOL_READS", 0)
     generate(p, 21, tmp_path / "two")
+    assert len(pools) == 1  # ... and this one by the worker processes
     assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
 
 

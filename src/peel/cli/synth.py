@@ -27,8 +27,8 @@ def synth(
 ) -> None:
     """Write a synthetic city: source exports, truth/ (Parquet) and manifest.json.
 
-    With --check, the difficulty figures (identity noise, look-alikes, series reads and
-    decoys, dispersion, flare-ups, misreads) are measured from the files and printed."""
+    With --check, the difficulty figures are measured from the written files and printed:
+    identity noise, look-alikes, series reads and decoys, dispersion, flare-ups, misreads."""
     from peel.synth import build_params, generate
     from peel.synth.check import check as measure
 

@@ -30,7 +30,6 @@ from peel.ingest.framing import (
     FramedBlock,
     Reject,
     frame_records,
-    has_utf8_multibyte,
     read_header,
     record_spans,
     split_bad_utf8,
@@ -210,11 +209,16 @@ def _csv_blocks(
             max_record_bytes=settings.max_record_bytes,
         ):
             # A file is UTF-8 once it shows it (a byte-order mark, or well-formed multi-byte
-            # characters): from then on a record with an invalid byte is quarantined, rather
-            # than the block being re-read as a legacy encoding.
-            utf8 = utf8 or bool(bom) or has_utf8_multibyte(framed.data[: 1 << 20])
+            # characters in an earlier block): from then on a record with an invalid byte is
+            # quarantined, rather than the block being re-read as a legacy encoding. (A block
+            # that fails is checked for multi-byte text by split_bad_utf8 itself.)
+            utf8 = utf8 or bool(bom)
             table, rejects, encoding = _parse_framed(framed, header, known_utf8=utf8)
             stats.encodings.add(encoding)
+            if not utf8 and encoding == "utf-8":
+                # The block was valid UTF-8, so any byte over 0x7F was part of a well-formed
+                # multi-byte character. bytes.isascii is a fast scan; no regex on the hot path.
+                utf8 = not framed.data.isascii()
             yield RawBlock(table, rejects)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -259,15 +259,6 @@ def build_routes(
     )
 
 
-@dataclass
-class Trip:
-    """Extra trips planted by other components (series offenders, convoys)."""
-
-    vehicle: np.ndarray
-    route_o: np.ndarray  # (x, y) start
-    start_utc: np.ndarray  # seconds since epoch
-
-
 def day_trips(
     p: Params, veh: Vehicles, day: np.datetime64, rng: np.random.Generator, factor: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -369,10 +360,6 @@ def epoch(day: np.datetime64) -> int:
     return int(day.astype("datetime64[s]").astype(np.int64))
 
 
-def iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 __all__ = [
     "LONDON",
     "Routes",
@@ -381,7 +368,6 @@ __all__ = [
     "days",
     "epoch",
     "expand",
-    "iso",
     "misread",
     "utc_offset_seconds",
 ]

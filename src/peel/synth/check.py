@@ -15,6 +15,7 @@ import json
 import re
 from collections import Counter
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,10 +68,15 @@ PERSON_EXPORTS: dict[str, tuple[str, list[str], str, str, str]] = {
 }
 
 
-def _bad_lines(city: Path) -> set[tuple[str, int]]:
-    return {
-        (r["file"], r["line"]) for r in pq.read_table(city / "truth/bad_rows.parquet").to_pylist()
-    }
+def _bad_lines(city: Path) -> frozenset[tuple[str, int]]:
+    """(file, line) of every planted bad row; read once per written truth file."""
+    path = city / "truth/bad_rows.parquet"
+    return _read_bad_lines(path, path.stat().st_mtime_ns)
+
+
+@cache
+def _read_bad_lines(path: Path, _mtime_ns: int) -> frozenset[tuple[str, int]]:
+    return frozenset((r["file"], r["line"]) for r in pq.read_table(path).to_pylist())
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 # File name, format and encoding of each export (source -> settings).
 FILES: dict[str, dict[str, str]] = {
@@ -173,7 +172,6 @@ BAD: dict[str, dict[str, str]] = {
         "over-long field": "Camera ID",
     },
 }
-CLASSES = sorted({c for v in BAD.values() for c in v})
 
 _BAD_BYTE = "\ue000"  # replaced by 0xFF after encoding: not UTF-8
 _NUL = "\ue001"
@@ -315,8 +313,4 @@ def write_jsonl_gz(
     return [dict(file=path.name, line=r + 1, column=col, bad_class=cls) for r, cls, col in planted]
 
 
-def write_parquet(path: Path, table: pa.Table) -> None:
-    pq.write_table(table, path, compression="zstd", row_group_size=1 << 20)
-
-
-__all__ = ["BAD", "CLASSES", "FILES", "plant", "write_csv", "write_jsonl_gz", "write_parquet"]
+__all__ = ["BAD", "FILES", "plant", "write_csv", "write_jsonl_gz"]

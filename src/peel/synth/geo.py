@@ -171,10 +171,6 @@ class Borough:
     cam_dir: np.ndarray
     cam_name: np.ndarray
 
-    @property
-    def nx_cells(self) -> int:
-        return self.zone.shape[1]
-
     @cached_property
     def arterial_x(self) -> np.ndarray:
         return self.x0 + np.arange(ARTERIAL_M // 2, self.width, ARTERIAL_M)

@@ -368,19 +368,6 @@ def _offenders(p: Params, people: People, rng: np.random.Generator, age: np.ndar
 
 # -- identity noise ---------------------------------------------------------------------------
 
-NOISE_KINDS = (
-    "name_typo",
-    "nickname",
-    "name_swap",
-    "alias",
-    "transliteration",
-    "dob_day_month_swap",
-    "dob_digit",
-    "dob_placeholder",
-    "missing",
-    "moved",
-)
-
 
 @dataclass
 class Recorded:
@@ -527,4 +514,4 @@ def record_identity(
     )
 
 
-__all__ = ["NOISE_KINDS", "Addresses", "People", "Recorded", "build_people", "record_identity"]
+__all__ = ["Addresses", "People", "Recorded", "build_people", "record_identity"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from peel.sources import get_mapping
 from peel.synth.crime import DAY, TYPES, Crimes, Series
 from peel.synth.geo import BOROUGH, FORCE, Borough, to_wgs84
 from peel.synth.params import Params
@@ -77,8 +78,10 @@ class Book:
         }
     )
 
-    def table(self, name: str, columns: list[str]) -> Table:
-        return self.tables.setdefault(name, {c: [] for c in columns})
+    def table(self, name: str) -> Table:
+        """The export's columns, in the order of its source mapping (the layout's one
+        definition), each an empty list to fill."""
+        return self.tables.setdefault(name, {c: [] for c in get_mapping(name).columns})
 
 
 def _iso_from_text(dmy: str) -> str:
@@ -87,18 +90,7 @@ def _iso_from_text(dmy: str) -> str:
 
 
 def build_officers(p: Params, b: Borough, people: People, rng: np.random.Generator) -> Officers:
-    teams: Table = {
-        c: []
-        for c in (
-            "Team Ref",
-            "Team Name",
-            "Team Type",
-            "Command",
-            "Parent Team Ref",
-            "Start Date",
-            "End Date",
-        )
-    }
+    teams: Table = {c: [] for c in get_mapping("hr-team").columns}
     cmd = f"{BOROUGH} BCU"
 
     def team(ref: str, name: str, kind: str, parent: str) -> None:
@@ -176,19 +168,7 @@ def write_book(
 
     # -- officers and teams
     bk.tables["hr-team"] = officers.team_rows
-    t = bk.table(
-        "hr-officer",
-        [
-            "Officer Ref",
-            "Collar Number",
-            "Surname",
-            "Forenames",
-            "Rank",
-            "Team Ref",
-            "Start Date",
-            "End Date",
-        ],
-    )
+    t = bk.table("hr-officer")
     for i in range(len(officers.ref)):
         for c, val in zip(
             t,
@@ -207,19 +187,7 @@ def write_book(
             t[c].append(val)
 
     # -- cameras
-    t = bk.table(
-        "anpr-camera",
-        [
-            "Camera ID",
-            "Site Name",
-            "Longitude",
-            "Latitude",
-            "Direction",
-            "Operator",
-            "Installed",
-            "Decommissioned",
-        ],
-    )
+    t = bk.table("anpr-camera")
     lon, lat = to_wgs84(b.cam_x, b.cam_y)
     for i in range(len(b.cam_x)):
         for c, val in zip(
@@ -239,26 +207,7 @@ def write_book(
             t[c].append(val)
 
     # -- crimes (CRIS) and police.uk street level
-    t = bk.table(
-        "cris",
-        [
-            "CRIS Number",
-            "Crime Category",
-            "HO Offence Code",
-            "Committed From",
-            "Committed To",
-            "Reported",
-            "Easting",
-            "Northing",
-            "Location",
-            "Premises",
-            "MO Codes",
-            "MO Text",
-            "Property",
-            "OIC",
-            "Team",
-        ],
-    )
+    t = bk.table("cris")
     street = [
         b.street_h[int((y - b.y0) // 100) % len(b.street_h)]
         if (i % 2)
@@ -298,7 +247,7 @@ def write_book(
     outcome = np.where(charged_series, "OC1", outcome).astype(object)
     light = np.isin(crimes.ctype, ["shoplifting", "drugs", "possession-of-weapons"])
     outcome[light & (rng.random(n_cr) < 0.5)] = "OC1"
-    t = bk.table("cris-outcome", ["CRIS Number", "Outcome Code", "Outcome Date", "Officer"])
+    t = bk.table("cris-outcome")
     later = crimes.reported + rng.integers(2, 60, n_cr) * DAY
     for c, col in zip(
         t, (crimes.ref, outcome, [x[:10] for x in local_texts(later)], officer_ref), strict=True
@@ -310,23 +259,7 @@ def write_book(
         "OC14": "Unable to prosecute suspect",
         "OC16": "Unable to prosecute suspect",
     }
-    t = bk.table(
-        "police-uk",
-        [
-            "Crime ID",
-            "Month",
-            "Reported by",
-            "Falls within",
-            "Longitude",
-            "Latitude",
-            "Location",
-            "LSOA code",
-            "LSOA name",
-            "Crime type",
-            "Last outcome category",
-            "Context",
-        ],
-    )
+    t = bk.table("police-uk")
     # police.uk snaps positions to anonymous map points: here the nearest 100 m street corner.
     sx = b.x0 + np.round((crimes.x - b.x0) / 100) * 100
     sy = b.y0 + np.round((crimes.y - b.y0) / 100) * 100
@@ -350,22 +283,7 @@ def write_book(
         t[c].extend(list(col))
 
     # -- people on crimes: victims, witnesses, suspects
-    cols = [
-        "CRIS Number",
-        "Nominal Ref",
-        "Role",
-        "PNC ID",
-        "Surname",
-        "Forenames",
-        "Date of Birth",
-        "Sex",
-        "Address",
-        "Postcode",
-        "Phone",
-        "Self-Defined Ethnicity",
-        "Ethnic Appearance",
-    ]
-    t = bk.table("cris-person", cols)
+    t = bk.table("cris-person")
     personal = ~np.isin(crimes.ctype, ["shoplifting", "drugs", "possession-of-weapons"])
     crime_i, role, who = [], [], []
     for i in np.flatnonzero(personal).tolist():
@@ -427,26 +345,7 @@ def write_book(
     )
 
     # -- PNC person records: every offender, one record each (a few have two: a known duplicate)
-    t = bk.table(
-        "pnc-person",
-        [
-            "PNC ID",
-            "CRO Number",
-            "NI Number",
-            "Surname",
-            "Forenames",
-            "Date of Birth",
-            "Sex",
-            "Place of Birth",
-            "Nationality",
-            "Address",
-            "Postcode",
-            "Phone",
-            "Self-Defined Ethnicity",
-            "Ethnic Appearance",
-            "Height (cm)",
-        ],
-    )
+    t = bk.table("pnc-person")
     rec = record_identity(people, addr, offenders, rng, noise, with_middle=0.8)
     for k, pi in enumerate(offenders.tolist()):
         for c, val in zip(
@@ -484,34 +383,7 @@ def write_book(
     _histories(p, bk, people, addr, rng, offenders, series, ident)
 
     # -- custody: arrests of suspects
-    t = bk.table(
-        "custody",
-        [
-            "Custody Ref",
-            "Person Ref",
-            "PNC ID",
-            "CRO Number",
-            "NI Number",
-            "Surname",
-            "Forenames",
-            "Date of Birth",
-            "Sex",
-            "Place of Birth",
-            "Address",
-            "Postcode",
-            "Phone",
-            "Self-Defined Ethnicity",
-            "Ethnic Appearance",
-            "Suite",
-            "Arrived",
-            "Released",
-            "Offence",
-            "Crime Ref",
-            "Arresting Officer",
-            "Outcome",
-            "Health Notes",
-        ],
-    )
+    t = bk.table("custody")
     arrests = [i for i in range(n_cr) if crimes.offender[i] >= 0 and rng.random() < 0.3]
     arrests += list(rng.choice(n_cr, size=n_cr // 25, replace=False))
     arrested = np.array(
@@ -579,19 +451,7 @@ def write_book(
     )
 
     # -- vehicles and keepers
-    t = bk.table(
-        "pnc-vehicle",
-        [
-            "VRM",
-            "VIN",
-            "Make",
-            "Model",
-            "Colour",
-            "Body Type",
-            "Date First Registered",
-            "Year of Manufacture",
-        ],
-    )
+    t = bk.table("pnc-vehicle")
     reg = dmy(veh.first_reg)
     for c, col in zip(
         t,
@@ -609,22 +469,7 @@ def write_book(
     ):
         t[c].extend(col.tolist())
     kp = veh.keeping
-    t = bk.table(
-        "pnc-keeper",
-        [
-            "VRM",
-            "Keeper Type",
-            "Keeper Ref",
-            "PNC ID",
-            "Surname",
-            "Forenames",
-            "Date of Birth",
-            "Address",
-            "Postcode",
-            "Keeper From",
-            "Keeper To",
-        ],
-    )
+    t = bk.table("pnc-keeper")
     people_rows = np.flatnonzero(kp.person >= 0)
     rec = record_identity(
         people, addr, kp.person[people_rows], rng, noise, with_middle=0.2, when_moved_old=0.8
@@ -733,26 +578,7 @@ def _histories(
             "robbery": "robbery",
         }.get(series.ctype[s_idx], "theft")
     keys = list(offences)
-    t = bk.table(
-        "pnc-conviction",
-        [
-            "Conviction Ref",
-            "PNC ID",
-            "CRO Number",
-            "Surname",
-            "Forenames",
-            "Date of Birth",
-            "Sex",
-            "Offence Code",
-            "Offence",
-            "Offence Date",
-            "Conviction Date",
-            "Court",
-            "Disposal",
-            "Sentence",
-            "Crime Ref",
-        ],
-    )
+    t = bk.table("pnc-conviction")
     who, refs = [], []
     for o in offenders:
         n_conv = int(rng.poisson(1.8)) + (2 if int(o) in speciality else 0)
@@ -804,22 +630,7 @@ def _histories(
         rec.noise,
     )
 
-    t = bk.table(
-        "pnc-marker",
-        [
-            "Marker Ref",
-            "PNC ID",
-            "Surname",
-            "Forenames",
-            "Date of Birth",
-            "Marker Code",
-            "Marker Source",
-            "Date Added",
-            "Review Date",
-            "Detail",
-            "Health Detail",
-        ],
-    )
+    t = bk.table("pnc-marker")
     marks = [
         ("VI", "Violent: assaulted a member of the public", ""),
         ("WE", "Carried a knife when arrested", ""),
@@ -858,26 +669,7 @@ def _histories(
         "pnc-marker", "pnc-marker.csv", has, refs, [str(people.pnc_id[o]) for o in has], rec.noise
     )
 
-    t = bk.table(
-        "warrant",
-        [
-            "Warrant Ref",
-            "Type",
-            "Status",
-            "PNC ID",
-            "Surname",
-            "Forenames",
-            "Date of Birth",
-            "Sex",
-            "Address",
-            "Postcode",
-            "Issued",
-            "Court",
-            "Offence",
-            "Crime Ref",
-            "Executed",
-        ],
-    )
+    t = bk.table("warrant")
     has = offenders[rng.random(len(offenders)) < 0.06]
     rec = record_identity(people, addr, has, rng, p.noise)
     refs = []
@@ -931,32 +723,7 @@ def _intel_voi_links(
 ) -> None:
     start_s = int(np.datetime64(p.start, "s").astype(np.int64))
     span = p.months * 30 * DAY
-    cols = [
-        "intel_ref",
-        "submitted",
-        "officer",
-        "team",
-        "grading",
-        "source_eval",
-        "assessment",
-        "handling",
-        "basis",
-        "text",
-        "subject_ref",
-        "subject_system",
-        "subject_surname",
-        "subject_forenames",
-        "subject_dob",
-        "subject_address",
-        "subject_postcode",
-        "subject_phone",
-        "vrm",
-        "lon",
-        "lat",
-        "crime_ref",
-        "review_date",
-    ]
-    t = bk.table("intel", cols)
+    t = bk.table("intel")
     n = max(10, len(offenders) // 2)
     subj = rng.choice(offenders, size=n)
     rec = record_identity(people, addr, subj, rng, p.noise)
@@ -1018,21 +785,7 @@ def _intel_voi_links(
             t[c].append(val)
     ident("intel", "intel.jsonl.gz", subj, refs, [str(people.pnc_id[o]) for o in subj], rec.noise)
 
-    t = bk.table(
-        "voi",
-        [
-            "VOI Ref",
-            "VRM",
-            "Source",
-            "Reason",
-            "Reason Text",
-            "Action",
-            "Owner",
-            "Team",
-            "Created",
-            "Expires",
-        ],
-    )
+    t = bk.table("voi")
     k = 0
 
     def voi(vrm: str, source: str, reason: str, text: str, action: str, at: int) -> None:
@@ -1086,22 +839,7 @@ def _intel_voi_links(
         )
 
     # Addresses of people known to police, and associations between them.
-    t = bk.table(
-        "person-address",
-        [
-            "Person Ref",
-            "Person System",
-            "Address Ref",
-            "UPRN",
-            "Address Type",
-            "Address",
-            "Postcode",
-            "Longitude",
-            "Latitude",
-            "From",
-            "To",
-        ],
-    )
+    t = bk.table("person-address")
     start = np.datetime64(p.start, "D")
     all_lon, all_lat = to_wgs84(addr.x, addr.y)
     for o in offenders:
@@ -1128,19 +866,7 @@ def _intel_voi_links(
             )
             for c, val in zip(t, addr_row, strict=False):
                 t[c].append(val)
-    t = bk.table(
-        "associate",
-        [
-            "Person Ref",
-            "Person System",
-            "Associate Ref",
-            "Associate System",
-            "Basis",
-            "From",
-            "To",
-            "Intel Ref",
-        ],
-    )
+    t = bk.table("associate")
     for s_i, o in enumerate(series.offender):
         co = series.co_offender[s_i]
         if co >= 0 and co != o:
