@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from helpers import pg
 from helpers.settings import small_settings
 from peel.lake import Lake
+from peel.serving import Store
 from peel.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,3 +63,52 @@ def lake(data_dir: Path) -> Lake:
 def small_lake(data_dir: Path) -> Lake:
     """A lake whose limits are small enough to test hostile input quickly."""
     return Lake(small_settings(data_dir))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str | None:
+    return pg.server_url()
+
+
+@contextmanager
+def _store(kind: str, monkeypatch: pytest.MonkeyPatch, postgres_url: str | None) -> Iterator[Store]:
+    name = None
+    if kind == "postgresql":
+        require(postgres_url is not None, "PostgreSQL (server binaries or PEEL_TEST_POSTGRES_URL)")
+        assert postgres_url is not None
+        owner, app, name = pg.fresh_database(postgres_url)
+        monkeypatch.setenv("PEEL_DATABASE_ADMIN_URL", owner)
+        monkeypatch.setenv("PEEL_DATABASE_URL", app)
+        monkeypatch.setenv("PEEL_DATABASE_APP_ROLE", pg.APP_ROLE)
+    get_settings.cache_clear()
+    s = Store(get_settings())
+    s.migrate()
+    try:
+        yield s
+    finally:
+        s.dispose()
+        get_settings.cache_clear()
+        if name is not None and postgres_url is not None:
+            pg.drop_database(postgres_url, name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(
+    request: pytest.FixtureRequest,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str | None,
+) -> Iterator[Store]:
+    """A migrated, empty serving store: every test that uses it runs on SQLite and on
+    PostgreSQL (where the app connects as a role that may only INSERT and SELECT the audit)."""
+    with _store(request.param, monkeypatch, postgres_url) as s:
+        yield s
+
+
+@pytest.fixture
+def postgres_store(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str | None
+) -> Iterator[Store]:
+    """For the few tests about PostgreSQL alone (role privileges)."""
+    with _store("postgresql", monkeypatch, postgres_url) as s:
+        yield s

@@ -24,4 +24,44 @@ class LakeError(PeelError):
     """The lake is inconsistent or a commit failed."""
 
 
-__all__ = ["InputRefused", "LakeError", "MappingError", "PeelError", "SchemaError"]
+class StoreError(PeelError):
+    """The serving store is unreachable, unmigrated or refused a write."""
+
+
+class PolicyError(PeelError):
+    """A policy file is invalid, or the running policy is not the applied one."""
+
+
+class PolicyRefusal(PeelError):
+    """The code of ethics forbids what was asked; the message names the rule."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"{message} (policy rule: {rule})")
+        self.rule = rule
+
+
+class AccessDenied(PeelError):
+    """The caller may not do this: no permission, no purpose, not a member of the case."""
+
+
+class AuthError(PeelError):
+    """Login failed; the message never says whether the account exists or is locked."""
+
+
+class AuditError(PeelError):
+    """The audit entry could not be written, so the operation it records did not happen."""
+
+
+__all__ = [
+    "AccessDenied",
+    "AuditError",
+    "AuthError",
+    "InputRefused",
+    "LakeError",
+    "MappingError",
+    "PeelError",
+    "PolicyError",
+    "PolicyRefusal",
+    "SchemaError",
+    "StoreError",
+]

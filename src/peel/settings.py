@@ -12,11 +12,16 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PLACEHOLDER_SECRET = "placeholder-change-me"  # noqa: S105 (the value the server refuses)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PEEL_", extra="ignore")
 
-    env: str = Field(default="development", description="development, test or production")
+    env: str = Field(
+        default="production",
+        description="production (default: placeholder secrets refused), development or test",
+    )
     data_dir: Path = Field(default=Path("peel-data"), description="where Peel writes everything")
     database_url: str | None = Field(default=None, description="serving store URL")
     reference_time: str | None = Field(
@@ -49,6 +54,38 @@ class Settings(BaseSettings):
     duckdb_threads: int = Field(default=2, description="DuckDB worker threads")
     fsync: bool = Field(default=True, description="fsync data files and the catalog on commit")
 
+    # Governance and the serving store (issue 4).
+    database_admin_url: str | None = Field(
+        default=None,
+        description="URL that owns the schema and runs migrations (default: database_url); "
+        "on PostgreSQL the app then connects as a role that may only INSERT and SELECT the audit",
+    )
+    database_app_role: str | None = Field(
+        default=None, description="PostgreSQL role the app connects as (granted by migrations)"
+    )
+    policy_file: Path | None = Field(
+        default=None, description="the policy (code of ethics) to run; default: the shipped one"
+    )
+    secret_key: str = Field(
+        default=PLACEHOLDER_SECRET,
+        description="signs login-form CSRF tokens; the placeholder is refused outside development",
+    )
+    audit_checkpoint_dir: Path | None = Field(
+        default=None, description="signed audit checkpoints (default: DATA_DIR/audit-checkpoints)"
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs audit checkpoints, kept outside the database "
+        "(default: DATA_DIR/keys/audit-signing.pem, created on first use in development)",
+    )
+    audit_checkpoint_every: int = Field(
+        default=500, description="the app writes a signed checkpoint after this many entries"
+    )
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure flag on cookies (default: on outside development)"
+    )
+    max_body_bytes: int = Field(default=1 << 20, description="largest API request body")
+
     @property
     def lake_dir(self) -> Path:
         return self.data_dir / "lake"
@@ -61,10 +98,26 @@ class Settings(BaseSettings):
     def serving_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'serving.db'}"
 
+    @property
+    def serving_admin_url(self) -> str:
+        return self.database_admin_url or self.serving_url
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.audit_checkpoint_dir or self.data_dir / "audit-checkpoints"
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "keys" / "audit-signing.pem"
+
+    @property
+    def development(self) -> bool:
+        return self.env in ("development", "test")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
 
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["PLACEHOLDER_SECRET", "Settings", "get_settings"]

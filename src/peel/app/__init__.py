@@ -1,0 +1,1 @@
+"""The app shell: FastAPI JSON API under /api and server-rendered pages."""

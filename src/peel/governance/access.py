@@ -1,0 +1,190 @@
+"""Who may do what, for which purpose, and the one helper every personal-data operation goes
+through: it checks the policy, runs the operation in a serving-store transaction, and writes
+the audit entry in that same transaction, naming every object the operation returned.
+
+    with operation(store, policy, caller, permission="records.read",
+                   operation="consultation", object_type="crime", query={...}) as op:
+        rows = read_rows(...)          # from the store (op.conn) or the lake
+        op.returned(row_ids)
+    return rows                        # only after the audit entry is committed
+
+If the audit write fails, the block raises AuditError and nothing it read leaves it. A denied
+request is itself audited (outcome "denied") and raises AccessDenied.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from peel.errors import AccessDenied, AuditError
+from peel.governance import audit
+from peel.governance.policy import Policy
+from peel.serving import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in user or a named service identity, with the purpose of this request."""
+
+    username: str
+    roles: tuple[str, ...]
+    kind: str = "person"
+    purpose: str | None = None
+    case_reference: str | None = None
+    justification: str | None = None
+    request_id: str = ""
+    rank: str | None = None
+    team: str | None = None
+
+    @property
+    def role_label(self) -> str:
+        return ",".join(sorted(self.roles)) or "(none)"
+
+    def with_purpose(
+        self, purpose: str | None, case_reference: str | None, justification: str | None
+    ) -> Caller:
+        return replace(
+            self, purpose=purpose, case_reference=case_reference, justification=justification
+        )
+
+
+def check(policy: Policy, caller: Caller, permission: str) -> None:
+    """Raise AccessDenied unless one of the caller's roles grants `permission` and, for
+    personal data, the caller gave a purpose their roles may use (with a case reference where
+    the purpose needs one)."""
+    if permission not in policy.permissions:
+        raise AccessDenied(f"unknown permission {permission!r}")
+    if permission not in policy.permissions_of(caller.roles):
+        raise AccessDenied(f"no role of this account grants {permission}")
+    if not policy.is_personal(permission):
+        return
+    purpose = caller.purpose
+    if not purpose:
+        raise AccessDenied(
+            "personal data needs a lawful purpose: send the Peel-Purpose header "
+            f"(one of: {', '.join(sorted(policy.purposes_of(caller.roles))) or 'none for you'})"
+        )
+    if purpose not in policy.purposes:
+        raise AccessDenied(f"unknown purpose {purpose!r}")
+    if purpose not in policy.purposes_of(caller.roles):
+        raise AccessDenied(f"purpose {purpose!r} is not one this account's roles may use")
+    if policy.purposes[purpose].requires_case_reference and not caller.case_reference:
+        raise AccessDenied(
+            f"purpose {purpose!r} needs a case reference (Peel-Case-Reference header)"
+        )
+
+
+@dataclass
+class Operation:
+    """The open transaction of one audited operation."""
+
+    conn: Connection
+    object_ids: list[str] = field(default_factory=list)
+    query: dict[str, Any] = field(default_factory=dict)
+    recipient: str = ""
+
+    def returned(self, ids: Iterable[Any]) -> None:
+        """Record objects the operation returned, changed or disclosed."""
+        self.object_ids.extend(str(i) for i in ids)
+
+
+def event_for(
+    caller: Caller,
+    *,
+    operation: str,
+    object_type: str,
+    object_ids: Iterable[str] = (),
+    query: Mapping[str, Any] | None = None,
+    outcome: str = "ok",
+    recipient: str = "",
+) -> audit.AuditEvent:
+    return audit.AuditEvent(
+        actor=caller.username,
+        actor_role=caller.role_label,
+        operation=operation,
+        object_type=object_type,
+        object_ids=tuple(object_ids),
+        query=dict(query or {}),
+        purpose=caller.purpose or "",
+        justification=caller.justification or "",
+        case_reference=caller.case_reference or "",
+        recipient=recipient,
+        outcome=outcome,
+        request_id=caller.request_id,
+    )
+
+
+def record_denial(
+    store: Store,
+    caller: Caller,
+    *,
+    operation: str,
+    object_type: str,
+    query: Mapping[str, Any] | None,
+    clock: Callable[[], datetime],
+) -> None:
+    """Audit a refused attempt. If even that fails, the refusal stands."""
+    try:
+        with store.begin() as conn:
+            audit.append(
+                conn,
+                event_for(
+                    caller,
+                    operation=operation,
+                    object_type=object_type,
+                    query=query,
+                    outcome="denied",
+                ),
+                clock=clock,
+            )
+    except AuditError:
+        logger.exception("could not audit a denied request %s", caller.request_id)
+
+
+@contextmanager
+def operation(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    *,
+    permission: str,
+    operation: str,
+    object_type: str,
+    query: Mapping[str, Any] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Iterator[Operation]:
+    """Check, run and audit one operation in one transaction (see the module docstring)."""
+    try:
+        check(policy, caller, permission)
+    except AccessDenied:
+        record_denial(
+            store, caller, operation=operation, object_type=object_type, query=query, clock=clock
+        )
+        raise
+    with store.begin() as conn:
+        op = Operation(conn=conn, query=dict(query or {}))
+        yield op
+        audit.append(
+            conn,
+            event_for(
+                caller,
+                operation=operation,
+                object_type=object_type,
+                object_ids=op.object_ids,
+                query=op.query,
+                recipient=op.recipient,
+            ),
+            clock=clock,
+        )
+
+
+__all__ = ["Caller", "Operation", "check", "event_for", "operation", "record_denial"]

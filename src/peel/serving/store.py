@@ -1,0 +1,119 @@
+"""The serving store: one engine, migrations by Alembic, and the transaction helper every
+feature writes through.
+
+`Store.migrate()` upgrades the schema to the newest revision using the admin URL (the schema
+owner). On PostgreSQL it then grants the application role what it needs, and on the audit
+tables only SELECT and INSERT: a compromised app cannot rewrite history.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from peel.errors import StoreError
+from peel.serving.engine import make_engine
+from peel.serving.tables import metadata
+from peel.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+APPEND_ONLY = ("audit_log", "audit_subjects")
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+class Store:
+    """The serving store of one settings object (SQLite file or PostgreSQL database)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.url = self.settings.serving_url
+        self.engine: Engine = make_engine(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def migrate(self) -> None:
+        """Upgrade to the newest schema (idempotent) and set the app role's privileges."""
+        admin_url = self.settings.serving_admin_url
+        admin = self.engine if admin_url == self.url else make_engine(admin_url)
+        try:
+            with admin.begin() as conn:
+                cfg = _alembic_config()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if conn.dialect.name == "postgresql" and self.settings.database_app_role:
+                    _grant(conn, self.settings.database_app_role)
+        except SQLAlchemyError as e:
+            raise StoreError(f"migrating the serving store failed: {type(e).__name__}") from e
+        finally:
+            if admin is not self.engine:
+                admin.dispose()
+
+    def check(self) -> None:
+        """Refuse to run against a store whose schema is not the newest."""
+        try:
+            current = self.revision()
+        except SQLAlchemyError as e:
+            raise StoreError(f"the serving store is unreachable: {type(e).__name__}") from e
+        if current != head_revision():
+            raise StoreError(
+                f"the serving store is at revision {current}, not {head_revision()}: "
+                "run a peel command that migrates it (peel users ..., peel demo) first"
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _grant(conn: Connection, role: str) -> None:
+    quoted = conn.dialect.identifier_preparer.quote(role)
+    for table in metadata.sorted_tables:
+        name = conn.dialect.identifier_preparer.quote(table.name)
+        conn.execute(text(f"REVOKE ALL ON {name} FROM {quoted}"))
+        if table.name in APPEND_ONLY:
+            conn.execute(text(f"GRANT SELECT, INSERT ON {name} TO {quoted}"))
+        else:
+            conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {quoted}"))
+    conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {quoted}"))
+    conn.execute(text(f"GRANT SELECT ON alembic_version TO {quoted}"))
+
+
+__all__ = ["Store", "head_revision"]

@@ -1,0 +1,271 @@
+"""The serving store's tables (SQLAlchemy Core). Alembic migrations under `migrations/` create
+them; a test checks the migrations and this file agree.
+
+Accounts, cases, policy history, the audit log and its review, ANPR authorisations, and the
+products, explanations and decisions every analysis writes (INTERFACES: "Products,
+decisions and explanations").
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from peel.serving.types import JSONText, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    # person: logs in with a password; service: a named identity for batch jobs, no login.
+    Column("kind", String(16), nullable=False, default="person"),
+    Column("rank", String(64)),
+    Column("team", String(64)),
+    Column("collar_number", String(32)),
+    Column("password_hash", String(255)),
+    Column("totp_secret", String(64)),
+    Column("totp_enabled", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Column("granted_by", String(64), nullable=False),
+    Column("approved_by", String(64)),
+    Column("granted_at", UTCDateTime, nullable=False),
+)
+
+# A grant of a role the policy marks as needing two admins waits here for the second one.
+role_requests = Table(
+    "role_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", UTCDateTime),
+    Column("status", String(16), nullable=False, default="pending"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # Only a hash of the token is stored: a copy of the database gives no live sessions.
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("purpose", String(64)),
+    Column("case_reference", String(64)),
+    Column("justification", String(500)),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("area", String(200)),
+    Column("crime_types", JSONText),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("reference", String(64), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+case_members = Table(
+    "case_members",
+    metadata,
+    Column("case_reference", String(64), ForeignKey("cases.reference"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("added_by", String(64), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("diff", Text, nullable=False),
+    Column("approved_by", String(64), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+    Column("source", String(500)),
+)
+
+# The audit log: append-only, hash-chained. Every value is text or an integer so that the
+# canonical serialisation the hash covers reads back identically from either store.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("ts", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("actor_role", String(64), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("object_ids", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("justification", Text, nullable=False),
+    Column("case_reference", String(64), nullable=False),
+    Column("recipient", String(200), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_log_actor_ts", "actor", "ts"),
+)
+
+# Subjects and records each entry touched, one row each, so "who consulted this person" is an
+# index lookup. Derived from audit_log.object_ids in the same transaction; not hashed itself
+# (verify rebuilds it from the chain and reports a difference).
+audit_subjects = Table(
+    "audit_subjects",
+    metadata,
+    Column(
+        "seq",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("audit_log.seq"),
+        primary_key=True,
+    ),
+    Column("object_id", String(200), primary_key=True),
+    Index("ix_audit_subjects_object_id", "object_id"),
+)
+
+audit_reviews = Table(
+    "audit_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sample_id", String(64), nullable=False, index=True),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("reviewer", String(64), nullable=False),
+    Column("verdict", String(32)),
+    Column("note", Text),
+    Column("drawn_at", UTCDateTime, nullable=False),
+    Column("reviewed_at", UTCDateTime),
+    UniqueConstraint("sample_id", "seq", name="uq_audit_reviews_sample_seq"),
+)
+
+anpr_authorisations = Table(
+    "anpr_authorisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("requester", String(64), nullable=False),
+    Column("authoriser", String(64), nullable=False),
+    Column("authoriser_rank", String(64), nullable=False),
+    Column("investigation_reference", String(64), nullable=False),
+    Column("offence_category", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("granted_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("subject_type", String(64), nullable=False),
+    Column("subject_ids", JSONText, nullable=False),
+    Column("case_reference", String(64)),
+    Column("team", String(64)),
+    Column("dataset", String(64), nullable=False),
+    Column("synthetic", Boolean, nullable=False),
+    Column("status", String(16), nullable=False, default="new"),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_products_kind_status", "kind", "status"),
+)
+
+explanations = Table(
+    "explanations",
+    metadata,
+    Column("product_id", String(64), ForeignKey("products.id"), primary_key=True),
+    Column("claim", Text, nullable=False),
+    Column("evidence", JSONText, nullable=False),
+    Column("arithmetic", JSONText, nullable=False),
+    Column("confidence", Float),
+    Column("confidence_text", String(200), nullable=False),
+    Column("code_version", String(64), nullable=False),
+    Column("model_version", String(64)),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("product_id", String(64), ForeignKey("products.id"), nullable=False, index=True),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+)
+
+AUDIT_COLUMNS = tuple(c.name for c in audit_log.columns)
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "anpr_authorisations",
+    "audit_log",
+    "audit_reviews",
+    "audit_subjects",
+    "case_members",
+    "cases",
+    "decisions",
+    "explanations",
+    "metadata",
+    "policies",
+    "products",
+    "role_requests",
+    "sessions",
+    "teams",
+    "user_roles",
+    "users",
+]

@@ -1,0 +1,65 @@
+"""The serving store: migrations match the tables, both stores behave alike, and the audit
+tables are append-only inside the database."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from peel.governance import audit
+from peel.serving import Store, head_revision, tables
+
+
+def test_migrations_match_the_tables(store: Store) -> None:
+    assert store.revision() == head_revision()
+    engine = create_engine(store.settings.serving_admin_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), tables.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_migrate_twice_is_a_no_op(store: Store) -> None:
+    store.migrate()
+    store.check()
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(store: Store) -> None:
+    with store.begin() as conn:
+        audit.append(conn, audit.AuditEvent("alice", "analyst", "consultation", "crime", ["c1"]))
+    for statement in (
+        update(tables.audit_log).values(actor="mallory"),
+        tables.audit_log.delete(),
+        tables.audit_subjects.delete(),
+    ):
+        with pytest.raises(DBAPIError), store.begin() as conn:
+            conn.execute(statement)
+    with store.connect() as conn:
+        assert conn.execute(select(tables.audit_log.c.actor)).scalar_one() == "alice"
+
+
+@pytest.mark.postgres
+def test_postgres_app_role_may_only_insert_and_select_the_audit(postgres_store: Store) -> None:
+    store = postgres_store
+    with store.begin() as conn:
+        who = conn.execute(text("SELECT current_user")).scalar_one()
+        assert who == store.settings.database_app_role
+        privileges = {
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT privilege_type FROM information_schema.role_table_grants "
+                    "WHERE table_name = 'audit_log' AND grantee = current_user"
+                )
+            )
+        }
+    assert privileges == {"SELECT", "INSERT"}
+    with pytest.raises(DBAPIError), store.begin() as conn:
+        conn.execute(text("TRUNCATE audit_log CASCADE"))
+    with store.begin() as conn:  # other tables stay writable
+        conn.execute(
+            insert(tables.teams), [{"code": "T1", "name": "Burglary", "crime_types": ["x"]}]
+        )
