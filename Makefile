@@ -33,7 +33,7 @@ test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: lint
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not postgres and not browser" $(PYTEST_ARGS)
 
 docs: install
 	$(BIN)/python -m peel.cli.docgen

@@ -48,6 +48,10 @@ class AuthError(PeelError):
     """Login failed; the message never says whether the account exists or is locked."""
 
 
+class NotFound(PeelError):
+    """No such object, or none the caller may see under this purpose."""
+
+
 class AuditError(PeelError):
     """The audit entry could not be written, so the operation it records did not happen."""
 
@@ -59,6 +63,7 @@ __all__ = [
     "InputRefused",
     "LakeError",
     "MappingError",
+    "NotFound",
     "PeelError",
     "PolicyError",
     "PolicyRefusal",

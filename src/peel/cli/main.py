@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from peel import __version__
-from peel.cli import demo, lake, quarantine
+from peel.cli import demo, lake, policy, quarantine
 from peel.cli.ingest import ingest
+from peel.cli.serve import serve
 from peel.cli.synth import synth
 
 app = typer.Typer(
@@ -20,6 +21,8 @@ app.command("ingest")(ingest)
 app.add_typer(lake.app, name="lake")
 app.add_typer(quarantine.app, name="quarantine")
 app.command("synth")(synth)
+app.add_typer(policy.app, name="policy")
+app.command("serve")(serve)
 app.command("demo")(demo.demo)
 
 

@@ -1,0 +1,161 @@
+"""`create_app`: the FastAPI app. JSON API under /api (OpenAPI at /docs, served from local
+files), server-rendered pages, security middleware, and one mapping of Peel's errors to HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from peel import __version__
+from peel.app import pages
+from peel.app.api import anpr, auth, cases, policy, products, records, users
+from peel.app.api import audit as audit_api
+from peel.app.api.common import PageTooLarge
+from peel.app.deps import CsrfFailed, NotAuthenticated, Public, StateDep
+from peel.app.security import SecurityMiddleware
+from peel.app.state import build_state, wall_clock
+from peel.errors import (
+    AccessDenied,
+    AuditError,
+    AuthError,
+    NotFound,
+    PeelError,
+    PolicyRefusal,
+)
+from peel.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = wall_clock,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the app. Refuses (raises PeelError) on placeholder secrets outside development,
+    an unmigrated store, or a policy that is invalid or not the applied one."""
+    settings = settings or get_settings()
+    state = build_state(settings, clock=clock, migrate=migrate)
+    app = FastAPI(
+        title="Peel",
+        version=__version__,
+        description="Police data under rules it can prove it keeps. Every request that "
+        "touches personal data carries a purpose (Peel-Purpose, Peel-Case-Reference, "
+        "Peel-Justification headers) and is audited.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.peel = state
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        hsts=not settings.development,
+    )
+    app.mount(
+        "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, policy, audit_api, users, cases, products, records, anpr):
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    _meta_routes(app)
+    _error_handlers(app)
+    return app
+
+
+def _meta_routes(app: FastAPI) -> None:
+    @app.get("/api/health", tags=["meta"])
+    def health(state: StateDep, _: Annotated[None, Depends(Public())]) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "policy_version": state.applied.version,
+            "store": state.store.dialect,
+        }
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request, _: Annotated[None, Depends(Public())]) -> HTMLResponse:
+        return pages.templates.TemplateResponse(request, "docs.html", {})
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and request.url.path != "/openapi.json"
+
+
+def _error_handlers(app: FastAPI) -> None:
+    def answer(request: Request, status: int, detail: str) -> Response:
+        if _wants_html(request):
+            return pages.error_page(request, status, detail)
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    @app.exception_handler(NotAuthenticated)
+    async def _unauth(request: Request, exc: NotAuthenticated) -> Response:
+        if _wants_html(request):
+            return RedirectResponse("/login", status_code=303)
+        return JSONResponse({"detail": "sign in first"}, status_code=401)
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, exc: CsrfFailed) -> Response:
+        return answer(request, 403, "missing or wrong CSRF token (X-CSRF-Token header or form)")
+
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError) -> Response:
+        return answer(request, 401, str(exc))
+
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, exc: AccessDenied) -> Response:
+        return answer(request, 403, str(exc))
+
+    @app.exception_handler(PolicyRefusal)
+    async def _refused(request: Request, exc: PolicyRefusal) -> Response:
+        return answer(request, 403, str(exc))
+
+    @app.exception_handler(NotFound)
+    async def _missing(request: Request, exc: NotFound) -> Response:
+        return answer(request, 404, str(exc))
+
+    @app.exception_handler(AuditError)
+    async def _audit(request: Request, exc: AuditError) -> Response:
+        logger.error("audit write failed on %s: %s", request.url.path, exc)
+        return answer(
+            request,
+            503,
+            "the audit log could not be written, so the operation was not done and nothing "
+            "is returned; tell the system's administrators",
+        )
+
+    @app.exception_handler(PageTooLarge)
+    async def _page(request: Request, exc: PageTooLarge) -> Response:
+        return answer(request, 422, str(exc))
+
+    @app.exception_handler(PeelError)
+    async def _peel(request: Request, exc: PeelError) -> Response:
+        return answer(request, 400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Name the field and the problem; never echo the value (it may be personal data).
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+            for e in exc.errors()[:20]
+        ]
+        if _wants_html(request):
+            text = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+            return pages.error_page(request, 422, text)
+        return JSONResponse({"detail": problems}, status_code=422)
+
+
+__all__ = ["create_app"]
