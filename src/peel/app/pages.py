@@ -58,10 +58,10 @@ def context(request: Request, caller: Caller | None, **extra: Any) -> dict[str, 
 
 
 def render(
-    request: Request, caller: Caller | None, template: str, status: int = 200, **extra: Any
+    request: Request, caller: Caller | None, template: str, *, code: int = 200, **extra: Any
 ) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, template, context(request, caller, **extra), status_code=status
+        request, template, context(request, caller, **extra), status_code=code
     )
 
 
@@ -183,7 +183,7 @@ def _purpose_form(
         for p in sorted(state.policy.purposes_of(caller.roles))
         if p in state.policy.purposes
     ]
-    return render(request, caller, "purpose.html", status, options=options, message=message)
+    return render(request, caller, "purpose.html", code=status, options=options, message=message)
 
 
 @router.post("/purpose")

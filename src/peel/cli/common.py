@@ -8,14 +8,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from peel.errors import InputRefused, MappingError, PeelError, SchemaError
+from peel.governance import history, identity
+from peel.governance.access import Caller
+from peel.governance.policy import Policy
+from peel.serving import Store
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -49,9 +55,69 @@ def handled() -> Iterator[None]:
         raise typer.Exit(2) from e
 
 
+def AsOption(default: str) -> Any:
+    return typer.Option(
+        default,
+        "--as",
+        envvar="PEEL_AS",
+        help="The named user or service identity this runs as (audited).",
+    )
+
+
+def PurposeOption(default: str) -> Any:
+    return typer.Option(
+        default, "--purpose", envvar="PEEL_PURPOSE", help="Lawful purpose (from the policy)."
+    )
+
+
+@dataclass(frozen=True)
+class Acting:
+    """The serving store, the applied policy and the Caller a CLI command runs as."""
+
+    store: Store
+    policy: Policy
+    caller: Caller
+
+
+def acting(
+    name: str,
+    purpose: str | None,
+    *,
+    case_reference: str | None = None,
+    justification: str | None = None,
+) -> Acting:
+    """Open (and migrate) the serving store and resolve `--as NAME` to a Caller."""
+    store = Store()
+    store.migrate()
+    with store.begin() as conn:
+        applied = history.ensure_installed(conn)
+        caller = identity.caller_for(
+            conn,
+            applied.loaded.policy,
+            name,
+            purpose=purpose,
+            case_reference=case_reference,
+            justification=justification,
+            request_id=f"cli-{uuid.uuid4().hex[:16]}",
+        )
+    return Acting(store=store, policy=applied.loaded.policy, caller=caller)
+
+
 def run(fn: Callable[[], T]) -> T:
     with handled():
         return fn()
 
 
-__all__ = ["JsonOption", "QuietOption", "emit_json", "err", "handled", "run", "setup_logging"]
+__all__ = [
+    "Acting",
+    "AsOption",
+    "JsonOption",
+    "PurposeOption",
+    "QuietOption",
+    "acting",
+    "emit_json",
+    "err",
+    "handled",
+    "run",
+    "setup_logging",
+]

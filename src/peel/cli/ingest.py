@@ -9,7 +9,18 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from peel.cli.common import JsonOption, QuietOption, emit_json, err, handled, setup_logging
+from peel.cli.common import (
+    AsOption,
+    JsonOption,
+    PurposeOption,
+    QuietOption,
+    acting,
+    emit_json,
+    err,
+    handled,
+    setup_logging,
+)
+from peel.governance.collection import collection_hook
 from peel.ingest.pipeline import ingest_files
 from peel.lake import Lake
 from peel.sources import get_mapping
@@ -20,17 +31,22 @@ def ingest(
     paths: list[Path] = typer.Argument(..., help="Files to ingest; each file is one batch."),
     dataset: str | None = typer.Option(None, help="Dataset name (default: the source name)."),
     synthetic: bool = typer.Option(False, help="Mark the batches as synthetic data."),
+    as_user: str = AsOption("peel-ingest"),
+    purpose: str = PurposeOption("collection"),
     as_json: bool = JsonOption,
     quiet: bool = QuietOption,
 ) -> None:
     """Validate files of SOURCE's layout and store their rows in the lake.
 
     Bad rows go to quarantine with file, line, field and reason; rows already stored are
-    counted as duplicates and not stored again. Exit 2 if a file is refused outright."""
+    counted as duplicates and not stored again. Exit 2 if a file is refused outright.
+    Each batch writes one audit entry (collection) as the --as identity before it commits."""
     setup_logging(quiet or as_json)
     with handled():
         mapping = get_mapping(source)
         lake = Lake()
+        who = acting(as_user, purpose)
+        hook = collection_hook(who.store, who.policy, who.caller)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -47,7 +63,9 @@ def ingest(
                 dataset=dataset,
                 synthetic=synthetic,
                 on_file=lambda _r: progress.advance(task),
+                before_commit=hook,
             )
+        who.store.dispose()
     if as_json:
         emit_json(result)
     elif not quiet:

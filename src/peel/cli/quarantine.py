@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from peel.cli.common import JsonOption, QuietOption, emit_json, err, handled, setup_logging
+from peel.cli.common import (
+    AsOption,
+    JsonOption,
+    PurposeOption,
+    QuietOption,
+    acting,
+    emit_json,
+    err,
+    handled,
+    setup_logging,
+)
+from peel.governance.access import operation
+from peel.governance.collection import collection_hook
 from peel.ingest import quarantine as q
 from peel.ingest.pipeline import summarise
 from peel.lake import Lake
@@ -47,14 +59,33 @@ def show(
         False, "--raw", help="Also print the rejected values (personal data: use with a purpose)."
     ),
     limit: int = typer.Option(50, help="At most this many rows."),
+    as_user: str = AsOption("peel-ingest"),
+    purpose: str = PurposeOption("collection"),
     as_json: bool = JsonOption,
 ) -> None:
-    """The quarantined rows of one batch: file, line, field, reason."""
-    with handled():
-        rows = q.entries(Lake(), batch=batch, only_open=False)
+    """The quarantined rows of one batch: file, line, field, reason. With --raw, the rejected
+    values too: that is a consultation of personal data, audited as --as with --purpose."""
     keep = ["batch", "file", "line", "field", "reason", "open", "quarantine_id"]
     if raw:
         keep.append("raw")
+    with handled():
+        lake = Lake()
+        if raw:
+            who = acting(as_user, purpose)
+            with operation(
+                who.store,
+                who.policy,
+                who.caller,
+                permission="ingest.run",
+                operation="consultation",
+                object_type="quarantine",
+                query={"batch": batch, "limit": limit},
+            ) as op:
+                rows = q.entries(lake, batch=batch, only_open=False)
+                op.returned(r["quarantine_id"] for r in rows[:limit])
+            who.store.dispose()
+        else:
+            rows = q.entries(lake, batch=batch, only_open=False)
     out = [{k: r[k] for k in keep} for r in rows[:limit]]
     if as_json:
         emit_json({"batch": batch, "rows": out, "total": len(rows)})
@@ -75,6 +106,8 @@ def show(
 def retry(
     batch: str | None = typer.Option(None, help="Only this batch's rows."),
     source: str | None = typer.Option(None, help="Only this source's rows."),
+    as_user: str = AsOption("peel-ingest"),
+    purpose: str = PurposeOption("collection"),
     as_json: bool = JsonOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -84,7 +117,10 @@ def retry(
     rows that fail again are quarantined again."""
     setup_logging(quiet or as_json)
     with handled():
-        result = summarise(q.retry(Lake(), batch=batch, source=source))
+        who = acting(as_user, purpose)
+        hook = collection_hook(who.store, who.policy, who.caller)
+        result = summarise(q.retry(Lake(), batch=batch, source=source, before_commit=hook))
+        who.store.dispose()
     if as_json:
         emit_json(result)
         return

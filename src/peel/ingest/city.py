@@ -16,6 +16,7 @@ from typing import Any
 from peel.errors import InputRefused
 from peel.ingest.pipeline import BatchReport, ingest_files, summarise
 from peel.lake import Lake
+from peel.lake.catalog import Manifest
 from peel.sources import all_mappings
 
 
@@ -35,6 +36,7 @@ def ingest_city(
     city: Path,
     dataset: str,
     on_file: Callable[[BatchReport], None] | None = None,
+    before_commit: Callable[[Manifest], None] | None = None,
 ) -> dict[str, Any]:
     """Ingest every export of a city as a synthetic dataset; returns summarise() of all."""
     manifest = read_city_manifest(city)
@@ -53,6 +55,7 @@ def ingest_city(
             dataset=dataset,
             synthetic=True,
             on_file=on_file,
+            before_commit=before_commit,
         )
         reports += [_from_json(b) for b in done["batches"]]
     record = {"dataset": dataset, "city": str(city.resolve()), "manifest": manifest}

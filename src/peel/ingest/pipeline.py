@@ -91,9 +91,13 @@ def ingest_file(
     dataset: str | None = None,
     synthetic: bool = False,
     retry: RetryInput | None = None,
+    before_commit: Callable[[Manifest], None] | None = None,
 ) -> BatchReport:
     """Ingest one file as one batch. Raises InputRefused when the whole file is refused (the
-    lake is then unchanged)."""
+    lake is then unchanged).
+
+    `before_commit` runs once the batch is complete and just before its one-step commit: the
+    CLI uses it to write the collection's audit entry. If it raises, nothing is committed."""
     started = time.perf_counter()
     settings = lake.settings
     dataset = dataset or mapping.source
@@ -119,6 +123,7 @@ def ingest_file(
                 retry=retry,
                 started=started,
                 settings_fsync=settings.fsync,
+                before_commit=before_commit,
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -145,6 +150,7 @@ def _run(
     retry: RetryInput | None,
     started: float,
     settings_fsync: bool,
+    before_commit: Callable[[Manifest], None] | None,
 ) -> BatchReport:
     settings = lake.settings
     engine = lake.engine()
@@ -249,6 +255,8 @@ def _run(
             },
         )
         crash_point("before-commit")
+        if before_commit is not None:
+            before_commit(manifest)
         lake.catalog.commit(manifest)
         return report
     finally:
@@ -353,12 +361,20 @@ def ingest_files(
     dataset: str | None = None,
     synthetic: bool = False,
     on_file: Callable[[BatchReport], None] | None = None,
+    before_commit: Callable[[Manifest], None] | None = None,
 ) -> dict[str, Any]:
     """Each file is a batch. A refused file is reported and the others still go in."""
     reports = []
     for path in paths:
         try:
-            r = ingest_file(lake, path, mapping, dataset=dataset, synthetic=synthetic)
+            r = ingest_file(
+                lake,
+                path,
+                mapping,
+                dataset=dataset,
+                synthetic=synthetic,
+                before_commit=before_commit,
+            )
         except InputRefused as e:
             r = BatchReport(
                 batch="", file=path.name, source=mapping.source, dataset=dataset or mapping.source

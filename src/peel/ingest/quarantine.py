@@ -15,6 +15,7 @@ import io
 import json
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import pyarrow as pa
 from peel.ingest.pipeline import BatchReport, RetryInput, ingest_file
 from peel.ingest.rejects import QUARANTINE_SCHEMA
 from peel.lake import Lake
+from peel.lake.catalog import Manifest
 from peel.sources.mapping import Mapping, get_mapping
 
 
@@ -95,6 +97,7 @@ def retry(
     batch: str | None = None,
     source: str | None = None,
     mapping: Mapping | None = None,
+    before_commit: Callable[[Manifest], None] | None = None,
 ) -> list[BatchReport]:
     """Re-ingest open quarantined rows through the current mapping, one batch per original
     file. Rows that fail again are quarantined again in the retry batch."""
@@ -125,6 +128,7 @@ def retry(
                     dataset=origin.dataset,
                     synthetic=origin.synthetic,
                     retry=retry_input,
+                    before_commit=before_commit,
                 )
             )
     return reports

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -69,6 +68,3 @@ def may_i_see(
             authorisation_id=body.authorisation_id,
         )
     return {"allowed": d.allowed, "tier": d.tier, "reason": d.reason}
-
-
-__all__ = ["datetime", "router"]
