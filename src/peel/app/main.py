@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from peel import __version__
-from peel.app import pages, pages_products
+from peel.app import pages, pages_audit, pages_products
 from peel.app.api import anpr, auth, cases, policy, products, records, users
 from peel.app.api import audit as audit_api
 from peel.app.api.common import PageTooLarge
@@ -72,6 +72,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(pages_products.router)
+    app.include_router(pages_audit.router)
     _meta_routes(app)
     _error_handlers(app)
     return app

@@ -1,0 +1,54 @@
+"""Every route of the app with its declared access rule, and sample path values."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from peel.app.deps import Rule
+
+SAMPLE_PATH_VALUES = {
+    "product_id": "no-such-product",
+    "table": "crime",
+    "row_id": str(uuid.UUID(int=1)),
+    "version": "1",
+    "username": "patrol-officer",
+    "reference": "OP-TEST-1",
+    "seq": "1",
+    "sample_id": "no-such-sample",
+}
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    method: str
+    path: str
+    rules: tuple[Rule, ...]
+
+    def concrete(self, values: dict[str, str] | None = None) -> str:
+        values = {**SAMPLE_PATH_VALUES, **(values or {})}
+        return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values[m.group(1)], self.path)
+
+
+def _rules(dep: Dependant) -> Iterator[Rule]:
+    if isinstance(dep.call, Rule):
+        yield dep.call
+    for sub in dep.dependencies:
+        yield from _rules(sub)
+
+
+def app_routes(app: FastAPI) -> list[RouteRule]:
+    out = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        rules = tuple(dict.fromkeys(_rules(route.dependant)))
+        for method in sorted(route.methods):
+            out.append(RouteRule(method, route.path, rules))
+    return out
