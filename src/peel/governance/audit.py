@@ -8,6 +8,8 @@ fork the chain: SQLite transactions start with BEGIN IMMEDIATE (peel.serving.eng
 PostgreSQL the transaction takes an advisory lock before it reads the head.
 
 `append` writes in the caller's transaction: if it fails, the operation it records fails too.
+`check_chain` walks the entries in seq order, a page at a time, and names the first one that
+breaks the chain; `peel.governance.verify` adds the signed checkpoints to it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -147,6 +149,114 @@ def count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
 
 
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first entry at which the chain is broken, and what is wrong with it (never its
+    contents: the entries name people)."""
+
+    seq: int
+    reason: str
+
+
+def pages(
+    conn: Connection, *, after: int = 0, upto: int | None = None, page_size: int = 1000
+) -> Iterator[list[dict[str, Any]]]:
+    """Entries with seq > after (and <= upto), in seq order, `page_size` at a time: memory
+    stays bounded however long the log is."""
+    last = after
+    while True:
+        q = select(audit_log).where(audit_log.c.seq > last)
+        if upto is not None:
+            q = q.where(audit_log.c.seq <= upto)
+        rows = [
+            dict(r) for r in conn.execute(q.order_by(audit_log.c.seq).limit(page_size)).mappings()
+        ]
+        if not rows:
+            return
+        yield rows
+        last = int(rows[-1]["seq"])
+        if len(rows) < page_size:
+            return
+
+
+def _subjects_between(conn: Connection, lo: int, hi: int) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    rows = conn.execute(
+        select(audit_subjects.c.seq, audit_subjects.c.object_id).where(
+            audit_subjects.c.seq > lo, audit_subjects.c.seq <= hi
+        )
+    )
+    for seq, object_id in rows:
+        out.setdefault(int(seq), set()).add(str(object_id))
+    return out
+
+
+def _object_ids(text_value: str) -> set[str] | None:
+    try:
+        ids = json.loads(text_value)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(ids, list):
+        return None
+    return {str(i) for i in ids}
+
+
+def check_chain(
+    conn: Connection,
+    *,
+    after_seq: int = 0,
+    after_hash: str = GENESIS,
+    upto: int | None = None,
+    page_size: int = 1000,
+    on_entry: Callable[[int, str], ChainBreak | None] | None = None,
+) -> tuple[int, ChainBreak | None]:
+    """Walk the entries after `after_seq` (whose hash is `after_hash`) in seq order and check
+    that seqs follow on, each entry links to the one before, its stored hash is the hash of its
+    columns, and its audit_subjects rows are exactly its object_ids. `on_entry(seq, hash)` is
+    called for each good entry and may stop the walk by returning a ChainBreak.
+
+    Returns (seq of the last good entry, the first break or None)."""
+    expected, prev = after_seq + 1, after_hash
+    lo = after_seq
+    for page in pages(conn, after=after_seq, upto=upto, page_size=page_size):
+        hi = int(page[-1]["seq"])
+        subjects = _subjects_between(conn, lo, hi)
+        for row in page:
+            seq = int(row["seq"])
+            if seq != expected:
+                # Ordered by seq and unique, so a stored seq can only be past the expected one.
+                return expected - 1, ChainBreak(
+                    expected, f"entry {expected} is missing (the next stored entry is {seq})"
+                )
+            if row["prev_hash"] != prev:
+                return seq - 1, ChainBreak(
+                    seq, f"entry {seq} does not link to entry {seq - 1} (prev_hash differs)"
+                )
+            if entry_hash(row) != row["hash"]:
+                return seq - 1, ChainBreak(
+                    seq, f"entry {seq} was changed: its hash does not match its contents"
+                )
+            if _object_ids(row["object_ids"]) != subjects.get(seq, set()):
+                return seq - 1, ChainBreak(
+                    seq, f"entry {seq}: the audit_subjects index differs from its object_ids"
+                )
+            if on_entry is not None:
+                stop = on_entry(seq, row["hash"])
+                if stop is not None:
+                    return seq - 1, stop
+            expected, prev = seq + 1, row["hash"]
+        lo = hi
+    last = expected - 1
+    orphan = conn.execute(
+        select(func.min(audit_subjects.c.seq)).where(audit_subjects.c.seq > last)
+    ).scalar_one()
+    if orphan is not None and (upto is None or int(orphan) <= upto):
+        return last, ChainBreak(
+            int(orphan), f"audit_subjects names entry {int(orphan)}, which is not in the log"
+        )
+    return last, None
+
+
 def decode(row: Mapping[str, Any]) -> dict[str, Any]:
     """An entry for display: object_ids and query parsed back from their canonical text."""
     out = dict(row)
@@ -159,10 +269,13 @@ __all__ = [
     "GENESIS",
     "OPERATIONS",
     "AuditEvent",
+    "ChainBreak",
     "append",
+    "check_chain",
     "count",
     "decode",
     "entry_hash",
     "head",
+    "pages",
     "utc_ms",
 ]
