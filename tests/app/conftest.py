@@ -62,8 +62,11 @@ class AppEnv:
         if role not in self.tokens:
             r = self.client.post(
                 "/api/auth/login",
-                json={"username": self.username(role), "password": PASSWORD,
-                      "totp": self.code(role)},
+                json={
+                    "username": self.username(role),
+                    "password": PASSWORD,
+                    "totp": self.code(role),
+                },
             )
             assert r.status_code == 200, r.text
             self.tokens[role] = r.json()["token"]
@@ -85,9 +88,7 @@ def app_env(store: Store) -> Iterator[AppEnv]:
     clock = Clock(datetime.now(UTC).replace(microsecond=0))
     app = create_app(store.settings, clock=clock)
     state = app.state.peel
-    env = AppEnv(
-        client=TestClient(app), store=store, policy=state.policy, clock=clock
-    )
+    env = AppEnv(client=TestClient(app), store=store, policy=state.policy, clock=clock)
     ranks = {"manager": "superintendent", "oversight_panel": "chief_inspector"}
     for role in state.policy.roles:
         env.secrets[role] = state.accounts.seed_user(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from peel.app.deps import Rule
 
@@ -18,7 +18,7 @@ SAMPLE_PATH_VALUES = {
     "table": "crime",
     "row_id": str(uuid.UUID(int=1)),
     "version": "1",
-    "username": "patrol-officer",
+    "username": "no-such-user",
     "reference": "OP-TEST-1",
     "seq": "1",
     "sample_id": "no-such-sample",
@@ -44,11 +44,14 @@ def _rules(dep: Dependant) -> Iterator[Rule]:
 
 
 def app_routes(app: FastAPI) -> list[RouteRule]:
+    """Every API and page route, with routers included (FastAPI keeps included routers as
+    nested contexts; iter_route_contexts flattens them with their full paths)."""
     out = []
-    for route in app.routes:
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
         if not isinstance(route, APIRoute):
             continue
         rules = tuple(dict.fromkeys(_rules(route.dependant)))
-        for method in sorted(route.methods):
-            out.append(RouteRule(method, route.path, rules))
+        for method in sorted(ctx.methods or route.methods):
+            out.append(RouteRule(method, str(ctx.path), rules))
     return out

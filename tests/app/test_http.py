@@ -42,8 +42,11 @@ def test_login_gives_a_strict_cookie_and_the_same_answer_for_every_failure(
     assert app_env.code("oversight_panel")
     r = c.post(
         "/api/auth/login",
-        json={"username": "oversight-panel", "password": PASSWORD,
-              "totp": app_env.code("oversight_panel")},
+        json={
+            "username": "oversight-panel",
+            "password": PASSWORD,
+            "totp": app_env.code("oversight_panel"),
+        },
     )
     assert r.status_code == 200
 
@@ -54,7 +57,9 @@ def test_cookie_sessions_need_the_csrf_token_for_unsafe_requests(app_env: AppEnv
     csrf = r.json()["csrf_token"]
     body = {"purpose": "investigation", "case_reference": CASE}
     assert c.put("/api/auth/purpose", json=body).status_code == 403
-    assert c.put("/api/auth/purpose", json=body, headers={"X-CSRF-Token": "x" * 43}).status_code == 403
+    assert (
+        c.put("/api/auth/purpose", json=body, headers={"X-CSRF-Token": "x" * 43}).status_code == 403
+    )
     assert c.put("/api/auth/purpose", json=body, headers={"X-CSRF-Token": csrf}).status_code == 204
     me = c.get("/api/auth/me").json()
     assert me["purpose"] == "investigation" and me["case_reference"] == CASE
@@ -69,12 +74,16 @@ def test_personal_data_needs_a_purpose_the_role_may_use(app_env: AppEnv) -> None
     assert r.status_code == 403 and "Peel-Purpose" in r.json()["detail"]
     r = c.get("/api/products", headers={**h, "Peel-Purpose": "investigation"})
     assert r.status_code == 403 and "Peel-Case-Reference" in r.json()["detail"]
-    r = c.get("/api/products", headers={**h, "Peel-Purpose": "disclosure", "Peel-Case-Reference": CASE})
+    r = c.get(
+        "/api/products", headers={**h, "Peel-Purpose": "disclosure", "Peel-Case-Reference": CASE}
+    )
     assert r.status_code == 403 and "not one this account's roles may use" in r.json()["detail"]
     r = c.get("/api/products", headers={**h, "Peel-Purpose": "safeguarding"})
     assert r.status_code == 200
-    r = c.get("/api/products", headers={**h, "Peel-Purpose": "safeguarding",
-                                        "Peel-Justification": "x" * 501})
+    r = c.get(
+        "/api/products",
+        headers={**h, "Peel-Purpose": "safeguarding", "Peel-Justification": "x" * 501},
+    )
     assert r.status_code == 403
 
 
@@ -98,10 +107,15 @@ def test_security_headers_and_a_strict_csp_on_every_answer(app_env: AppEnv) -> N
 
 def test_huge_and_malformed_requests_get_a_clear_answer(app_env: AppEnv) -> None:
     c = app_env.client
-    r = c.post("/api/auth/login", content=b"{" + b" " * (2 << 20) + b"}",
-               headers={"content-type": "application/json"})
+    r = c.post(
+        "/api/auth/login",
+        content=b"{" + b" " * (2 << 20) + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 413 and "larger than" in r.json()["detail"]
-    r = c.post("/api/auth/login", content=b"{not json", headers={"content-type": "application/json"})
+    r = c.post(
+        "/api/auth/login", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422
     r = c.post("/api/auth/login", json={"username": "a" * 65, "password": "secret-value-123"})
     assert r.status_code == 422
@@ -138,7 +152,7 @@ def test_the_server_refuses_placeholder_secrets_outside_development(
 def test_the_server_refuses_an_invalid_or_unapplied_policy(store: Store, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: '1'\ntitle: x\n", encoding="utf-8")
-    with pytest.raises(PolicyError, match="bad.yaml: permissions: Field required"):
+    with pytest.raises(PolicyError, match=r"bad\.yaml: permissions: Field required"):
         create_app(store.settings.model_copy(update={"policy_file": bad}))
     from peel.governance.policy import default_policy_text
 

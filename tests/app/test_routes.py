@@ -35,7 +35,9 @@ def test_route_by_role_matrix(app_env: AppEnv) -> None:
             else:
                 allowed = rule in policy.permissions_of([role])
             r = app_env.client.request(
-                route.method, route.concrete(), headers=app_env.headers(role),
+                route.method,
+                route.concrete(),
+                headers=app_env.headers(role),
                 follow_redirects=False,
             )
             checked += 1

@@ -5,7 +5,8 @@ files), server-rendered pages, security middleware, and one mapping of Peel's er
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,7 +49,14 @@ def create_app(
     an unmigrated store, or a policy that is invalid or not the applied one."""
     settings = settings or get_settings()
     state = build_state(settings, clock=clock, migrate=migrate)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.store.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Peel",
         version=__version__,
         description="Police data under rules it can prove it keeps. Every request that "
@@ -68,8 +76,17 @@ def create_app(
         "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, policy, audit_api, users, cases, products, records, anpr):
-        app.include_router(module.router)
+    for router in (
+        auth.router,
+        policy.router,
+        audit_api.router,
+        users.router,
+        cases.router,
+        products.router,
+        records.router,
+        anpr.router,
+    ):
+        app.include_router(router)
     app.include_router(pages.router)
     app.include_router(pages_products.router)
     app.include_router(pages_audit.router)

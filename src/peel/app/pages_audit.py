@@ -46,15 +46,37 @@ def audit_page(
 ) -> HTMLResponse:
     op_name = request.query_params.get("operation", "")
     found = auditbrowse.browse(
-        state.store, state.policy, caller, actor=actor[:64] or None, op_name=op_name or None,
-        subject=subject[:200] or None, outcome=outcome or None,
-        since=_day(since, "from"), until=_day(until, "to", end=True),
-        limit=page.limit, offset=page.offset, clock=state.clock,
+        state.store,
+        state.policy,
+        caller,
+        actor=actor[:64] or None,
+        op_name=op_name or None,
+        subject=subject[:200] or None,
+        outcome=outcome or None,
+        since=_day(since, "from"),
+        until=_day(until, "to", end=True),
+        limit=page.limit,
+        offset=page.offset,
+        clock=state.clock,
     )
-    query = {"actor": actor, "operation": op_name, "subject": subject, "outcome": outcome,
-             "since": since, "until": until}
-    return render(request, caller, "audit.html", found=found, page=page, q=query,
-                  operations=audit.OPERATIONS, outcomes=audit.OUTCOMES)
+    query = {
+        "actor": actor,
+        "operation": op_name,
+        "subject": subject,
+        "outcome": outcome,
+        "since": since,
+        "until": until,
+    }
+    return render(
+        request,
+        caller,
+        "audit.html",
+        found=found,
+        page=page,
+        q=query,
+        operations=audit.OPERATIONS,
+        outcomes=audit.OUTCOMES,
+    )
 
 
 @router.get("/audit/entries/{seq}")
@@ -66,8 +88,13 @@ def audit_entry_page(seq: int, request: Request, state: StateDep, caller: Reader
 @router.post("/audit/verify")
 def audit_verify_page(request: Request, state: StateDep, caller: Reader) -> HTMLResponse:
     with operation(
-        state.store, state.policy, caller, permission="audit.read",
-        operation="consultation", object_type="audit_chain", query={"action": "verify"},
+        state.store,
+        state.policy,
+        caller,
+        permission="audit.read",
+        operation="consultation",
+        object_type="audit_chain",
+        query={"action": "verify"},
         clock=state.clock,
     ) as op:
         result = verify(op.conn, state.settings)

@@ -73,11 +73,15 @@ def build_state(
 ) -> AppState:
     refuse_unsafe(settings)
     store = Store(settings)
-    if migrate:
-        store.migrate()
-    store.check()
-    with store.begin() as conn:
-        applied = history.running_policy(conn, settings.policy_file)
+    try:
+        if migrate:
+            store.migrate()
+        store.check()
+        with store.begin() as conn:
+            applied = history.running_policy(conn, settings.policy_file)
+    except BaseException:
+        store.dispose()
+        raise
     return AppState(
         settings=settings,
         store=store,

@@ -77,7 +77,10 @@ def browse(
         total = op.conn.execute(select(func.count()).select_from(audit_log).where(*where))
         n = int(total.scalar_one())
         rows = op.conn.execute(
-            select(audit_log).where(*where).order_by(audit_log.c.seq.desc()).limit(limit)
+            select(audit_log)
+            .where(*where)
+            .order_by(audit_log.c.seq.desc())
+            .limit(limit)
             .offset(offset)
         ).mappings()
         entries = [audit.decode(dict(r)) for r in rows]

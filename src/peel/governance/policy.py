@@ -193,7 +193,9 @@ def load_policy(text: str, source: str = "policy") -> LoadedPolicy:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{source}:{where} not valid YAML") from e
+        problem = getattr(e, "problem", None)
+        why = f" ({problem})" if problem else ""
+        raise PolicyError(f"{source}:{where} not valid YAML{why}") from e
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: a policy is a mapping of sections")
     try:

@@ -44,8 +44,17 @@ def browse(
 ) -> dict[str, Any]:
     """Entries newest first, filtered."""
     return auditbrowse.browse(
-        state.store, state.policy, caller, actor=actor, op_name=operation_name, subject=subject,
-        outcome=outcome, since=since, until=until, limit=page.limit, offset=page.offset,
+        state.store,
+        state.policy,
+        caller,
+        actor=actor,
+        op_name=operation_name,
+        subject=subject,
+        outcome=outcome,
+        since=since,
+        until=until,
+        limit=page.limit,
+        offset=page.offset,
         clock=state.clock,
     )
 
@@ -67,8 +76,15 @@ def report(
 ) -> dict[str, Any]:
     """What a user consulted or disclosed, or who consulted a subject."""
     return auditlog.report(
-        state.store, state.policy, caller, user=user, subject=subject, from_=since, to=until,
-        after=after, clock=state.clock,
+        state.store,
+        state.policy,
+        caller,
+        user=user,
+        subject=subject,
+        from_=since,
+        to=until,
+        after=after,
+        clock=state.clock,
     ).to_dict()
 
 
@@ -76,8 +92,13 @@ def report(
 def verify_chain(state: StateDep, caller: Reader) -> dict[str, Any]:
     """Recompute the hash chain and check every signed checkpoint."""
     with operation(
-        state.store, state.policy, caller, permission="audit.read",
-        operation="consultation", object_type="audit_chain", query={"action": "verify"},
+        state.store,
+        state.policy,
+        caller,
+        permission="audit.read",
+        operation="consultation",
+        object_type="audit_chain",
+        query={"action": "verify"},
         clock=state.clock,
     ) as op:
         result = verify(op.conn, state.settings)
@@ -104,6 +125,12 @@ def record_verdict(
     sample_id: str, seq: int, body: VerdictCreate, state: StateDep, caller: Reviewer
 ) -> dict[str, Any]:
     return auditlog.record_verdict(
-        state.store, state.policy, caller, sample_id[:64], seq, body.verdict, body.note,
+        state.store,
+        state.policy,
+        caller,
+        sample_id[:64],
+        seq,
+        body.verdict,
+        body.note,
         clock=state.clock,
     )
