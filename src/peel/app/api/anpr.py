@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from peel.app.deps import Permit, StateDep
 from peel.governance import anpr
-from peel.governance.access import Caller
+from peel.governance.access import Caller, operation
 
 router = APIRouter(prefix="/api/anpr", tags=["anpr"])
 
@@ -50,8 +50,19 @@ def grant(
 def mine(
     state: StateDep, caller: Annotated[Caller, Depends(Permit("anpr.read"))]
 ) -> list[dict[str, Any]]:
-    with state.store.connect() as conn:
-        return anpr.list_for(conn, caller.username)
+    """Authorisations the caller holds or gave (audited: they name investigations)."""
+    with operation(
+        state.store,
+        state.policy,
+        caller,
+        permission="anpr.read",
+        operation="consultation",
+        object_type="anpr_authorisation",
+        clock=state.clock,
+    ) as op:
+        rows = anpr.list_for(op.conn, caller.username)
+        op.returned(f"anpr_authorisation:{r['id']}" for r in rows)
+    return rows
 
 
 @router.post("/access")
@@ -59,12 +70,23 @@ def may_i_see(
     body: AccessQuestion, state: StateDep, caller: Annotated[Caller, Depends(Permit("anpr.read"))]
 ) -> dict[str, Any]:
     """The policy's answer for a read taken at `read_time` (by the data clock)."""
-    with state.store.connect() as conn:
+    with operation(
+        state.store,
+        state.policy,
+        caller,
+        permission="anpr.read",
+        operation="consultation",
+        object_type="anpr_access",
+        query={"read_time": body.read_time.isoformat(), "authorisation": body.authorisation_id},
+        clock=state.clock,
+    ) as op:
         d = anpr.decision_for(
-            conn,
+            op.conn,
             state.policy,
             caller,
             read_time=body.read_time,
             authorisation_id=body.authorisation_id,
         )
+        if body.authorisation_id is not None:
+            op.returned([f"anpr_authorisation:{body.authorisation_id}"])
     return {"allowed": d.allowed, "tier": d.tier, "reason": d.reason}

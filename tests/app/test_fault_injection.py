@@ -1,0 +1,51 @@
+"""If the audit entry cannot be written, the operation fails: for every route that touches
+personal data, the audit INSERT is made to fail inside the database; the answer is 503 with no
+personal data in it, and no row anywhere changed."""
+
+from __future__ import annotations
+
+from app.conftest import AppEnv
+from app.routes import app_routes
+from app.world import audit_insert_fails, build_world, path_values, snapshot
+
+AUDIT_DOWN = "the audit log could not be written"
+
+
+def _call(env: AppEnv, method: str, path: str, spec: dict) -> object:  # type: ignore[type-arg]
+    return env.client.request(
+        method,
+        path,
+        headers=env.headers(spec["role"]),
+        json=spec.get("json"),
+        data=spec.get("data"),
+        params=spec.get("params"),
+        follow_redirects=False,
+    )
+
+
+def test_every_personal_data_route_fails_closed_when_the_audit_cannot_be_written(
+    app_env: AppEnv,
+) -> None:
+    world = build_world(app_env)
+    policy = app_env.policy
+    personal = [
+        r
+        for r in app_routes(app_env.client.app)  # type: ignore[arg-type]
+        if r.rules[0].permission in policy.permissions
+        and policy.permissions[r.rules[0].permission].personal_data
+    ]
+    missing = [f"{r.method} {r.path}" for r in personal if (r.method, r.path) not in world.requests]
+    assert missing == [], "add a working request for these routes to tests/app/world.py"
+    secrets = [world.crime_row, world.person_row, "P-1", "QUILLFEATHER"]
+    for route in personal:
+        spec = world.requests[(route.method, route.path)]
+        path = route.concrete(path_values(world))
+        ok = _call(app_env, route.method, path, spec)
+        assert ok.status_code in (200, 201, 204, 303), (route.path, ok.status_code, ok.text[:300])
+        before = snapshot(app_env.store)
+        with audit_insert_fails(app_env.store):
+            r = _call(app_env, route.method, path, spec)
+        assert r.status_code == 503, (route.method, route.path, r.status_code)
+        assert AUDIT_DOWN in r.text
+        assert not any(s in r.text for s in secrets), route.path
+        assert snapshot(app_env.store) == before, f"{route.method} {route.path} changed rows"

@@ -1,0 +1,195 @@
+"""A small world for the app tests: a lake with example records, a product citing one, an
+ANPR authorisation and an audit sample, and one request that succeeds for every route that
+touches personal data."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from app.conftest import CASE, AppEnv
+from peel.governance.products import Explanation, NewProduct, write_products
+from peel.ingest.pipeline import ingest_file
+from peel.lake import Lake
+from peel.serving import Store, tables
+from peel.sources import get_mapping
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "peel" / "sources" / "examples"
+
+
+@dataclass
+class World:
+    crime_row: str
+    person_row: str
+    product_id: str
+    authorisation_id: int
+    sample_id: str
+    sample_seq: int
+    requests: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+
+def lake_rows(lake: Lake, table: str) -> list[dict[str, Any]]:
+    engine = lake.engine()
+    try:
+        return engine.query(f"SELECT * FROM {engine.table_sql(table)}").to_pylist()
+    finally:
+        engine.close()
+
+
+def build_world(env: AppEnv) -> World:
+    settings = env.store.settings
+    lake = Lake(settings)
+    for source, name in (("cris", "cris.csv"), ("pnc-person", "pnc-person.csv")):
+        ingest_file(lake, EXAMPLES / name, get_mapping(source), dataset="examples")
+    crime_row = str(lake_rows(lake, "crime")[0]["row_id"])
+    person_row = str(lake_rows(lake, "person")[0]["row_id"])
+    product = NewProduct(
+        kind="test-lead",
+        subject_type="person",
+        subject_ids=["P-1"],
+        explanation=Explanation(
+            claim="read near 2 of 2 test crimes",
+            evidence=[f"crime:{crime_row}"],
+            arithmetic=["2 crimes", "0.01 expected by chance"],
+            confidence=0.9,
+            confidence_text="high",
+            code_version="test",
+        ),
+        dataset="examples",
+        synthetic=False,
+    )
+    with env.store.begin() as conn:
+        write_products(conn, [product], created_by="test", now=env.clock())
+    c = env.client
+    r = c.post(
+        "/api/anpr/authorisations",
+        headers=env.headers("manager"),
+        json={
+            "requester": "investigator",
+            "investigation_reference": CASE,
+            "offence_category": "burglary",
+            "reason": "series of burglaries",
+            "days": 7,
+        },
+    )
+    assert r.status_code == 201, r.text
+    auth_id = r.json()["id"]
+    r = c.post("/api/audit/samples", headers=env.headers("oversight_panel"), json={"n": 3})
+    assert r.status_code == 201, r.text
+    sample = r.json()
+    world = World(
+        crime_row=crime_row,
+        person_row=person_row,
+        product_id=product.id,
+        authorisation_id=auth_id,
+        sample_id=sample["sample_id"],
+        sample_seq=sample["entries"][0]["seq"],
+    )
+    old_read = (env.clock() - timedelta(days=400)).isoformat()
+    world.requests = {
+        ("GET", "/api/products"): {"role": "investigator"},
+        ("GET", "/api/products/{product_id}"): {"role": "investigator"},
+        ("POST", "/api/products/{product_id}/decisions"): {
+            "role": "investigator",
+            "json": {"decision": "accepted", "reason": "checked"},
+        },
+        ("GET", "/products"): {"role": "investigator"},
+        ("GET", "/products/{product_id}"): {"role": "investigator"},
+        ("POST", "/products/{product_id}/decisions"): {
+            "role": "investigator",
+            "data": {"decision": "rejected", "reason": "no"},
+        },
+        ("GET", "/api/records/{table}/{row_id}"): {"role": "investigator"},
+        ("GET", "/api/anpr/authorisations"): {"role": "investigator"},
+        ("POST", "/api/anpr/access"): {
+            "role": "investigator",
+            "json": {"read_time": old_read, "authorisation_id": auth_id},
+        },
+        ("GET", "/api/audit"): {"role": "oversight_panel"},
+        ("GET", "/api/audit/entries/{seq}"): {"role": "oversight_panel"},
+        ("GET", "/api/audit/report"): {"role": "oversight_panel", "params": {"user": "admin"}},
+        ("POST", "/api/audit/verify"): {"role": "oversight_panel"},
+        ("POST", "/api/audit/samples"): {"role": "oversight_panel", "json": {"n": 2}},
+        ("GET", "/api/audit/samples/{sample_id}"): {"role": "oversight_panel"},
+        ("POST", "/api/audit/samples/{sample_id}/{seq}"): {
+            "role": "oversight_panel",
+            "json": {"verdict": "appropriate", "note": "ok"},
+        },
+        ("GET", "/audit"): {"role": "oversight_panel"},
+        ("GET", "/audit/entries/{seq}"): {"role": "oversight_panel"},
+        ("POST", "/audit/verify"): {"role": "oversight_panel"},
+        ("POST", "/audit/samples"): {"role": "oversight_panel", "data": {"n": "2"}},
+        ("GET", "/audit/samples/{sample_id}"): {"role": "oversight_panel"},
+        ("POST", "/audit/samples/{sample_id}/{seq}"): {
+            "role": "oversight_panel",
+            "data": {"verdict": "unclear", "note": "?"},
+        },
+    }
+    return world
+
+
+def path_values(world: World) -> dict[str, str]:
+    return {
+        "product_id": world.product_id,
+        "table": "crime",
+        "row_id": world.crime_row,
+        "seq": str(world.sample_seq),
+        "sample_id": world.sample_id,
+    }
+
+
+@contextmanager
+def audit_insert_fails(store: Store) -> Iterator[None]:
+    """Make the audit INSERT itself fail inside the database: a trigger that raises on
+    SQLite, INSERT revoked from the app role on PostgreSQL."""
+    if store.dialect == "sqlite":
+        path = make_url(store.url).database
+        assert path
+        raw = sqlite3.connect(path)
+        raw.execute(
+            "CREATE TRIGGER peel_test_fail BEFORE INSERT ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )
+        raw.commit()
+        try:
+            yield
+        finally:
+            raw.execute("DROP TRIGGER peel_test_fail")
+            raw.commit()
+            raw.close()
+    else:
+        owner = create_engine(store.settings.serving_admin_url)
+        role = store.settings.database_app_role
+        with owner.begin() as conn:
+            conn.execute(text(f"REVOKE INSERT ON audit_log FROM {role}"))
+        try:
+            yield
+        finally:
+            with owner.begin() as conn:
+                conn.execute(text(f"GRANT INSERT ON audit_log TO {role}"))
+            owner.dispose()
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but sessions (whose last-seen time every request touches
+    before the operation starts)."""
+    out = {}
+    with store.connect() as conn:
+        for t in tables.metadata.sorted_tables:
+            if t.name == "sessions":
+                continue
+            rows = conn.execute(select(t)).all()
+            out[t.name] = sorted(tuple(map(str, r)) for r in rows)
+    return out
+
+
+__all__ = ["World", "audit_insert_fails", "build_world", "path_values", "snapshot", "uuid"]
