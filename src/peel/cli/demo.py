@@ -1,41 +1,57 @@
 """`peel demo`: everything Peel can do so far, on the synthetic demo city, step by step.
 
-The demo builds the synthetic city (issue 3) at the `demo` scale with seed 2024, or reuses
-it when one with the same generator version and parameters exists; ingests it as the
-synthetic dataset `demo` (skipped on a rerun when the lake already holds that city); and
-prints what is in the lake. The app shell does not exist yet, so the demo always behaves as
-`--no-serve`.
+The demo runs in development mode (it refuses production: it prints passwords). It builds
+the synthetic city (issue 3) at the `demo` scale with seed 2024, or reuses it when one with the
+same generator version and parameters exists; sets the data clock to the end of the city's
+year; ingests it as the synthetic dataset `demo` as the service identity `peel-ingest`
+(skipped on a rerun when the lake already holds that city); prints what is in the lake;
+creates or reuses the demo accounts and the demo case; uses the API as each account so the
+audit log shows real use; signs an audit checkpoint; prints the logins and pages; and serves
+the app on http://127.0.0.1:8000 unless `--no-serve`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import typer
 from rich.table import Table
 
-from peel.cli.common import err, handled, setup_logging
+from peel.cli.common import acting, err, handled, setup_logging
+from peel.cli.demo_app import CASE, governance_step, print_logins
+from peel.errors import PeelError
+from peel.governance.collection import collection_hook
 from peel.lake import Lake
 from peel.lake.info import lake_info
+from peel.settings import get_settings
 
 DATASET = "demo"
 SEED = 2024
 
 
 def demo(
-    no_serve: bool = typer.Option(
-        False, "--no-serve", help="Do all the work and exit (the app shell does not exist yet)."
-    ),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Do all the work and exit."),
     scale: str = typer.Option("demo", "--scale", help="City scale (tiny for a quick look)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on."),
+    port: int = typer.Option(8000, "--port", help="Port to serve on."),
 ) -> None:
-    """Build (or reuse) the synthetic demo city, ingest it, and show the lake."""
+    """Build (or reuse) the demo city, ingest it, create the demo users, use the API as them,
+    and serve the app."""
     from peel.ingest.city import ingest_city
     from peel.synth import GENERATOR_VERSION, build_params, generate
 
     setup_logging(quiet=True)
     started = time.perf_counter()
+    os.environ.setdefault("PEEL_ENV", "development")
+    get_settings.cache_clear()
     with handled():
+        if not get_settings().development:
+            raise PeelError(
+                "peel demo creates accounts with printed passwords, so it runs only in "
+                "development mode (PEEL_ENV=development)"
+            )
         lake = Lake()
         params = build_params(scale)
         city = lake.settings.data_dir / "synth" / f"{scale}-{SEED}"
@@ -57,6 +73,12 @@ def demo(
                 f"1. built the {scale} city in {city}: {sum(current['rows'].values()):,} rows, "
                 f"{current['bad_rows']} planted bad rows ({time.perf_counter() - t0:.1f}s)"
             )
+        if not os.environ.get("PEEL_REFERENCE_TIME"):
+            os.environ["PEEL_REFERENCE_TIME"] = f"{current['end']}-01T00:00:00+00:00"
+            get_settings.cache_clear()
+        err.print(
+            f"   data clock set to {os.environ['PEEL_REFERENCE_TIME']} (end of the city's year)"
+        )
         t0 = time.perf_counter()
         recorded = lake.lake_dir / "_cities" / f"{DATASET}.json"
         if (
@@ -66,7 +88,10 @@ def demo(
         ):
             err.print("2. the lake already holds this city (dataset 'demo'); not ingested again")
         else:
-            result = ingest_city(lake, city, DATASET)
+            who = acting("peel-ingest", "collection")
+            hook = collection_hook(who.store, who.policy, who.caller)
+            result = ingest_city(lake, city, DATASET, before_commit=hook)
+            who.store.dispose()
             t = Table(title="2. ingest (dataset 'demo', marked SYNTHETIC)")
             for col in ("file", "source", "read", "stored", "quarantined", "duplicate"):
                 t.add_column(col)
@@ -92,12 +117,34 @@ def demo(
             f"   quarantine: {info['quarantine']['open']} open rows (the planted bad rows; "
             "see `peel quarantine list`, `peel quarantine show BATCH`)"
         )
+        t0 = time.perf_counter()
+        _, logins, calls = governance_step(city)
+        err.print(
+            f"4. demo accounts and case {CASE} ready; used the API {calls} times as them; "
+            f"audit checkpoint signed ({time.perf_counter() - t0:.1f}s)"
+        )
+    print_logins(logins)
+    base = f"http://{host}:{port}"
+    err.print("Pages to visit (sign in with a login above):")
+    err.print(f"   {base}/login          sign in; then set the purpose of your task")
+    err.print(f"   {base}/audit          the audit log (oversight, dpo): verify, sample, review")
+    err.print(f"   {base}/policy         the code of ethics and its history (everyone)")
+    err.print(f"   {base}/products       products and their explanations")
+    err.print(f"   {base}/docs           the JSON API (OpenAPI)")
     err.print(
         f"demo done in {time.perf_counter() - started:.1f}s. Data in {lake.settings.data_dir}."
     )
-    err.print("Try: peel lake info; peel quarantine list; peel synth --help.")
+    err.print(
+        "Try: peel lake info; peel audit verify; peel audit report --user investigator "
+        "--as dpo; peel policy history."
+    )
     if not no_serve:
-        err.print("The web app arrives with issue 4; nothing to serve yet.")
+        import uvicorn
+
+        from peel.app.main import create_app
+
+        err.print(f"serving on {base} (Ctrl-C to stop)")
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 
 __all__ = ["demo"]
