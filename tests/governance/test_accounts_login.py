@@ -249,3 +249,12 @@ def test_an_account_without_a_password_cannot_log_in(setup: tuple[Accounts, str]
         )
     assert refused(acc, "nopw", "") == FAILED
     assert refused(acc, "nopw", PASSWORD) == FAILED
+
+
+def test_a_name_longer_than_any_username_matches_no_account(setup: tuple[Accounts, str]) -> None:
+    acc, _ = setup
+    long_name = "a" * 64
+    acc.add_user(ROOT, username=long_name, display_name="A", roles=["analyst"], password=PASSWORD)
+    assert refused(acc, long_name + "b", PASSWORD) == FAILED
+    assert logins(acc.store)[-1]["query"]["reason"] == "unknown_account"
+    assert acc.login(long_name.upper(), PASSWORD, None).username == long_name

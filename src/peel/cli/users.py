@@ -100,7 +100,11 @@ def add(
     as_admin: str | None = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Add a person's account. Without --as on a store with no admin: the first admin."""
+    """Add a person's account. Without --as on a store with no admin: the first admin.
+
+    The new account's password is asked for twice (hidden), or read from PEEL_NEW_PASSWORD.
+    Roles the policy lists under two_person_grant are requested, not granted: a second
+    admin grants them with `peel users role USERNAME --add ROLE --as ADMIN`."""
     with handled(), _accounts() as accounts:
         secret: tuple[str, str] | None = None
         if as_admin is None and not accounts.admin_exists():
@@ -159,7 +163,9 @@ def role(
     """Grant (--add) or revoke (--remove) a role: prints granted, pending or revoked.
 
     Roles the policy lists under two_person_grant need two admins: the first grant is
-    pending until a different admin grants the same role."""
+    pending until a different admin grants the same role. While a store has a single
+    admin, that admin's grant of the admin role takes effect at once (audited), so that
+    it can get its second admin."""
     with handled():
         if (add is None) == (remove is None):
             raise UsageError("give exactly one of --add ROLE or --remove ROLE")
