@@ -9,6 +9,8 @@ On a store with no admin, `peel users add` without `--as` makes the first admin.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -39,12 +41,17 @@ class UsageError(PeelError):
     """A command line that asks for something that cannot be done."""
 
 
-def _accounts() -> Accounts:
+@contextmanager
+def _accounts() -> Iterator[Accounts]:
+    """Accounts on the migrated serving store, under the applied policy."""
     store = Store(get_settings())
-    store.migrate()
-    with store.begin() as conn:
-        policy = history.ensure_installed(conn).loaded.policy
-    return Accounts(store, policy)
+    try:
+        store.migrate()
+        with store.begin() as conn:
+            policy = history.ensure_installed(conn).loaded.policy
+        yield Accounts(store, policy)
+    finally:
+        store.dispose()
 
 
 def _secret(env: str, prompt: str, *, confirm: bool = False, optional: bool = False) -> str:
@@ -93,9 +100,12 @@ def add(
     as_admin: str | None = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Add a person's account. Without --as on a store with no admin: the first admin."""
-    with handled():
-        accounts = _accounts()
+    """Add a person's account. Without --as on a store with no admin: the first admin.
+
+    The new account's password is asked for twice (hidden), or read from PEEL_NEW_PASSWORD.
+    Roles the policy lists under two_person_grant are requested, not granted: a second
+    admin grants them with `peel users role USERNAME --add ROLE --as ADMIN`."""
+    with handled(), _accounts() as accounts:
         secret: tuple[str, str] | None = None
         if as_admin is None and not accounts.admin_exists():
             if set(role) - {"admin"}:
@@ -137,8 +147,7 @@ def add(
 @app.command("disable")
 def disable(username: str = UsernameArg, as_admin: str | None = AsOption) -> None:
     """Disable an account; every session of it ends at once."""
-    with handled():
-        accounts = _accounts()
+    with handled(), _accounts() as accounts:
         accounts.disable(_admin(accounts, as_admin), username)
     typer.echo(f"disabled {username}")
 
@@ -154,18 +163,20 @@ def role(
     """Grant (--add) or revoke (--remove) a role: prints granted, pending or revoked.
 
     Roles the policy lists under two_person_grant need two admins: the first grant is
-    pending until a different admin grants the same role."""
+    pending until a different admin grants the same role. While a store has a single
+    admin, that admin's grant of the admin role takes effect at once (audited), so that
+    it can get its second admin."""
     with handled():
         if (add is None) == (remove is None):
             raise UsageError("give exactly one of --add ROLE or --remove ROLE")
-        accounts = _accounts()
-        actor = _admin(accounts, as_admin)
-        if add is not None:
-            result = accounts.grant_role(actor, username, add)
-        else:
-            assert remove is not None
-            accounts.revoke_role(actor, username, remove)
-            result = "revoked"
+        with _accounts() as accounts:
+            actor = _admin(accounts, as_admin)
+            if add is not None:
+                result = accounts.grant_role(actor, username, add)
+            else:
+                assert remove is not None
+                accounts.revoke_role(actor, username, remove)
+                result = "revoked"
     if as_json:
         emit_json({"username": username, "role": add or remove, "result": result})
     else:
@@ -177,8 +188,7 @@ def totp(
     username: str = UsernameArg, as_admin: str | None = AsOption, as_json: bool = JsonOption
 ) -> None:
     """Enrol a new TOTP secret: printed once; from now on the account's logins need a code."""
-    with handled():
-        accounts = _accounts()
+    with handled(), _accounts() as accounts:
         secret, uri = accounts.enrol_totp(_admin(accounts, as_admin), username)
     if as_json:
         emit_json({"username": username, "totp_secret": secret, "totp_uri": uri})
@@ -190,8 +200,7 @@ def totp(
 def password(username: str = UsernameArg, as_admin: str | None = AsOption) -> None:
     """Set a new password (PEEL_NEW_PASSWORD or asked twice); clears a lockout and ends the
     account's sessions."""
-    with handled():
-        accounts = _accounts()
+    with handled(), _accounts() as accounts:
         actor = _admin(accounts, as_admin)
         accounts.set_password(actor, username, _new_password())
     typer.echo(f"password set for {username}")
@@ -200,8 +209,8 @@ def password(username: str = UsernameArg, as_admin: str | None = AsOption) -> No
 @app.command("list")
 def list_users(as_json: bool = JsonOption) -> None:
     """Accounts with their roles, pending roles and state."""
-    with handled():
-        users = _accounts().list_users()
+    with handled(), _accounts() as accounts:
+        users = accounts.list_users()
     if as_json:
         emit_json({"users": users})
         return

@@ -41,7 +41,7 @@ from peel.governance.admin import (
 )
 from peel.governance.passwords import Passwords, new_totp_secret, totp_uri
 from peel.governance.policy import Policy
-from peel.governance.roles import grant, pending_of, revoke, roles_by_user
+from peel.governance.roles import grant, pending_of, revoke, roles_by_user, sole_admin
 from peel.governance.sessions import NewSession, SessionInfo
 from peel.serving import Store
 from peel.serving.tables import users
@@ -170,12 +170,27 @@ class Accounts:
             )
 
     def grant_role(self, actor: Caller, username: str, role: str) -> str:
-        """ "granted", or "pending" while a two-person role waits for a second admin."""
+        """Returns "granted", or "pending" while a two-person role waits for a second admin
+        (a different admin's grant of the same role approves it). While there is only one
+        enabled admin, their grant of the admin role takes effect at once (audited with
+        "sole_admin"): otherwise a new store could never get its second admin."""
         with self._action(actor, username, {"action": "grant_role", "role": role}) as act:
             known_role(self.policy, role)
             row = account_row(act.conn, username, lock=True)
-            result = grant(act.conn, self.policy, row, role, actor.username, self.clock())
+            alone = role == "admin" and role in self.policy.two_person_grant
+            alone = alone and sole_admin(act.conn)
+            result = grant(
+                act.conn,
+                self.policy,
+                row,
+                role,
+                actor.username,
+                self.clock(),
+                sole_admin_may_grant=True,
+            )
             act.query["result"] = result
+            if alone:
+                act.query["sole_admin"] = True
             return result
 
     def revoke_role(self, actor: Caller, username: str, role: str) -> None:

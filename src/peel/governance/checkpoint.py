@@ -367,7 +367,12 @@ def write_checkpoint(
     if count == 0:
         raise CheckpointError("the audit log is empty: there is nothing to checkpoint")
     key = signing_key(settings)
-    keys = {key_id(key.public_key()): key.public_key(), **trusted_keys(settings)}
+    try:
+        published = trusted_keys(settings)
+    except CheckpointError as e:  # a damaged .pub file: verify reports it; still sign
+        logger.warning("%s", e)
+        published = {}
+    keys = {**published, key_id(key.public_key()): key.public_key()}
     directory = settings.checkpoint_dir
     after_seq, after_hash = _anchor(conn, directory, keys, count)
     last, brk = audit.check_chain(conn, after_seq=after_seq, after_hash=after_hash, upto=count)

@@ -52,6 +52,8 @@ class Attempt:
 
 
 def _account(conn: Connection, username: str, *, lock: bool = False) -> Row[Any] | None:
+    if not username or len(username) > MAX_NAME:
+        return None
     q = select(users).where(users.c.username == username)
     return conn.execute(q.with_for_update() if lock else q).first()
 
@@ -95,9 +97,10 @@ def authenticate(
 ) -> tuple[Caller, NewSession | None]:
     """Check one login attempt, audit it, and open a session if asked. Raises AuthError
     with the one message for every failure (the audit entry records the real reason)."""
-    name = normalise_username(attempt.username)[:MAX_NAME]
+    typed = normalise_username(attempt.username)
+    name = typed[:MAX_NAME]  # as audited; a longer name matches no account
     with store.connect() as conn:
-        row = _account(conn, name)
+        row = _account(conn, typed)
         roles = roles_of(conn, row.id) if row is not None else ()
     usable = row is not None and row.kind == "person"
     password_ok = passwords.verify(row.password_hash if usable and row else None, attempt.password)
@@ -112,7 +115,7 @@ def authenticate(
     caller: Caller | None = None
     new: NewSession | None = None
     with store.begin() as conn:
-        fresh = _account(conn, name, lock=True)
+        fresh = _account(conn, typed, lock=True)
         # Re-check what may have changed while the hash was being checked.
         if reason is None:
             reason = _refusal(fresh, now)

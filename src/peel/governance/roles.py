@@ -3,7 +3,10 @@
 A role the policy lists in `two_person_grant` (admin, oversight_panel by default) is granted
 in two steps by two different admins: the first admin's grant records a pending request, a
 different admin's grant of the same role approves it (the first is `granted_by`, the second
-`approved_by`). No one can grant a role to their own account, in either step. Any change to
+`approved_by`). No one can grant a role to their own account, in either step. The one
+exception: while there is a single enabled admin, their grant of the admin role takes effect
+at once when they grant it explicitly (`grant_role`; `add_user` still only requests it),
+so that a new store can reach two admins (see `sole_admin`). Any change to
 an account's roles ends its sessions, so the next request runs with the roles as they are.
 
 These functions run inside the caller's transaction; `Accounts` checks the actor's
@@ -17,14 +20,28 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from peel.errors import AccessDenied
 from peel.governance.policy import Policy
 from peel.governance.sessions import revoke_user
-from peel.serving.tables import role_requests, user_roles
+from peel.serving.tables import role_requests, user_roles, users
 
 PENDING = "pending"
+ADMIN = "admin"
+
+
+def sole_admin(conn: Connection) -> bool:
+    """Is there at most one enabled admin? Then the admin role itself cannot wait for a
+    second admin (there is none, and no other way to get one): the one admin's grant of it
+    takes effect at once, and the audit entry says so. Every other two-person role, and the
+    admin role once there are two admins, waits for a second admin."""
+    q = (
+        select(func.count())
+        .select_from(user_roles.join(users, users.c.id == user_roles.c.user_id))
+        .where(user_roles.c.role == ADMIN, users.c.disabled.is_(False))
+    )
+    return int(conn.execute(q).scalar_one()) <= 1
 
 
 def roles_by_user(conn: Connection, user_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -68,7 +85,17 @@ def grant_directly(
     now: datetime,
     approved_by: str | None = None,
 ) -> None:
-    """Insert the grant (no checks: the bootstrap, the demo and the approval step use it)."""
+    """Insert the grant and close any pending request for it (no checks: the bootstrap,
+    the demo and the approval step use it). Ends the account's sessions."""
+    conn.execute(
+        update(role_requests)
+        .where(
+            role_requests.c.user_id == user_id,
+            role_requests.c.role == role,
+            role_requests.c.status == PENDING,
+        )
+        .values(status="approved", decided_by=approved_by or granted_by, decided_at=now)
+    )
     if holds(conn, user_id, role):
         return
     conn.execute(
@@ -84,17 +111,28 @@ def grant_directly(
 
 
 def grant(
-    conn: Connection, policy: Policy, user: Row[Any], role: str, actor: str, now: datetime
+    conn: Connection,
+    policy: Policy,
+    user: Row[Any],
+    role: str,
+    actor: str,
+    now: datetime,
+    *,
+    sole_admin_may_grant: bool = False,
 ) -> str:
     """Grant `role` to `user` as `actor`: "granted", or "pending" until a second admin
-    grants it too. The role is known to the policy (the caller checked)."""
+    grants it too. The role is known to the policy (the caller checked). With
+    `sole_admin_may_grant` (an explicit grant_role, not add_user), a single enabled admin's
+    grant of the admin role takes effect at once."""
     if user.username == actor:
         raise AccessDenied("an administrator cannot grant a role to their own account")
     if user.kind != "person":
         raise AccessDenied("a service identity's roles come from the policy, not from a grant")
     if holds(conn, user.id, role):
         return "granted"
-    if role not in policy.two_person_grant:
+    if role not in policy.two_person_grant or (
+        sole_admin_may_grant and role == ADMIN and sole_admin(conn)
+    ):
         grant_directly(conn, user.id, role, granted_by=actor, now=now)
         return "granted"
     waiting = conn.execute(
@@ -112,11 +150,6 @@ def grant(
         first = other[0]
         grant_directly(
             conn, user.id, role, granted_by=first.requested_by, approved_by=actor, now=now
-        )
-        conn.execute(
-            update(role_requests)
-            .where(role_requests.c.id.in_([r.id for r in waiting]))
-            .values(status="approved", decided_by=actor, decided_at=now)
         )
         return "granted"
     if not waiting:
@@ -148,4 +181,13 @@ def revoke(
     return {"held": bool(held), "requests_cancelled": int(cancelled or 0), "sessions_ended": ended}
 
 
-__all__ = ["PENDING", "grant", "grant_directly", "holds", "pending_of", "revoke", "roles_by_user"]
+__all__ = [
+    "PENDING",
+    "grant",
+    "grant_directly",
+    "holds",
+    "pending_of",
+    "revoke",
+    "roles_by_user",
+    "sole_admin",
+]
