@@ -16,6 +16,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from peel import __version__
 from peel.app import pages, pages_audit, pages_products
@@ -33,6 +35,7 @@ from peel.errors import (
     PeelError,
     PolicyRefusal,
 )
+from peel.governance import checkpoint
 from peel.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -92,7 +95,29 @@ def create_app(
     app.include_router(pages_audit.router)
     _meta_routes(app)
     _error_handlers(app)
+    _checkpoints(app)
     return app
+
+
+def _checkpoints(app: FastAPI) -> None:
+    """After each request has committed, sign a checkpoint when enough entries were appended
+    since the last one (settings.audit_checkpoint_every). A failure is logged, never turned
+    into a failed request: the entries are already safely in the chain."""
+
+    @app.middleware("http")
+    async def sign_checkpoints(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        if not request.url.path.startswith("/static/"):
+            await run_in_threadpool(_maybe_checkpoint, request.app.state.peel)
+        return response
+
+
+def _maybe_checkpoint(state: Any) -> None:
+    try:
+        with state.store.connect() as conn:
+            checkpoint.maybe_checkpoint(conn, state.settings)
+    except (checkpoint.CheckpointError, PeelError, SQLAlchemyError) as e:
+        logger.error("audit checkpoint not written: %s", type(e).__name__)
 
 
 def _meta_routes(app: FastAPI) -> None:

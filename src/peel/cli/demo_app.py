@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
-from rich.table import Table
 from starlette.testclient import TestClient
 
 from peel import clock as data_clock
@@ -101,7 +100,7 @@ def seed_accounts(app: Any, city: Path) -> list[Login]:
         )
         logins.append(Login(username, role, passwords[username], secret, rank, team))
     with state.store.begin() as conn:
-        creator = identity.caller_for(conn, state.policy, "investigator")
+        creator = identity.caller_for(conn, state.policy, "manager")
         existing = cases.get_case(conn, CASE)
     if existing is None:
         cases.create_case(
@@ -265,16 +264,23 @@ def tour(app: Any, logins: list[Login]) -> int:
 
 
 def print_logins(logins: list[Login]) -> None:
-    t = Table(title="demo logins (development mode only; passwords kept in demo-logins.json)")
-    for col in ("username", "role", "password", "TOTP secret", "code now"):
-        t.add_column(col)
+    """Plain lines, never cut short: a password shown with an ellipsis is no use."""
+    err.print("Demo logins (development mode only; kept in PEEL_DATA_DIR/demo-logins.json):")
+    err.print(f"   {'username':<13} {'role':<24} {'password':<18} TOTP secret (code now)")
     for x in logins:
-        code = pyotp.TOTP(x.totp_secret).now() if x.totp_secret else ""
-        t.add_row(x.username, x.role, x.password, x.totp_secret or "", code)
-    err.print(t)
+        totp = f"{x.totp_secret} ({pyotp.TOTP(x.totp_secret).now()})" if x.totp_secret else ""
+        err.print(
+            f"   {x.username:<13} {x.role:<24} {x.password:<18} {totp}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
     err.print(
-        "   accounts marked with a TOTP secret need a code from an authenticator app (add the "
-        "secret) or: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\""
+        "   Accounts with a TOTP secret need a code: add the secret to an authenticator app, or "
+        "run .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
     )
 
 
