@@ -12,28 +12,17 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from helpers import pg
+from helpers.env import SHARED_DATA, require
 from helpers.settings import small_settings
 from peel.lake import Lake
 from peel.serving import Store
 from peel.settings import Settings, get_settings
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 settings.register_profile(
     "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
-
-
-def require(condition: bool, what: str) -> None:
-    """Skip when `what` is missing, except under CI=true, where that is a failure."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {what} is missing")
-    pytest.skip(f"{what} is missing")
 
 
 @pytest.fixture

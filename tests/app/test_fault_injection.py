@@ -4,9 +4,9 @@ personal data in it, and no row anywhere changed."""
 
 from __future__ import annotations
 
-from app.conftest import AppEnv
-from app.routes import app_routes
-from app.world import audit_insert_fails, build_world, path_values, snapshot
+from helpers.appenv import AppEnv
+from helpers.appworld import audit_insert_fails, build_world, path_values, snapshot
+from helpers.routes import app_routes
 
 AUDIT_DOWN = "the audit log could not be written"
 

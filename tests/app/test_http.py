@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.conftest import CASE, PASSWORD, AppEnv
+from helpers.appenv import CASE, PASSWORD, AppEnv
 from peel.app.main import create_app
 from peel.app.security import CSP
 from peel.errors import PolicyError

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.conftest import AppEnv
-from app.routes import app_routes
+from helpers.appenv import AppEnv
+from helpers.routes import app_routes
 from peel.app.deps import AUTHENTICATED, PUBLIC
 
 

@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, SHARED_DATA, require
+from helpers.env import ROOT, SHARED_DATA, require
 
 
 def readme_commands() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from app.conftest import CASE, AppEnv
+from helpers.appenv import CASE, AppEnv
 from peel.governance.products import Explanation, NewProduct, write_products
 from peel.ingest.pipeline import ingest_file
 from peel.lake import Lake
