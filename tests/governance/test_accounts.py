@@ -105,14 +105,16 @@ def test_an_admin_cannot_grant_themselves_a_role(accounts: Accounts) -> None:
     before = count(accounts.store)
     with pytest.raises(AccessDenied, match="own account"):
         accounts.grant_role(ROOT, "root", "analyst")
+    with pytest.raises(AccessDenied, match="own account"):
+        accounts.grant_role(Caller(username=" Root", roles=("admin",)), "ROOT", "analyst")
     with pytest.raises(AccessDenied, match="themselves"):
         accounts.add_user(
             ROOT, username="root", display_name="Me", roles=["analyst"], password=None
         )
     assert accounts.get("root")["roles"] == ["admin"]  # type: ignore[index]
     rows = audit_rows(accounts.store)
-    assert len(rows) == before + 2
-    assert [r["outcome"] for r in rows[-2:]] == ["denied", "denied"]
+    assert len(rows) == before + 3
+    assert [r["outcome"] for r in rows[-3:]] == ["denied", "denied", "denied"]
 
 
 def test_who_lacks_users_manage_is_refused_and_audited(accounts: Accounts) -> None:

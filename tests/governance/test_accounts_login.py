@@ -76,11 +76,13 @@ def test_five_failures_lock_the_account_for_ten_minutes(
     assert refused(acc, "bob", PASSWORD) == FAILED  # locked: the right password is refused too
     clock.advance(minutes=9)
     assert refused(acc, "bob", PASSWORD) == FAILED
+    assert refused(acc, "bob", "wrong password, long enough") == FAILED
+    assert acc.get("bob")["failed_logins"] == 0  # type: ignore[index]  # not counted while locked
     clock.advance(minutes=1, seconds=30)  # the lock was not extended by the attempts made
     new = acc.login("bob", PASSWORD, None)
     assert new.username == "bob" and acc.get("bob")["failed_logins"] == 0  # type: ignore[index]
-    entries = logins(acc.store)[-8:]
-    assert [e["outcome"] for e in entries] == ["denied"] * 7 + ["ok"]
+    entries = logins(acc.store)[-9:]
+    assert [e["outcome"] for e in entries] == ["denied"] * 8 + ["ok"]
     assert [e["query"].get("reason") for e in entries[4:6]] == ["bad_password", "locked"]
     assert entries[4]["query"]["locked_minutes"] == 10
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
+from sqlalchemy.exc import IntegrityError
 
 from peel.errors import AuditError, PeelError, PolicyRefusal, StoreError
 from peel.governance import audit, login
@@ -99,20 +100,23 @@ def admin_action(
     try:
         if permission is not None:
             check(policy, actor, permission)
-        with store.begin() as conn:
-            act = AdminAction(conn=conn, query=dict(query))
-            yield act
-            audit.append(
-                conn,
-                event_for(
-                    actor,
-                    operation="admin",
-                    object_type=object_type,
-                    object_ids=ids,
-                    query=act.query,
-                ),
-                clock=clock,
-            )
+        try:
+            with store.begin() as conn:
+                act = AdminAction(conn=conn, query=dict(query))
+                yield act
+                audit.append(
+                    conn,
+                    event_for(
+                        actor,
+                        operation="admin",
+                        object_type=object_type,
+                        object_ids=ids,
+                        query=act.query,
+                    ),
+                    clock=clock,
+                )
+        except IntegrityError as e:  # a concurrent change got there first (same username, ...)
+            raise AccountError(f"the {object_type} was changed at the same time: try again") from e
     except (AuditError, StoreError):
         raise
     except PeelError as e:

@@ -140,7 +140,8 @@ def authenticate(
                 new = open_session(conn, policy, user_id=fresh.id, now=now)
         else:
             query = {"reason": reason or "refused"}
-            if fresh is not None and reason in ("bad_password", "totp_missing", "totp_wrong"):
+            counted = reason in ("bad_password", "totp_missing", "totp_wrong")
+            if fresh is not None and counted and _refusal(fresh, now) is None:
                 query.update(_failed(conn, policy, fresh, now))
         audit.append(
             conn,

@@ -124,6 +124,7 @@ def grant(
     grants it too. The role is known to the policy (the caller checked). With
     `sole_admin_may_grant` (an explicit grant_role, not add_user), a single enabled admin's
     grant of the admin role takes effect at once."""
+    actor = actor.strip().lower()  # usernames are stored lower-case
     if user.username == actor:
         raise AccessDenied("an administrator cannot grant a role to their own account")
     if user.kind != "person":
