@@ -39,6 +39,7 @@ docs: install
 	$(BIN)/python -m peel.cli.docgen
 	$(BIN)/python -m peel.sources.catalog docs/sources.md
 	$(BIN)/python -m peel.schema.docs docs/schema.md
+	$(BIN)/python -m peel.governance.docs docs/policy.md
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py

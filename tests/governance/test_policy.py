@@ -246,3 +246,11 @@ def test_policy_check_command(tmp_path: Path) -> None:
     r = runner.invoke(app, ["policy", "check", str(bad)])
     assert r.exit_code == 1
     assert "roles.admin.permissions[3]: unknown permission 'x'" in r.output
+
+
+def test_policy_doc_is_current() -> None:
+    from helpers.env import ROOT
+    from peel.governance.docs import render_policy_md
+
+    doc = (ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
+    assert doc == render_policy_md(), "run `make docs` and commit docs/policy.md"

@@ -89,7 +89,7 @@ def app_env(store: Store) -> Iterator[AppEnv]:
     app = create_app(store.settings, clock=clock)
     state = app.state.peel
     env = AppEnv(client=TestClient(app), store=store, policy=state.policy, clock=clock)
-    ranks = {"manager": "superintendent", "oversight_panel": "chief_inspector"}
+    ranks = {"manager": "superintendent", "oversight_panel": "chief-inspector"}
     for role in state.policy.roles:
         env.secrets[role] = state.accounts.seed_user(
             username=env.username(role),

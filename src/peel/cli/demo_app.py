@@ -19,6 +19,7 @@ from peel.app.main import create_app
 from peel.cli.common import err
 from peel.errors import PeelError
 from peel.governance import cases, checkpoint, identity
+from peel.governance.policy import rank_code
 from peel.lake import Lake
 from peel.settings import Settings
 
@@ -35,16 +36,6 @@ ACCOUNTS = (
     ("dpo", "data_protection_officer", 7),
     ("admin", "admin", None),
 )
-RANKS = {
-    "PC": "constable",
-    "DC": "detective_constable",
-    "PS": "sergeant",
-    "DS": "detective_sergeant",
-    "Insp": "inspector",
-    "CI": "chief_inspector",
-    "Supt": "superintendent",
-    "Police staff": "police_staff",
-}
 CASE_MEMBERS = ("investigator", "analyst", "specialist", "disclosure")
 
 
@@ -86,7 +77,7 @@ def seed_accounts(app: Any, city: Path) -> list[Login]:
     logins = []
     for username, role, idx in ACCOUNTS:
         officer = officers[idx] if idx is not None and idx < len(officers) else None
-        rank = RANKS.get(officer["rank"], officer["rank"].lower()) if officer else None
+        rank = (rank_code(officer["rank"]) or officer["rank"]) if officer else None
         team = officer["team"] if officer else None
         secret = state.accounts.seed_user(
             username=username,

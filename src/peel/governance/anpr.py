@@ -18,7 +18,13 @@ from peel import clock as data_clock
 from peel.errors import AccessDenied, PeelError
 from peel.governance import audit
 from peel.governance.access import Caller, check, event_for
-from peel.governance.policy import AnprDecision, Authorisation, Policy, decide_anpr_access
+from peel.governance.policy import (
+    AnprDecision,
+    Authorisation,
+    Policy,
+    decide_anpr_access,
+    rank_code,
+)
 from peel.serving import Store
 from peel.serving.tables import anpr_authorisations, users
 
@@ -56,7 +62,8 @@ def grant(
     check(policy, authoriser, "anpr.authorise")
     if authoriser.username == requester:
         raise AccessDenied("an officer cannot authorise their own access to old ANPR reads")
-    if (authoriser.rank or "").lower() not in rules.authoriser_ranks:
+    rank = rank_code(authoriser.rank)
+    if rank not in rules.authoriser_ranks:
         raise AccessDenied(
             f"rank {authoriser.rank or '(none)'} may not authorise; the policy allows "
             + ", ".join(rules.authoriser_ranks)
@@ -78,7 +85,7 @@ def grant(
             insert(anpr_authorisations).values(
                 requester=requester,
                 authoriser=authoriser.username,
-                authoriser_rank=(authoriser.rank or "").lower(),
+                authoriser_rank=rank,
                 investigation_reference=investigation_reference.strip()[:64],
                 offence_category=offence_category.strip()[:100],
                 reason=reason.strip()[:2000],

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from peel.errors import PolicyError, PolicyRefusal
 from peel.schema import Registry
+from peel.schema.model import normalise_code_text
 
 SpecialUse = Literal["record_linkage", "forecast_features"]
 
@@ -208,8 +209,29 @@ def load_policy(text: str, source: str = "policy") -> LoadedPolicy:
             problems.append(f"{path}: {msg}" if path else msg)
         more = f" (and {e.error_count() - 5} more)" if e.error_count() > 5 else ""
         raise PolicyError(f"{source}: " + "; ".join(problems) + more) from e
+    _check_ranks(policy, source)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return LoadedPolicy(policy=policy, text=text, sha256=digest, source=source)
+
+
+def rank_code(text: str | None, registry: Registry | None = None) -> str | None:
+    """The police_rank code for a rank as written ("Supt", "DCI", "chief superintendent"),
+    or None when it is not a known rank."""
+    if not text:
+        return None
+    from peel.schema import get_registry
+
+    table = dict((registry or get_registry()).codes("police_rank").lookup_table())
+    return table.get(normalise_code_text(text))
+
+
+def _check_ranks(policy: Policy, source: str) -> None:
+    for i, rank in enumerate(policy.anpr.authoriser_ranks):
+        if rank_code(rank) != rank:
+            raise PolicyError(
+                f"{source}: anpr.authoriser_ranks[{i}]: {rank!r} is not a police_rank code "
+                "(see docs/schema.md)"
+            )
 
 
 def default_policy_text() -> str:
@@ -308,7 +330,7 @@ def decide_anpr_access(
         return AnprDecision(False, "denied", f"{old}: authorisation {a.id} is for another officer")
     if a.authoriser == username:
         return AnprDecision(False, "denied", f"{old}: authorisation {a.id} is self-authorised")
-    if a.authoriser_rank not in rules.authoriser_ranks:
+    if rank_code(a.authoriser_rank) not in rules.authoriser_ranks:
         return AnprDecision(False, "denied", f"{old}: rank {a.authoriser_rank!r} may not authorise")
     if a.revoked_at is not None and a.revoked_at <= now:
         return AnprDecision(False, "denied", f"{old}: authorisation {a.id} was revoked")
@@ -332,4 +354,5 @@ __all__ = [
     "default_policy_text",
     "load_policy",
     "load_policy_file",
+    "rank_code",
 ]
