@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from peel.cli.main import app
@@ -254,3 +255,59 @@ def test_policy_doc_is_current() -> None:
 
     doc = (ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
     assert doc == render_policy_md(), "run `make docs` and commit docs/policy.md"
+
+
+def test_policy_apply_needs_an_oversight_account_with_its_second_factor(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyotp
+
+    from peel.governance.accounts import Accounts
+    from peel.serving.tables import audit_log
+
+    with store.begin() as conn:
+        policy = history.ensure_installed(conn).loaded.policy
+    accounts = Accounts(store, policy)
+    password = "correct horse battery staple"
+    secret = accounts.seed_user(
+        username="olive",
+        display_name="Olive",
+        roles=["oversight_panel"],
+        password=password,
+        totp=True,
+    )
+    accounts.seed_user(
+        username="ivy", display_name="Ivy", roles=["investigator"], password=password, totp=False
+    )
+    assert secret
+    new = tmp_path / "force.yaml"
+    new.write_text(edited(lambda d: d["lockout"].update(failures=3)), encoding="utf-8")
+    monkeypatch.setenv("PEEL_AS_PASSWORD", password)
+
+    def apply(user: str, code: str) -> object:
+        return runner.invoke(
+            app, ["policy", "apply", str(new), "--as", user, "--totp", code, "--json"]
+        )
+
+    r = apply("olive", "000000")
+    assert r.exit_code == 2 and "invalid username, password or code" in r.output
+    r = apply("ivy", "123456")
+    assert r.exit_code == 2
+    with store.connect() as conn:
+        assert len(history.history(conn)) == 1
+    r = apply("olive", pyotp.TOTP(secret).now())
+    assert r.exit_code == 0, r.output
+    with store.connect() as conn:
+        rows = history.history(conn)
+        entry = (
+            conn.execute(select(audit_log).where(audit_log.c.object_type == "policy"))
+            .mappings()
+            .one()
+        )
+    assert rows[0]["version"] == 2 and rows[0]["approved_by"] == "olive"
+    assert "-  failures: 5" in rows[0]["diff"] and "+  failures: 3" in rows[0]["diff"]
+    assert entry["actor"] == "olive" and entry["operation"] == "admin"
+    assert rows[0]["sha256"] in entry["query"]
+    # The running policy is now the applied file; the old default is refused.
+    with store.begin() as conn:
+        assert history.running_policy(conn, new).version == 2

@@ -79,28 +79,33 @@ class Acting:
     caller: Caller
 
 
+@contextmanager
 def acting(
     name: str,
     purpose: str | None,
     *,
     case_reference: str | None = None,
     justification: str | None = None,
-) -> Acting:
-    """Open (and migrate) the serving store and resolve `--as NAME` to a Caller."""
+) -> Iterator[Acting]:
+    """Open (and migrate) the serving store and resolve `--as NAME` to a Caller; the store
+    is closed when the block ends, however it ends."""
     store = Store()
-    store.migrate()
-    with store.begin() as conn:
-        applied = history.ensure_installed(conn)
-        caller = identity.caller_for(
-            conn,
-            applied.loaded.policy,
-            name,
-            purpose=purpose,
-            case_reference=case_reference,
-            justification=justification,
-            request_id=f"cli-{uuid.uuid4().hex[:16]}",
-        )
-    return Acting(store=store, policy=applied.loaded.policy, caller=caller)
+    try:
+        store.migrate()
+        with store.begin() as conn:
+            applied = history.ensure_installed(conn)
+            caller = identity.caller_for(
+                conn,
+                applied.loaded.policy,
+                name,
+                purpose=purpose,
+                case_reference=case_reference,
+                justification=justification,
+                request_id=f"cli-{uuid.uuid4().hex[:16]}",
+            )
+        yield Acting(store=store, policy=applied.loaded.policy, caller=caller)
+    finally:
+        store.dispose()
 
 
 def run(fn: Callable[[], T]) -> T:

@@ -88,10 +88,9 @@ def demo(
         ):
             err.print("2. the lake already holds this city (dataset 'demo'); not ingested again")
         else:
-            who = acting("peel-ingest", "collection")
-            hook = collection_hook(who.store, who.policy, who.caller)
-            result = ingest_city(lake, city, DATASET, before_commit=hook)
-            who.store.dispose()
+            with acting("peel-ingest", "collection") as who:
+                hook = collection_hook(who.store, who.policy, who.caller)
+                result = ingest_city(lake, city, DATASET, before_commit=hook)
             t = Table(title="2. ingest (dataset 'demo', marked SYNTHETIC)")
             for col in ("file", "source", "read", "stored", "quarantined", "duplicate"):
                 t.add_column(col)

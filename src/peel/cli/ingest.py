@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,10 @@ def ingest(
     counted as duplicates and not stored again. Exit 2 if a file is refused outright.
     Each batch writes one audit entry (collection) as the --as identity before it commits."""
     setup_logging(quiet or as_json)
-    with handled():
+    with handled(), ExitStack() as stack:
         mapping = get_mapping(source)
         lake = Lake()
-        who = acting(as_user, purpose)
+        who = stack.enter_context(acting(as_user, purpose))
         hook = collection_hook(who.store, who.policy, who.caller)
         with Progress(
             TextColumn("{task.description}"),
@@ -65,7 +66,6 @@ def ingest(
                 on_file=lambda _r: progress.advance(task),
                 before_commit=hook,
             )
-        who.store.dispose()
     if as_json:
         emit_json(result)
     elif not quiet:

@@ -13,7 +13,7 @@ from peel.errors import AccessDenied, PolicyError
 from peel.governance import audit, history
 from peel.governance.access import check, event_for
 from peel.governance.accounts import Accounts
-from peel.governance.policy import load_policy_file
+from peel.governance.policy import LoadedPolicy, load_policy_file
 from peel.serving import Store
 
 app = typer.Typer(help="The code of ethics as policy: check, apply, history.", no_args_is_help=True)
@@ -50,44 +50,22 @@ def check_cmd(
 def apply_cmd(
     path: Path = typer.Argument(..., help="Policy YAML file."),
     as_user: str = typer.Option(..., "--as", help="Oversight-panel account applying it."),
-    totp: str = typer.Option(None, "--totp", help="Authenticator code (prompted if omitted)."),
+    totp: str = typer.Option(
+        None, "--totp", envvar="PEEL_AS_TOTP", help="Authenticator code (prompted if omitted)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Apply a policy: needs an oversight-panel account with its password and TOTP code.
     Records the hash, time, approver and a diff from the previous policy, and audits it.
-    The password is read from a hidden prompt (or PEEL_PASSWORD for scripts)."""
+    The password is read from a hidden prompt (or PEEL_AS_PASSWORD for scripts)."""
     with handled():
         loaded = load_policy_file(path)
         store = Store()
-        store.migrate()
-        with store.begin() as conn:
-            running = history.ensure_installed(conn)
-        accounts = Accounts(store, running.loaded.policy)
-        password = os.environ.get("PEEL_PASSWORD") or typer.prompt("password", hide_input=True)
-        code = totp or typer.prompt("authenticator code")
-        caller = accounts.verify_credentials(as_user, password, code)
-        check(running.loaded.policy, caller, "policy.apply")
-        if "oversight_panel" not in caller.roles:
-            raise AccessDenied("only an oversight-panel account may apply a policy")
-        with store.begin() as conn:
-            now_running = history.current(conn)
-            if now_running is not None and now_running.loaded.sha256 == loaded.sha256:
-                raise PolicyError(f"{path} is already the applied policy")
-            version = history.record(conn, loaded, approved_by=caller.username)
-            audit.append(
-                conn,
-                event_for(
-                    caller,
-                    operation="admin",
-                    object_type="policy",
-                    object_ids=[f"policy:v{version}"],
-                    query={"sha256": loaded.sha256, "policy_version": loaded.policy.version},
-                ),
-            )
-            row = history.current(conn)
-        store.dispose()
-    assert row is not None
-    doc = {"version": version, "sha256": loaded.sha256, "approved_by": caller.username}
+        try:
+            version, approver = _apply(store, loaded, path, as_user, totp)
+        finally:
+            store.dispose()
+    doc = {"version": version, "sha256": loaded.sha256, "approved_by": approver}
     if as_json:
         emit_json(doc)
         return
@@ -95,16 +73,51 @@ def apply_cmd(
     err.print("restart `peel serve` to run it")
 
 
+def _apply(
+    store: Store, loaded: LoadedPolicy, path: Path, as_user: str, totp: str | None
+) -> tuple[int, str]:
+    store.migrate()
+    with store.begin() as conn:
+        running = history.ensure_installed(conn)
+    accounts = Accounts(store, running.loaded.policy)
+    password = os.environ.get("PEEL_AS_PASSWORD") or typer.prompt(
+        f"Password for {as_user}", hide_input=True
+    )
+    code = totp or typer.prompt(f"TOTP code for {as_user}", hide_input=True)
+    caller = accounts.verify_credentials(as_user, password, code)
+    check(running.loaded.policy, caller, "policy.apply")
+    if "oversight_panel" not in caller.roles:
+        raise AccessDenied("only an oversight-panel account may apply a policy")
+    with store.begin() as conn:
+        now_running = history.current(conn)
+        if now_running is not None and now_running.loaded.sha256 == loaded.sha256:
+            raise PolicyError(f"{path} is already the applied policy")
+        version = history.record(conn, loaded, approved_by=caller.username)
+        audit.append(
+            conn,
+            event_for(
+                caller,
+                operation="admin",
+                object_type="policy",
+                object_ids=[f"policy:v{version}"],
+                query={"sha256": loaded.sha256, "policy_version": loaded.policy.version},
+            ),
+        )
+    return version, caller.username
+
+
 @app.command("history")
 def history_cmd(as_json: bool = JsonOption) -> None:
     """Every applied policy: version, hash, approver, time."""
     with handled():
         store = Store()
-        store.migrate()
-        with store.begin() as conn:
-            history.ensure_installed(conn)
-            rows = history.history(conn)
-        store.dispose()
+        try:
+            store.migrate()
+            with store.begin() as conn:
+                history.ensure_installed(conn)
+                rows = history.history(conn)
+        finally:
+            store.dispose()
     doc = [
         {
             "version": r["version"],

@@ -71,19 +71,20 @@ def show(
     with handled():
         lake = Lake()
         if raw:
-            who = acting(as_user, purpose)
-            with operation(
-                who.store,
-                who.policy,
-                who.caller,
-                permission="ingest.run",
-                operation="consultation",
-                object_type="quarantine",
-                query={"batch": batch, "limit": limit},
-            ) as op:
+            with (
+                acting(as_user, purpose) as who,
+                operation(
+                    who.store,
+                    who.policy,
+                    who.caller,
+                    permission="ingest.run",
+                    operation="consultation",
+                    object_type="quarantine",
+                    query={"batch": batch, "limit": limit},
+                ) as op,
+            ):
                 rows = q.entries(lake, batch=batch, only_open=False)
                 op.returned(r["quarantine_id"] for r in rows[:limit])
-            who.store.dispose()
         else:
             rows = q.entries(lake, batch=batch, only_open=False)
     out = [{k: r[k] for k in keep} for r in rows[:limit]]
@@ -116,11 +117,9 @@ def retry(
     Each original file's rows become one new batch; their lines keep the original numbers, and
     rows that fail again are quarantined again."""
     setup_logging(quiet or as_json)
-    with handled():
-        who = acting(as_user, purpose)
+    with handled(), acting(as_user, purpose) as who:
         hook = collection_hook(who.store, who.policy, who.caller)
         result = summarise(q.retry(Lake(), batch=batch, source=source, before_commit=hook))
-        who.store.dispose()
     if as_json:
         emit_json(result)
         return
