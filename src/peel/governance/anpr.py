@@ -9,7 +9,7 @@ the requester, for one investigation and offence category, until an expiry. The 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -53,11 +53,12 @@ def grant(
     reason: str,
     days: int,
     now: Callable[[], datetime] = data_clock.now,
-    wall: Callable[[], datetime] | None = None,
+    wall: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
     """An authorisation from `authoriser` for `requester`; refused (and said why) unless the
     authoriser holds a configured rank, is not the requester, and the period is within the
-    policy's maximum. Audited as an admin action."""
+    policy's maximum. Audited as an admin action. `now` is the data clock (expiry is measured
+    against the age of data); `wall` stamps the audit entry."""
     rules = policy.anpr
     check(policy, authoriser, "anpr.authorise")
     if authoriser.username == requester:
@@ -104,7 +105,7 @@ def grant(
                 object_ids=[str(pk[0]), requester],
                 query={"action": "grant", "days": days, "investigation": investigation_reference},
             ),
-            **({"clock": wall} if wall else {}),
+            clock=wall,
         )
     return {"id": int(pk[0]), "expires_at": (start + timedelta(days=days)).isoformat()}
 
