@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from helpers import pg
+from helpers.require import require
 from helpers.settings import small_settings
 from peel.lake import Lake
 from peel.serving import Store
@@ -25,15 +26,6 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
-
-
-def require(condition: bool, what: str) -> None:
-    """Skip when `what` is missing, except under CI=true, where that is a failure."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {what} is missing")
-    pytest.skip(f"{what} is missing")
 
 
 @pytest.fixture
