@@ -338,6 +338,9 @@ def test_oversight_panel_signs_in_and_works_the_audit_and_policy_pages(
     sections = page.locator("section.card")
     expect(sections).to_have_count(3)
     tab.check("09-audit-sample")
+    # No verdict is chosen for the reviewer: an untouched entry cannot be sent as it stands.
+    expect(sections.nth(1).locator("select")).to_have_value("")
+    assert sections.nth(1).locator("select").evaluate("s => s.checkValidity()") is False
     section_id = sections.first.get_attribute("id")
     sections.first.get_by_label("Verdict").select_option("inappropriate")
     sections.first.get_by_label("Note").fill("no purpose for this look")
