@@ -52,6 +52,10 @@ def context(request: Request, caller: Caller | None, **extra: Any) -> dict[str, 
         "data_clock": state.data_clock_label(),
         "synthetic": state.synthetic(),
         "csrf_token": csrf,
+        "role_names": ", ".join(
+            state.policy.roles[r].label if r in state.policy.roles else r
+            for r in (caller.roles if caller else ())
+        ),
         "permissions": perms,
         **extra,
     }
