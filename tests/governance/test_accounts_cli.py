@@ -4,6 +4,7 @@ exit codes 0 and 2, one JSON document with --json, and no password in any output
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from peel.cli.main import app
-from peel.governance import audit
+from peel.governance import admin, audit
 from peel.serving import Store
 from peel.serving.tables import audit_log
 
@@ -26,8 +27,42 @@ def invoke(args: list[str], **env: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+class StepClock:
+    """The wall clock the CLI's sign-ins read, moved on a TOTP step (30 s) for every code
+    handed out: a code works once, and these tests sign in many times a minute."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def code(self, secret: str) -> str:
+        self.now += timedelta(seconds=30)
+        return pyotp.TOTP(secret).at(self.now)
+
+
+@pytest.fixture(autouse=True)
+def step_clock(monkeypatch: pytest.MonkeyPatch) -> StepClock:
+    clock = StepClock()
+    monkeypatch.setattr(admin, "wall_clock", clock)
+    return clock
+
+
+def fresh_code(secret: str) -> str:
+    return CLOCK[0].code(secret)
+
+
+CLOCK: list[StepClock] = []
+
+
+@pytest.fixture(autouse=True)
+def _register(step_clock: StepClock) -> None:
+    CLOCK[:] = [step_clock]
+
+
 def as_root(secret: str) -> dict[str, str]:
-    return {"PEEL_AS_PASSWORD": ROOT_PW, "PEEL_AS_TOTP": pyotp.TOTP(secret).now()}
+    return {"PEEL_AS_PASSWORD": ROOT_PW, "PEEL_AS_TOTP": fresh_code(secret)}
 
 
 @pytest.fixture
@@ -61,7 +96,6 @@ def test_the_first_account_cannot_be_anything_but_admin(store: Store) -> None:
 
 
 def test_admin_actions_through_the_cli(store: Store, root_secret: str) -> None:
-    env = as_root(root_secret)
     code, out, err = invoke(
         [
             "add",
@@ -77,33 +111,42 @@ def test_admin_actions_through_the_cli(store: Store, root_secret: str) -> None:
             *ROOT,
         ],
         PEEL_NEW_PASSWORD=ADA_PW,
-        **env,
+        **as_root(root_secret),
     )
     assert code == 0, err
     assert "added ada: roles analyst" in out and "pending: admin" in out
-    code, out, _ = invoke(["role", "ada", "--add", "admin", "--json", *ROOT], **env)
+    code, out, _ = invoke(
+        ["role", "ada", "--add", "admin", "--json", *ROOT], **as_root(root_secret)
+    )
     assert code == 0 and json.loads(out) == {
         "username": "ada",
         "role": "admin",
         "result": "granted",
     }
-    code, out, _ = invoke(["role", "ada", "--remove", "analyst", *ROOT], **env)
+    code, out, _ = invoke(["role", "ada", "--remove", "analyst", *ROOT], **as_root(root_secret))
     assert (code, out.strip()) == (0, "revoked")
-    code, out, _ = invoke(["totp", "ada", "--json", *ROOT], **env)
+    code, out, _ = invoke(["totp", "ada", "--json", *ROOT], **as_root(root_secret))
     ada_secret = json.loads(out)["totp_secret"]
     assert code == 0 and json.loads(out)["totp_uri"].startswith("otpauth://totp/Peel:ada")
     # Two admins now: oversight needs both.
-    code, _, _ = invoke(["add", "olly", "--name", "Olly", *ROOT], PEEL_NEW_PASSWORD=ADA_PW, **env)
+    code, _, _ = invoke(
+        ["add", "olly", "--name", "Olly", *ROOT], PEEL_NEW_PASSWORD=ADA_PW, **as_root(root_secret)
+    )
     assert code == 0
-    code, out, _ = invoke(["role", "olly", "--add", "oversight_panel", *ROOT], **env)
+    code, out, _ = invoke(
+        ["role", "olly", "--add", "oversight_panel", *ROOT], **as_root(root_secret)
+    )
     assert out.strip() == "pending"
-    ada = {"PEEL_AS_PASSWORD": ADA_PW, "PEEL_AS_TOTP": pyotp.TOTP(ada_secret).now()}
-    code, out, _ = invoke(["role", "olly", "--add", "oversight_panel", "--as", "ada"], **ada)
+
+    def ada() -> dict[str, str]:
+        return {"PEEL_AS_PASSWORD": ADA_PW, "PEEL_AS_TOTP": fresh_code(ada_secret)}
+
+    code, out, _ = invoke(["role", "olly", "--add", "oversight_panel", "--as", "ada"], **ada())
     assert (code, out.strip()) == (0, "granted")
-    code, out, _ = invoke(["disable", "olly", "--as", "ada"], **ada)
+    code, out, _ = invoke(["disable", "olly", "--as", "ada"], **ada())
     assert (code, out.strip()) == (0, "disabled olly")
     code, out, _ = invoke(
-        ["password", "olly", "--as", "ada"], PEEL_NEW_PASSWORD="olly's new passphrase", **ada
+        ["password", "olly", "--as", "ada"], PEEL_NEW_PASSWORD="olly's new passphrase", **ada()
     )
     assert code == 0
     users = {u["username"]: u for u in json.loads(invoke(["list", "--json"])[1])["users"]}
@@ -125,7 +168,7 @@ def test_a_wrong_admin_password_or_code_exits_2_with_the_one_message(
     for env in (
         {
             "PEEL_AS_PASSWORD": "not root's passphrase",
-            "PEEL_AS_TOTP": pyotp.TOTP(root_secret).now(),
+            "PEEL_AS_TOTP": fresh_code(root_secret),
         },
         {"PEEL_AS_PASSWORD": ROOT_PW, "PEEL_AS_TOTP": ""},
     ):
@@ -148,20 +191,25 @@ def test_a_wrong_admin_password_or_code_exits_2_with_the_one_message(
 
 
 def test_refusals_exit_2(store: Store, root_secret: str) -> None:
-    env = as_root(root_secret)
-    code, _, err = invoke(["add", "bob", "--name", "Bob", *ROOT], PEEL_NEW_PASSWORD="short", **env)
+    code, _, err = invoke(
+        ["add", "bob", "--name", "Bob", *ROOT], PEEL_NEW_PASSWORD="short", **as_root(root_secret)
+    )
     assert code == 2 and "at least 12 characters" in err and "short" not in err
-    code, _, err = invoke(["role", "bob", "--add", "wizard", *ROOT], **env)
+    code, _, err = invoke(["role", "bob", "--add", "wizard", *ROOT], **as_root(root_secret))
     assert code == 2
-    code, _, err = invoke(["role", "root", "--add", "analyst", *ROOT], **env)
+    code, _, err = invoke(["role", "root", "--add", "analyst", *ROOT], **as_root(root_secret))
     assert code == 2 and "own account" in err
-    code, _, err = invoke(["role", "root", "--add", "analyst", "--remove", "admin", *ROOT], **env)
+    code, _, err = invoke(
+        ["role", "root", "--add", "analyst", "--remove", "admin", *ROOT], **as_root(root_secret)
+    )
     assert code == 2 and "exactly one of --add ROLE or --remove ROLE" in err
     code, _, err = invoke(
-        ["add", "bob", "--name", "Bob", "--role", "wizard", *ROOT], PEEL_NEW_PASSWORD=ADA_PW, **env
+        ["add", "bob", "--name", "Bob", "--role", "wizard", *ROOT],
+        PEEL_NEW_PASSWORD=ADA_PW,
+        **as_root(root_secret),
     )
     assert code == 2 and "unknown role 'wizard'" in err
-    code, _, err = invoke(["disable", "nobody", *ROOT], **env)
+    code, _, err = invoke(["disable", "nobody", *ROOT], **as_root(root_secret))
     assert code == 2 and "no account named 'nobody'" in err
 
 
@@ -172,7 +220,7 @@ def test_passwords_are_asked_for_hidden_when_not_in_the_environment(store: Store
     assert result.exit_code == 0
     secret = json.loads(result.stdout)["totp_secret"]
     assert "New password" in result.stderr and ROOT_PW not in result.stderr + result.stdout
-    answers = f"{ROOT_PW}\n{pyotp.TOTP(secret).now()}\n{ADA_PW}\n{ADA_PW}\n"
+    answers = f"{ROOT_PW}\n{fresh_code(secret)}\n{ADA_PW}\n{ADA_PW}\n"
     result = runner.invoke(
         app, ["users", "add", "ada", "--name", "Ada", "--role", "analyst", *ROOT], input=answers
     )

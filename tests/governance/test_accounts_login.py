@@ -150,10 +150,16 @@ def test_admins_need_a_totp_code_at_the_wall_clock(
     refused(acc, "root", PASSWORD, totp.at(clock() - timedelta(minutes=5)))  # stale code
     new = acc.login("root", PASSWORD, totp.at(clock()))
     assert new.username == "root"
-    assert acc.login("root", PASSWORD, totp.at(clock() - timedelta(seconds=30))).token != new.token
-    entries = logins(acc.store)[-4:]
+    # A code works once: the same code again, or an earlier step's, is a replay.
+    refused(acc, "root", PASSWORD, totp.at(clock()))
+    refused(acc, "root", PASSWORD, totp.at(clock() - timedelta(seconds=30)))
+    # The next step's code (within the one-step window) is fresh.
+    assert acc.login("root", PASSWORD, totp.at(clock() + timedelta(seconds=30))).token != new.token
+    entries = logins(acc.store)[-6:]
     assert [e["query"].get("reason") for e in entries[:2]] == ["totp_missing", "totp_wrong"]
     assert entries[2]["query"]["second_factor"] is True
+    assert [e["query"].get("reason") for e in entries[3:5]] == ["totp_replayed"] * 2
+    assert entries[5]["outcome"] == "ok"
     assert secret not in json.dumps(logins(acc.store))
 
 

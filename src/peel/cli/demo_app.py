@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -118,11 +119,18 @@ class Tour:
     def token(self, username: str) -> str:
         if username not in self.tokens:
             who = self.by_name[username]
-            code = pyotp.TOTP(who.totp_secret).now() if who.totp_secret else None
-            r = self.client.post(
-                "/api/auth/login",
-                json={"username": username, "password": who.password, "totp": code},
-            )
+            # A TOTP code works once: a rerun within the same 30 s would replay this step's
+            # code, so the next step's (which the server also accepts) is the fallback.
+            for ahead in (0, 30):
+                code = (
+                    pyotp.TOTP(who.totp_secret).at(time.time() + ahead) if who.totp_secret else None
+                )
+                r = self.client.post(
+                    "/api/auth/login",
+                    json={"username": username, "password": who.password, "totp": code},
+                )
+                if r.status_code == 200 or not who.totp_secret:
+                    break
             if r.status_code != 200:
                 raise PeelError(f"demo login as {username} failed: {r.status_code}")
             self.tokens[username] = r.json()["token"]
@@ -257,9 +265,9 @@ def tour(app: Any, logins: list[Login]) -> int:
 def print_logins(logins: list[Login]) -> None:
     """Plain lines, never cut short: a password shown with an ellipsis is no use."""
     err.print("Demo logins (development mode only; kept in PEEL_DATA_DIR/demo-logins.json):")
-    err.print(f"   {'username':<13} {'role':<24} {'password':<18} TOTP secret (code now)")
+    err.print(f"   {'username':<13} {'role':<24} {'password':<18} TOTP secret")
     for x in logins:
-        totp = f"{x.totp_secret} ({pyotp.TOTP(x.totp_secret).now()})" if x.totp_secret else ""
+        totp = x.totp_secret or ""
         err.print(
             f"   {x.username:<13} {x.role:<24} {x.password:<18} {totp}",
             soft_wrap=True,
@@ -267,8 +275,9 @@ def print_logins(logins: list[Login]) -> None:
             markup=False,
         )
     err.print(
-        "   Accounts with a TOTP secret need a code: add the secret to an authenticator app, or "
-        "run .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"",
+        "   Accounts with a TOTP secret need a code, good once: add the secret to an "
+        "authenticator app, or when you sign in run "
+        ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"",
         soft_wrap=True,
         highlight=False,
         markup=False,

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from peel.errors import AccessDenied
-from peel.governance import audit, login, provisioning, sessions
+from peel.governance import admin, audit, login, provisioning, sessions
 from peel.governance.access import Caller, event_for
 from peel.governance.admin import (
     AccountError,
@@ -37,7 +37,6 @@ from peel.governance.admin import (
     public,
     require_person,
     reserved,
-    wall_clock,
 )
 from peel.governance.passwords import Passwords, new_totp_secret, totp_uri
 from peel.governance.policy import Policy
@@ -51,11 +50,13 @@ class Accounts:
     """Account administration, login and sessions over one serving store and policy."""
 
     def __init__(
-        self, store: Store, policy: Policy, *, clock: Callable[[], datetime] = wall_clock
+        self, store: Store, policy: Policy, *, clock: Callable[[], datetime] | None = None
     ) -> None:
         self.store = store
         self.policy = policy
-        self.clock = clock
+        # Looked up when the object is made, not when this module was imported, so a test
+        # can stand in a clock for the CLI (peel.governance.admin.wall_clock).
+        self.clock = clock or admin.wall_clock
         self.passwords = Passwords(store.settings)
 
     # -- reading ----------------------------------------------------------------------------
@@ -227,7 +228,12 @@ class Accounts:
             act.conn.execute(
                 update(users)
                 .where(users.c.id == row.id)
-                .values(totp_secret=secret, totp_enabled=True, updated_at=self.clock())
+                .values(
+                    totp_secret=secret,
+                    totp_enabled=True,
+                    totp_last_step=None,
+                    updated_at=self.clock(),
+                )
             )
             act.query["sessions_ended"] = sessions.revoke_user(act.conn, row.id)
         return secret, totp_uri(secret, row.username)

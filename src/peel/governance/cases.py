@@ -19,7 +19,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from peel.errors import AccessDenied, PeelError
 from peel.governance.access import Caller
-from peel.governance.accounts import admin_action, wall_clock
+from peel.governance.admin import admin_action, wall_clock
 from peel.governance.login import normalise_username
 from peel.governance.policy import Policy
 from peel.serving import Store

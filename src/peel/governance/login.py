@@ -26,7 +26,7 @@ from peel.errors import AuthError
 from peel.governance import audit
 from peel.governance.access import Caller
 from peel.governance.identity import roles_of
-from peel.governance.passwords import Passwords, totp_ok
+from peel.governance.passwords import Passwords, totp_step
 from peel.governance.policy import Policy
 from peel.governance.sessions import NewSession, open_session
 from peel.serving import Store
@@ -73,18 +73,19 @@ def _refusal(row: Row[Any] | None, now: datetime) -> str | None:
 
 def _second_factor(
     policy: Policy, row: Row[Any], roles: tuple[str, ...], code: str | None, now: datetime
-) -> tuple[bool, str | None]:
-    """(whether a code was needed, why it failed or None)."""
+) -> tuple[int | None, str | None]:
+    """(the TOTP step the code matched, or None when no code was needed; why it failed)."""
     needed = bool(row.totp_enabled) or policy.needs_totp(roles)
     if not needed:
-        return False, None
+        return None, None
     if not row.totp_secret:
-        return True, "totp_not_enrolled"
+        return -1, "totp_not_enrolled"
     if not code:
-        return True, "totp_missing"
-    if not totp_ok(row.totp_secret, code, now):
-        return True, "totp_wrong"
-    return True, None
+        return -1, "totp_missing"
+    step = totp_step(row.totp_secret, code, now)
+    if step is None:
+        return -1, "totp_wrong"
+    return step, None
 
 
 def authenticate(
@@ -105,12 +106,12 @@ def authenticate(
     usable = row is not None and row.kind == "person"
     password_ok = passwords.verify(row.password_hash if usable and row else None, attempt.password)
     reason = _refusal(row, now)
-    used_totp = False
+    step: int | None = None
     if reason is None and row is not None:
         if not password_ok:
             reason = "bad_password"
         else:
-            used_totp, reason = _second_factor(policy, row, roles, attempt.totp_code, now)
+            step, reason = _second_factor(policy, row, roles, attempt.totp_code, now)
 
     caller: Caller | None = None
     new: NewSession | None = None
@@ -122,10 +123,18 @@ def authenticate(
         changed = fresh is not None and row is not None and fresh.password_hash != row.password_hash
         if reason is None and changed:
             reason = "password_changed"
+        if (
+            reason is None
+            and fresh is not None
+            and step is not None
+            and fresh.totp_last_step is not None
+            and step <= fresh.totp_last_step
+        ):
+            reason = "totp_replayed"
         query: dict[str, Any]
         if reason is None and fresh is not None:
-            query = _succeeded(conn, passwords, fresh, attempt.password, now)
-            query["second_factor"] = used_totp
+            query = _succeeded(conn, passwords, fresh, attempt.password, now, totp_step=step)
+            query["second_factor"] = step is not None
             query["session"] = attempt.open_session
             roles = roles_of(conn, fresh.id)
             caller = Caller(
@@ -140,7 +149,7 @@ def authenticate(
                 new = open_session(conn, policy, user_id=fresh.id, now=now)
         else:
             query = {"reason": reason or "refused"}
-            counted = reason in ("bad_password", "totp_missing", "totp_wrong")
+            counted = reason in ("bad_password", "totp_missing", "totp_wrong", "totp_replayed")
             if fresh is not None and counted and _refusal(fresh, now) is None:
                 query.update(_failed(conn, policy, fresh, now))
         audit.append(
@@ -164,9 +173,17 @@ def authenticate(
 
 
 def _succeeded(
-    conn: Connection, passwords: Passwords, row: Row[Any], password: str, now: datetime
+    conn: Connection,
+    passwords: Passwords,
+    row: Row[Any],
+    password: str,
+    now: datetime,
+    *,
+    totp_step: int | None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+    if totp_step is not None:
+        values["totp_last_step"] = totp_step
     query: dict[str, Any] = {}
     if row.password_hash and passwords.needs_rehash(row.password_hash):
         values["password_hash"] = passwords.hasher.hash(password)

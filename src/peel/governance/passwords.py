@@ -108,16 +108,26 @@ def totp_uri(secret: str, username: str) -> str:
     )
 
 
-def totp_ok(secret: str | None, code: str | None, at: datetime) -> bool:
-    """Is `code` the TOTP code for `secret` at `at` (give or take one 30-second step)?"""
+def totp_step(secret: str | None, code: str | None, at: datetime) -> int | None:
+    """The 30-second time step whose TOTP code for `secret` is `code`, looking one step either
+    side of `at`; None when it matches none. Callers refuse a step already used, so a code
+    works once (RFC 6238 section 5.2)."""
     if not secret or not code:
-        return False
+        return None
     code = code.strip().replace(" ", "")
     if len(code) != TOTP_DIGITS or not code.isdigit():
-        return False
-    return bool(
-        pyotp.TOTP(secret, digits=TOTP_DIGITS).verify(code, for_time=at, valid_window=TOTP_WINDOW)
-    )
+        return None
+    totp = pyotp.TOTP(secret, digits=TOTP_DIGITS)
+    now_step = totp.timecode(at)
+    for offset in range(-TOTP_WINDOW, TOTP_WINDOW + 1):
+        if secrets.compare_digest(totp.generate_otp(now_step + offset), code):
+            return now_step + offset
+    return None
+
+
+def totp_ok(secret: str | None, code: str | None, at: datetime) -> bool:
+    """Is `code` the TOTP code for `secret` at `at` (give or take one 30-second step)?"""
+    return totp_step(secret, code, at) is not None
 
 
 __all__ = [
@@ -127,5 +137,6 @@ __all__ = [
     "check_password",
     "new_totp_secret",
     "totp_ok",
+    "totp_step",
     "totp_uri",
 ]

@@ -49,6 +49,8 @@ users = Table(
     Column("password_hash", String(255)),
     Column("totp_secret", String(64)),
     Column("totp_enabled", Boolean, nullable=False, default=False),
+    # The last TOTP time step accepted: a code is good once (RFC 6238 section 5.2).
+    Column("totp_last_step", BigInteger),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", UTCDateTime),
