@@ -266,8 +266,13 @@ def _pyarrow_split(framed: FramedBlock, n_cols: int) -> pa.Table:
     return pacsv.read_csv(
         io.BytesIO(framed.data),
         # One thread: the ingest already keeps both cores busy, and pyarrow's pool costs a
-        # third more CPU for the same block.
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=16 << 20),
+        # third more CPU for the same block. One parse block for the whole framed block, so
+        # each column is one array (validation may hand it on as it is).
+        read_options=pacsv.ReadOptions(
+            column_names=names,
+            use_threads=False,
+            block_size=min(max(16 << 20, len(framed.data) + 1), (1 << 31) - 1),
+        ),
         parse_options=pacsv.ParseOptions(newlines_in_values=framed.has_quotes),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in names},

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from peel.ingest.dedupe import CACHE_IDS, StoredIds, id_words
+from peel.ingest.dedupe import CACHE_IDS, SeenIds, StoredIds, id_words
 from peel.ingest.readers import LINE
 from peel.lake.catalog import FileEntry, Manifest
 from peel.lake.writer import TableWriter
@@ -152,6 +152,7 @@ class BatchStore:
         self._written: list[_Written] = []
         self._dropped: list[tuple[Path, str | None]] = []
         self._ids = 0
+        self._seen = SeenIds()
         self._const = _Constants()
         self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
@@ -160,24 +161,35 @@ class BatchStore:
 
     # --- the main thread's side ------------------------------------------------------------
 
-    def put(self, table: pa.Table) -> None:
-        """Hand over a validated block (good rows only). Blocks while the thread is busy with
-        the previous one, so at most two blocks are in memory here."""
+    def put(self, table: pa.Table, bad: np.ndarray | None = None) -> None:
+        """Hand over a validated block; `bad` lists (in order) the rows that failed, which are
+        left out. Blocks while the thread is busy with the previous one, so at most two blocks
+        are in memory here."""
         while True:
             self._raise()
             try:
-                self._queue.put(table, timeout=0.1)
+                self._queue.put((table, bad), timeout=0.1)
                 return
             except queue.Full:
                 continue
 
     def finish(self, con: duckdb.DuckDBPyConnection) -> list[FileEntry]:
         """Wait for the thread, give repeated content its ordinal ids, and return the files."""
-        self.put(_DONE)
+        while True:  # the end marker, queued behind the last block
+            self._raise()
+            try:
+                self._queue.put(_DONE, timeout=0.1)
+                break
+            except queue.Full:
+                continue
         self._thread.join()
         self._raise()
-        if self._ids:
-            self._fix_repeats(con)
+        if self._ids and self._seen.overflowed:
+            self._fix_repeats(con, None)
+        elif self._ids:
+            candidates = self._seen.candidates()
+            if len(candidates):  # else no content repeats: nothing to look for
+                self._fix_repeats(con, candidates)
         return self.writer.close()
 
     def abort(self) -> None:
@@ -205,28 +217,35 @@ class BatchStore:
                 item = self._queue.get()
                 if item is _DONE or self._error is not None:
                     return
-                assert isinstance(item, pa.Table)
-                self._store(item)
+                assert isinstance(item, tuple)
+                self._store(*item)
         except BaseException as e:  # handed to the main thread, which re-raises it
             self._error = e
 
-    def _store(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
+    def _store(self, table: pa.Table, bad: np.ndarray | None = None) -> None:
+        if bad is not None and len(bad) == 0:
+            bad = None
+        if table.num_rows == 0 or (bad is not None and len(bad) == table.num_rows):
             return
-        if table[LINE].num_chunks > 64:  # many slices (bad rows left out): one copy here
-            table = table.combine_chunks()
         table = self.prepare(table)
-        n = table.num_rows
         layout = self.spec.layout
+        # The block's good rows (None: all of them). The narrow columns are taken at those rows
+        # now; the wide ones once, below, in storage order.
+        good = None if bad is None else np.delete(np.arange(table.num_rows), bad)
         days = (
             pc.fill_null(_days(table[layout.partition_field]), _NO_DAY).to_numpy()
             if layout.partition_field
             else None
         )
         ids = as_uuid(table[IDENTITY])
+        lines = _one(table[LINE])
+        if good is not None:
+            ids, lines = ids.take(good), lines.take(good)
+            days = None if days is None else days[good]
+        n = len(ids)
         self.staged_rows += n
         self._ids += 1
-        spill = {IDENTITY: ids, LINE: table[LINE]}
+        spill = {IDENTITY: ids, LINE: lines}
         if days is not None:
             spill["_day"] = pa.array(days, mask=days == _NO_DAY)
         pq.write_table(
@@ -238,6 +257,7 @@ class BatchStore:
         )
         # Rows the lake already stores, looked up in their day's stored ids.
         words = id_words(ids)
+        self._seen.add(words)
         known = np.zeros(n, dtype=bool)
         for day in [None] if days is None else np.unique(days).tolist():
             part = None if day is None else day_name(day)
@@ -245,34 +265,50 @@ class BatchStore:
             known[sel] = self.stored.contains(part, words[sel])
         if known.any():
             gone = np.flatnonzero(known)
-            dropped = self._final_columns(table.take(gone), ids.take(gone))
+            rows = gone if good is None else good[gone]
+            dropped = self._final_columns(table.take(rows), ids.take(gone))
             gone_days = None if days is None else days[gone]
             for part, a, b in _runs(gone_days, len(gone)):
                 self._drop(dropped.slice(a, b - a), part)
-        # The rest in storage order, taken once: the sort and the drop in one copy (none when
-        # the block is in order and nothing is dropped).
-        order = self._order(table, days)
+        # The rest in storage order, taken once: the sort and the drop of stored and bad rows
+        # in one copy (none when the block is in order and nothing is dropped).
+        order = self._order(table, days, good)
         if known.any():
             keep = np.flatnonzero(~known) if order is None else order[~known[order]]
         else:
             keep = order
         if keep is not None:
-            table, ids = table.take(keep), ids.take(keep)
+            table = table.take(keep if good is None else good[keep])
+            ids = ids.take(keep)
             days = None if days is None else days[keep]
+        elif bad is not None:  # in order, only bad rows to leave out: zero-copy slices
+            table = without_rows(table, bad)
         body = self._final_columns(table.drop_columns([IDENTITY]), ids)
         self.writer.plan_dictionary(body)
         for part, a, b in _runs(days, body.num_rows):
             self._write(body.slice(a, b - a), part)
 
-    def _order(self, table: pa.Table, days: np.ndarray | None) -> np.ndarray | None:
-        """Row numbers in storage order (day, then the table's sort fields; stable, so equal
-        rows keep their line order), or None when the block is in that order already."""
+    def _order(
+        self, table: pa.Table, days: np.ndarray | None, good: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Positions among the `good` rows (all rows if None) in storage order (day, then
+        the table's sort fields; stable, so equal rows keep their line order), or None when
+        they are in that order already."""
         layout = self.spec.layout
         keys = list(layout.sort)
         if days is not None and (not keys or keys[0] != layout.partition_field):
             keys.insert(0, "_day")
+        if not keys:
+            return None
+        if len(keys) == 1 and keys[0] != "_day":
+            fast = _int_keys(table[keys[0]], good)
+            if fast is not None:
+                return _stable_order(fast)
+        if good is not None:
+            table = table.select([k for k in keys if k != "_day"]).take(pa.array(good))
+        if "_day" in keys:
             table = table.append_column("_day", pa.array(days))
-        if not keys or _is_sorted(table, keys):
+        if _is_sorted(table, keys):
             return None
         if len(keys) == 1:
             return np.asarray(pc.sort_indices(table[keys[0]]))
@@ -309,12 +345,23 @@ class BatchStore:
 
     # --- after the last block --------------------------------------------------------------
 
-    def _fix_repeats(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _fix_repeats(self, con: duckdb.DuckDBPyConnection, candidates: np.ndarray | None) -> None:
+        """Give the second and later copies of each repeated identity their ordinal ids.
+        `candidates` (ids as (n, 2) words) holds every identity that may repeat, or None to
+        look at all of them."""
         spill = f"read_parquet('{(self.staging / 'ids-*.parquet').as_posix()}')"
         day = "st._day" if self.spec.layout.partition_field else "CAST(NULL AS INTEGER) AS _day"
+        among = ""
+        if candidates is not None:
+            data = pa.py_buffer(np.ascontiguousarray(candidates).tobytes())
+            n = len(candidates)
+            cand = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, data])
+            con.register("_peel_candidates", pa.table({IDENTITY: as_uuid(cand)}))
+            among = f"SEMI JOIN _peel_candidates AS c ON sp.{IDENTITY} = c.{IDENTITY}"
         repeats = con.sql(
             f"""WITH rep AS (
-                    SELECT {IDENTITY} FROM {spill} GROUP BY {IDENTITY} HAVING count(*) > 1
+                    SELECT sp.{IDENTITY} FROM {spill} AS sp {among}
+                    GROUP BY sp.{IDENTITY} HAVING count(*) > 1
                 ), numbered AS (
                     SELECT st.{LINE}, {day}, st.{IDENTITY}, row_number() OVER (
                         PARTITION BY st.{IDENTITY} ORDER BY st.{LINE}) AS _ordinal
@@ -413,6 +460,51 @@ def _days(times: pa.ChunkedArray) -> pa.Array:
         mask = ~t.is_valid().to_numpy(zero_copy_only=False) if t.null_count else None
         return pa.array(day, pa.int32(), mask=mask)
     return pc.cast(pc.cast(t, pa.date32()), pa.int32())
+
+
+def _one(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return col
+
+
+def _int_keys(col: pa.ChunkedArray, good: np.ndarray | None) -> np.ndarray | None:
+    """One sort key (a time, date or integer with no nulls) as int64 at the `good` rows, or
+    None for other keys."""
+    if not (
+        pa.types.is_timestamp(col.type)
+        or pa.types.is_integer(col.type)
+        or pa.types.is_date(col.type)
+    ):
+        return None
+    a = _one(col)
+    if good is not None and a.null_count:
+        a = a.take(good)
+    if a.null_count:
+        return None
+    if pa.types.is_timestamp(a.type):
+        v = a.view(pa.int64()).to_numpy()
+    else:
+        v = a.cast(pa.int64()).to_numpy()
+    return v if good is None or len(v) == len(good) else v[good]
+
+
+def _stable_order(v: np.ndarray) -> np.ndarray | None:
+    """Positions of int64 keys in ascending order, equal keys in position order (a stable
+    sort), or None when they are in order already. Keys close together (a block's times) are
+    sorted as one unique key each, (key - min) beside the position, with numpy's fast
+    unstable sort; others with a stable sort."""
+    if len(v) < 2 or bool(np.all(v[1:] >= v[:-1])):
+        return None
+    lo, hi = int(v.min()), int(v.max())
+    shift = max(int(len(v) - 1).bit_length(), 1)
+    if (hi - lo) < (1 << (63 - shift)):
+        packed = ((v - lo).astype(np.uint64) << np.uint64(shift)) | np.arange(
+            len(v), dtype=np.uint64
+        )
+        packed.sort()
+        return (packed & np.uint64((1 << shift) - 1)).astype(np.int64)
+    return np.argsort(v, kind="stable")
 
 
 def _is_sorted(table: pa.Table, keys: list[str]) -> bool:
