@@ -76,12 +76,13 @@ class _Sorted:
 
 class SeenIds:
     """Which identities of a batch may have come before in the same batch: a blocked Bloom
-    filter (two bits in one 64-bit word an id, all taken from the id's own MD5 bits) over the
-    identities seen so far, and an exact check within each block. It never misses a repeat, so
-    a batch with no candidate has no repeated content and the query over all its identities
-    can be skipped; with candidates, that query only needs to look at them. Each block is
-    looked up in id order, so the filter is read and written front to back. The candidates are
-    kept (16 bytes each) up to `limit`; past it, `overflowed` says to look at every identity."""
+    filter (two bits in one 64-bit word an id, all taken from the first 64 bits of the id's own
+    MD5) over the identities seen so far, and an exact check within each block. It never misses
+    a repeat, so a batch with no candidate has no repeated content and the query over all its
+    identities can be skipped; with candidates, that query only needs to look at the ids with
+    their first 64 bits. Each block is looked up in sorted order, so the filter is read and
+    written front to back. The candidates are kept (8 bytes each) up to `limit`; past it,
+    `overflowed` says to look at every identity."""
 
     def __init__(self, bits: int = SEEN_BITS, limit: int = MAX_CANDIDATES) -> None:
         if bits & (bits - 1) or bits < 64:
@@ -93,23 +94,23 @@ class SeenIds:
         self._count = 0
         self.overflowed = False
 
-    def add(self, words: np.ndarray) -> None:
-        """Note the ids of one block (an (n, 2) array from `id_words`)."""
-        if len(words) == 0:
+    def add(self, first: np.ndarray) -> None:
+        """Note the ids of one block by their first 64 bits (`id_words(ids)[:, 0]`)."""
+        if len(first) == 0:
             return
-        order = np.argsort(words[:, 0])
-        first = words[order, 0]
+        first = np.sort(first)
         word = first >> self._shift if self._shift < 64 else np.zeros(len(first), np.uint64)
         low = np.uint64(63)
         mask = (np.uint64(1) << (first & low)) | (np.uint64(1) << ((first >> np.uint64(6)) & low))
-        maybe = (self._bits[word] & mask) == mask
+        have = self._bits[word]
+        maybe = (have & mask) == mask
         same = first[1:] == first[:-1]  # equal first words: a superset of repeats in the block
         maybe[1:] |= same
         maybe[:-1] |= same
         starts = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
-        self._bits[word[starts]] |= np.bitwise_or.reduceat(mask, starts)
+        self._bits[word[starts]] = have[starts] | np.bitwise_or.reduceat(mask, starts)
         if maybe.any() and not self.overflowed:
-            hit = words[order[maybe]]
+            hit = first[maybe]
             self._count += len(hit)
             if self._count > self._limit:
                 self.overflowed = True
@@ -118,10 +119,11 @@ class SeenIds:
                 self._candidates.append(hit)
 
     def candidates(self) -> np.ndarray:
-        """The ids (n, 2) that may repeat: every repeated id is among them (unless overflowed)."""
+        """The first 64 bits of the ids that may repeat (sorted, unique): every repeated id
+        has one of them (unless overflowed)."""
         if not self._candidates:
-            return np.empty((0, 2), dtype=np.uint64)
-        return np.unique(np.concatenate(self._candidates), axis=0)
+            return np.empty(0, dtype=np.uint64)
+        return np.unique(np.concatenate(self._candidates))
 
 
 def _read_ids(path: Path) -> np.ndarray:

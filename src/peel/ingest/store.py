@@ -245,7 +245,10 @@ class BatchStore:
         n = len(ids)
         self.staged_rows += n
         self._ids += 1
-        spill = {IDENTITY: ids, LINE: lines}
+        words = id_words(ids)
+        first = np.ascontiguousarray(words[:, 0])
+        self._seen.add(first)
+        spill = {IDENTITY: ids, LINE: lines, "_first": pa.array(first)}
         if days is not None:
             spill["_day"] = pa.array(days, mask=days == _NO_DAY)
         pq.write_table(
@@ -256,8 +259,6 @@ class BatchStore:
             write_statistics=False,
         )
         # Rows the lake already stores, looked up in their day's stored ids.
-        words = id_words(ids)
-        self._seen.add(words)
         known = np.zeros(n, dtype=bool)
         for day in [None] if days is None else np.unique(days).tolist():
             part = None if day is None else day_name(day)
@@ -347,17 +348,14 @@ class BatchStore:
 
     def _fix_repeats(self, con: duckdb.DuckDBPyConnection, candidates: np.ndarray | None) -> None:
         """Give the second and later copies of each repeated identity their ordinal ids.
-        `candidates` (ids as (n, 2) words) holds every identity that may repeat, or None to
+        `candidates` holds the first 64 bits of every identity that may repeat, or is None to
         look at all of them."""
         spill = f"read_parquet('{(self.staging / 'ids-*.parquet').as_posix()}')"
         day = "st._day" if self.spec.layout.partition_field else "CAST(NULL AS INTEGER) AS _day"
         among = ""
         if candidates is not None:
-            data = pa.py_buffer(np.ascontiguousarray(candidates).tobytes())
-            n = len(candidates)
-            cand = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, data])
-            con.register("_peel_candidates", pa.table({IDENTITY: as_uuid(cand)}))
-            among = f"SEMI JOIN _peel_candidates AS c ON sp.{IDENTITY} = c.{IDENTITY}"
+            con.register("_peel_candidates", pa.table({"_first": pa.array(candidates)}))
+            among = "SEMI JOIN _peel_candidates AS c ON sp._first = c._first"
         repeats = con.sql(
             f"""WITH rep AS (
                     SELECT sp.{IDENTITY} FROM {spill} AS sp {among}
