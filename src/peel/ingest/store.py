@@ -75,24 +75,21 @@ def as_uuid(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 class _Constants:
-    """String columns holding one value in every row, as slices of one array per value."""
+    """String columns holding one value in every row, as dictionary arrays (one value, every
+    index 0): the Parquet writer stores them dictionary-encoded as they are, without hashing
+    every row's value to build the dictionary. The indices are slices of one array."""
 
     def __init__(self) -> None:
-        self._arrays: dict[str, pa.Array] = {}
+        self._zeros = pa.array(np.zeros(1 << 16, dtype=np.int32))
+        self._values: dict[str, pa.Array] = {}
 
     def __call__(self, value: str, n: int) -> pa.Array:
-        have = self._arrays.get(value)
-        if have is None or len(have) < n:
-            size = max(n, 1 << 16)
-            raw = value.encode()
-            offsets = np.arange(0, (size + 1) * len(raw), len(raw) or 1, dtype=np.int64)
-            if not raw:
-                offsets = np.zeros(size + 1, dtype=np.int64)
-            have = pa.LargeStringArray.from_buffers(
-                size, pa.py_buffer(offsets), pa.py_buffer(raw * size)
-            ).cast(pa.string())
-            self._arrays[value] = have
-        return have.slice(0, n)
+        if len(self._zeros) < n:
+            self._zeros = pa.array(np.zeros(n, dtype=np.int32))
+        values = self._values.get(value)
+        if values is None:
+            values = self._values[value] = pa.array([value], pa.string())
+        return pa.DictionaryArray.from_arrays(self._zeros.slice(0, n), values)
 
 
 def without_rows(table: pa.Table, drop: np.ndarray) -> pa.Table:
