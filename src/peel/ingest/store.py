@@ -154,7 +154,14 @@ class BatchStore:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="peel-store", daemon=True)
+        # The Parquet files are written (compressed, fsynced) on a thread of their own, so the
+        # next block is being put in order while this one is written; at most one waits.
+        self._files: queue.Queue[object] = queue.Queue(maxsize=1)
+        self._file_thread = threading.Thread(
+            target=self._write_loop, name="peel-write", daemon=True
+        )
         self._thread.start()
+        self._file_thread.start()
 
     # --- the main thread's side ------------------------------------------------------------
 
@@ -181,6 +188,15 @@ class BatchStore:
                 continue
         self._thread.join()
         self._raise()
+        while True:  # and behind the last file
+            self._raise()
+            try:
+                self._files.put(_DONE, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._file_thread.join()
+        self._raise()
         if self._ids and self._seen.overflowed:
             self._fix_repeats(con, None)
         elif self._ids:
@@ -193,14 +209,15 @@ class BatchStore:
         """Stop the thread (after an error elsewhere, or once finished); waits for the block
         it is working on."""
         self._error = self._error or RuntimeError("the batch was abandoned")
-        while self._thread.is_alive():
-            try:
-                self._queue.put_nowait(_DONE)
-            except queue.Full:  # a block is waiting: take it away, then say stop
-                with contextlib.suppress(queue.Empty):
-                    self._queue.get_nowait()
-                continue
-            self._thread.join(timeout=0.1)
+        for q, thread in ((self._queue, self._thread), (self._files, self._file_thread)):
+            while thread.is_alive():
+                try:
+                    q.put_nowait(_DONE)
+                except queue.Full:  # a block is waiting: take it away, then say stop
+                    with contextlib.suppress(queue.Empty):
+                        q.get_nowait()
+                    continue
+                thread.join(timeout=0.1)
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -218,6 +235,27 @@ class BatchStore:
                 self._store(*item)
         except BaseException as e:  # handed to the main thread, which re-raises it
             self._error = e
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                item = self._files.get()
+                if item is _DONE or self._error is not None:
+                    return
+                assert isinstance(item, tuple)
+                self._write(*item)
+        except BaseException as e:  # handed to the main thread, which re-raises it
+            self._error = e
+
+    def _hand(self, piece: pa.Table, part: str | None) -> None:
+        """Queue one file for the writing thread (waits while one is already waiting)."""
+        while True:
+            self._raise()
+            try:
+                self._files.put((piece, part), timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _store(self, table: pa.Table, bad: np.ndarray | None = None) -> None:
         if bad is not None and len(bad) == 0:
@@ -284,7 +322,7 @@ class BatchStore:
         body = self._final_columns(table.drop_columns([IDENTITY]), ids)
         self.writer.plan_dictionary(body)
         for part, a, b in _runs(days, body.num_rows):
-            self._write(body.slice(a, b - a), part)
+            self._hand(body.slice(a, b - a), part)
 
     def _order(
         self, table: pa.Table, days: np.ndarray | None, good: np.ndarray | None
