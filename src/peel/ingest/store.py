@@ -300,6 +300,10 @@ class BatchStore:
             sel = slice(None) if days is None else days == day
             known[sel] = self.stored.contains(part, words[sel])
         if known.any():
+            # Two takes follow (the stored rows, then the rest): columns in pieces are joined
+            # once here, not once in each.
+            if any(c.num_chunks > 1 for c in table.columns):
+                table = pa.Table.from_arrays([_one(c) for c in table.columns], schema=table.schema)
             gone = np.flatnonzero(known)
             rows = gone if good is None else good[gone]
             dropped = self._final_columns(table.take(rows), ids.take(gone))

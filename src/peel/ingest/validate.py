@@ -121,11 +121,10 @@ def _may_need_trim(col: pa.ChunkedArray) -> bool:
             continue
         # First and last byte of each value. An empty value reads a neighbour's byte instead,
         # which at worst asks for a trim that changes nothing.
-        first = data[np.minimum(offsets[:-1], len(data) - 1)]
-        last = data[np.maximum(offsets[1:] - 1, 0)]
-        for b in (first, last):
-            # b <= 0x20 or b >= 0x7F, in one comparison (uint8 arithmetic wraps)
-            if bool(np.any((b - np.uint8(0x21)) >= np.uint8(0x5E))):
+        for at in (offsets[:-1], offsets[1:] - 1):
+            b = np.take(data, at, mode="clip")
+            # a byte <= 0x20 or >= 0x7F; min and max are single passes with no temporaries
+            if int(b.min()) <= 0x20 or int(b.max()) >= 0x7F:
                 return True
     return False
 
