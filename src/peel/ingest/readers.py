@@ -161,6 +161,13 @@ def read_blocks(
     stats.format, stats.compressed = fmt, gz
     if fmt == "parquet":
         yield from _parquet_blocks(path, mapping, settings)
+        # The manifest's fingerprint, here on the read-ahead thread while the last blocks are
+        # validated, rather than on the ingest's critical path after them.
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        stats.sha256 = h.hexdigest()
     elif fmt == "jsonl":
         yield from _jsonl_blocks(path, gz, mapping, settings, stats)
     else:
