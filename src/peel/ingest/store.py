@@ -3,16 +3,20 @@ block is still being read and validated.
 
 A background thread takes each validated block, enriches it, puts it in order (the partition's
 day, then the table's sort fields), drops the rows whose identity the day partition already
-stores, and writes one zstd Parquet file per block and day. Nothing is visible until the batch's
-manifest commits, so the files can be written before the whole batch is known:
+stores and the rows that failed validation (all in one copy), and hands one table per block and
+day to a second thread, which writes it as a zstd Parquet file and fsyncs it. Nothing is visible
+until the batch's manifest commits, so the files can be written before the whole batch is
+known:
 
 - Every row is first given its identity as its `row_id`. That is right for all rows except a
   second or later copy of identical content within the same file, whose id also carries its
   ordinal (`md5(<identity> || '#' || ordinal)`, as text). Those copies are found at the end by
-  one query over the identities and lines the thread spilled block by block (16 + 12 bytes a
-  row on disk, so memory stays bounded however large the file). Usually there are none; when
-  there are, only the files holding them are written again, and copies that were dropped as
-  already stored under their identity come back if their ordinal id is not stored.
+  one query over the identities and lines the thread spilled block by block (16 + 20 bytes a
+  row on disk, so memory stays bounded however large the file). A Bloom filter of the
+  identities seen (`SeenIds`) names the candidates, so the query looks only at them, and is
+  skipped when there are none. Usually nothing repeats; when something does, only the files
+  holding the copies are written again, and copies that were dropped as already stored under
+  their identity come back if their ordinal id is not stored.
 - The rows dropped as already stored are kept in staging (a few, normally) for that case.
 
 The main thread only validates (DuckDB, which releases the GIL), so reading, validating and
