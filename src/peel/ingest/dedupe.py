@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CACHE_IDS = 6_000_000  # ids kept in memory across partitions (16 bytes each: 96 MB)
+SEEN_BITS = 1 << 28  # the batch's Bloom filter of identities: 32 MB
+MAX_CANDIDATES = 1_000_000  # identities kept as possible repeats before giving up on the filter
 
 
 def id_words(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -72,6 +74,58 @@ class _Sorted:
         return out
 
 
+class SeenIds:
+    """Which identities of a batch may have come before in the same batch: a blocked Bloom
+    filter (two bits in one 64-bit word an id, all taken from the first 64 bits of the id's own
+    MD5) over the identities seen so far, and an exact check within each block. It never misses
+    a repeat, so a batch with no candidate has no repeated content and the query over all its
+    identities can be skipped; with candidates, that query only needs to look at the ids with
+    their first 64 bits. Each block is looked up in sorted order, so the filter is read and
+    written front to back. The candidates are kept (8 bytes each) up to `limit`; past it,
+    `overflowed` says to look at every identity."""
+
+    def __init__(self, bits: int = SEEN_BITS, limit: int = MAX_CANDIDATES) -> None:
+        if bits & (bits - 1) or bits < 64:
+            raise ValueError("bits must be a power of two, at least 64")
+        self._bits = np.zeros(bits // 64, dtype=np.uint64)
+        self._shift = np.uint64(64 - ((bits // 64).bit_length() - 1))
+        self._limit = limit
+        self._candidates: list[np.ndarray] = []
+        self._count = 0
+        self.overflowed = False
+
+    def add(self, first: np.ndarray) -> None:
+        """Note the ids of one block by their first 64 bits (`id_words(ids)[:, 0]`)."""
+        if len(first) == 0:
+            return
+        first = np.sort(first)
+        word = first >> self._shift if self._shift < 64 else np.zeros(len(first), np.uint64)
+        low = np.uint64(63)
+        mask = (np.uint64(1) << (first & low)) | (np.uint64(1) << ((first >> np.uint64(6)) & low))
+        have = self._bits[word]
+        maybe = (have & mask) == mask
+        same = first[1:] == first[:-1]  # equal first words: a superset of repeats in the block
+        maybe[1:] |= same
+        maybe[:-1] |= same
+        starts = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
+        self._bits[word[starts]] = have[starts] | np.bitwise_or.reduceat(mask, starts)
+        if maybe.any() and not self.overflowed:
+            hit = first[maybe]
+            self._count += len(hit)
+            if self._count > self._limit:
+                self.overflowed = True
+                self._candidates = []
+            else:
+                self._candidates.append(hit)
+
+    def candidates(self) -> np.ndarray:
+        """The first 64 bits of the ids that may repeat (sorted, unique): every repeated id
+        has one of them (unless overflowed)."""
+        if not self._candidates:
+            return np.empty(0, dtype=np.uint64)
+        return np.unique(np.concatenate(self._candidates))
+
+
 def _read_ids(path: Path) -> np.ndarray:
     col = pq.ParquetFile(path).read(columns=["row_id"]).column(0)
     return id_words(col).copy()
@@ -116,4 +170,4 @@ class StoredIds:
         return found
 
 
-__all__ = ["CACHE_IDS", "StoredIds", "id_words"]
+__all__ = ["CACHE_IDS", "SeenIds", "StoredIds", "id_words"]

@@ -9,11 +9,14 @@ that a local time fell in a clock change; pyarrow and pyproj do both over whole 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyproj import Transformer
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 AMBIGUOUS = "ambiguous"  # the local time happened twice (clocks went back); the first is kept
 NONEXISTENT = "nonexistent"  # the local time never happened (clocks went forward)
@@ -21,6 +24,8 @@ NONEXISTENT = "nonexistent"  # the local time never happened (clocks went forwar
 
 @lru_cache(maxsize=16)
 def _transformer(src: str, dst: str) -> Transformer:
+    from pyproj import Transformer  # imported when first needed: a tenth of a second
+
     return Transformer.from_crs(src, dst, always_xy=True)
 
 

@@ -33,7 +33,7 @@ from peel.ingest.enrich import localise, project
 from peel.ingest.framing import Reject
 from peel.ingest.readers import LINE, RawBlock, ReadStats, read_blocks
 from peel.ingest.rejects import QUARANTINE_SCHEMA, BatchRejects
-from peel.ingest.store import BatchStore, Provenance, stored_files, without_rows
+from peel.ingest.store import BatchStore, Provenance, stored_files
 from peel.ingest.validate import Validation, build_validation, register_code_tables
 from peel.lake import Lake
 from peel.lake.catalog import STAGING, Manifest, crash_point
@@ -185,23 +185,22 @@ def _run(
             ),
         )
         blocks = read_blocks(path, mapping, settings, stats)
-        for block, trim in prefetch(_with_trim(blocks, validation)):
+        for block, trim, copy in prefetch(_with_trim(blocks, validation)):
             if retry is not None:
                 block = _remap_lines(block, retry.line_map)
             report.rows_read += block.table.num_rows + len(block.rejects)
             rejects.add_records(block.rejects)
             if block.table.num_rows == 0:
                 continue
-            con.register("raw_block", block.table)
-            sql = validation.sql_for(block.table, trim)
-            out = con.sql(sql, params=validation.params).to_arrow_table()
-            con.unregister("raw_block")
+            out = _validate(con, validation, block.table, trim, copy)
             # A failing row names its first failing field; good rows (nearly all) have none.
+            bad_rows = None
             if out["_error_field"].null_count < out.num_rows:
                 bad = pc.is_valid(out["_error_field"])
                 rejects.add_rows(out.filter(bad))
-                out = without_rows(out, np.flatnonzero(bad.to_numpy(zero_copy_only=False)))
-            store.put(out.drop_columns(["_errors", "_error_field", "_raw"]))
+                bad_rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
+            # The store thread leaves the bad rows out (in the copy it makes anyway).
+            store.put(out.drop_columns(["_errors", "_error_field", "_raw"]), bad_rows)
         entries = store.finish(con)
         report.rows_stored = sum(e.rows for e in entries)
         report.rows_duplicate = store.staged_rows - report.rows_stored
@@ -270,10 +269,42 @@ _DONE = object()
 
 def _with_trim(
     blocks: Iterator[RawBlock], validation: Validation
-) -> Iterator[tuple[RawBlock, frozenset[str]]]:
-    """Each block with the columns that need a trim, worked out on the read-ahead thread."""
+) -> Iterator[tuple[RawBlock, frozenset[str], frozenset[str]]]:
+    """Each block with the columns that need a trim and those the statement may leave for the
+    caller to copy, worked out on the read-ahead thread."""
     for block in blocks:
-        yield block, validation.trim_columns(block.table)
+        trim = validation.trim_columns(block.table)
+        yield block, trim, validation.passthrough(block.table, trim)
+
+
+def _validate(
+    con: Any,
+    validation: Validation,
+    block: pa.Table,
+    trim: frozenset[str],
+    copy: frozenset[str],
+) -> pa.Table:
+    """The block validated and mapped. Output columns that are a source column unchanged
+    (`copy`) are the block's own arrays, not DuckDB's copies of them: the statement leaves them
+    out, which spares it turning every value into a new Arrow string, and they stay in one
+    piece for the store thread's copy. That holds only if the statement kept the block's row
+    order, which is checked (by line); if not, the block is validated again in full."""
+    con.register("raw_block", block)
+    try:
+        sql = validation.sql_for(block, trim, copy)
+        out = con.sql(sql, params=validation.params).to_arrow_table()
+        if copy:
+            lines = out[LINE].combine_chunks().to_numpy()
+            if not np.array_equal(lines, block[LINE].combine_chunks().to_numpy()):
+                log.info("the validation statement reordered a block; validating it in full")
+                sql = validation.sql_for(block, trim)
+                return con.sql(sql, params=validation.params).to_arrow_table()
+            for out_name, column in validation.copied:
+                if column in copy:
+                    out = out.append_column(out_name, block[column])
+        return out
+    finally:
+        con.unregister("raw_block")
 
 
 def prefetch(blocks: Iterator[_T], depth: int = 1) -> Iterator[_T]:

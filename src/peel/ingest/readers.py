@@ -161,6 +161,13 @@ def read_blocks(
     stats.format, stats.compressed = fmt, gz
     if fmt == "parquet":
         yield from _parquet_blocks(path, mapping, settings)
+        # The manifest's fingerprint, here on the read-ahead thread while the last blocks are
+        # validated, rather than on the ingest's critical path after them.
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        stats.sha256 = h.hexdigest()
     elif fmt == "jsonl":
         yield from _jsonl_blocks(path, gz, mapping, settings, stats)
     else:
@@ -266,8 +273,13 @@ def _pyarrow_split(framed: FramedBlock, n_cols: int) -> pa.Table:
     return pacsv.read_csv(
         io.BytesIO(framed.data),
         # One thread: the ingest already keeps both cores busy, and pyarrow's pool costs a
-        # third more CPU for the same block.
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=16 << 20),
+        # third more CPU for the same block. One parse block for the whole framed block, so
+        # each column is one array (validation may hand it on as it is).
+        read_options=pacsv.ReadOptions(
+            column_names=names,
+            use_threads=False,
+            block_size=min(max(16 << 20, len(framed.data) + 1), (1 << 31) - 1),
+        ),
         parse_options=pacsv.ParseOptions(newlines_in_values=framed.has_quotes),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in names},

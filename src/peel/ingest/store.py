@@ -3,16 +3,20 @@ block is still being read and validated.
 
 A background thread takes each validated block, enriches it, puts it in order (the partition's
 day, then the table's sort fields), drops the rows whose identity the day partition already
-stores, and writes one zstd Parquet file per block and day. Nothing is visible until the batch's
-manifest commits, so the files can be written before the whole batch is known:
+stores and the rows that failed validation (all in one copy), and hands one table per block and
+day to a second thread, which writes it as a zstd Parquet file and fsyncs it. Nothing is visible
+until the batch's manifest commits, so the files can be written before the whole batch is
+known:
 
 - Every row is first given its identity as its `row_id`. That is right for all rows except a
   second or later copy of identical content within the same file, whose id also carries its
   ordinal (`md5(<identity> || '#' || ordinal)`, as text). Those copies are found at the end by
-  one query over the identities and lines the thread spilled block by block (16 + 12 bytes a
-  row on disk, so memory stays bounded however large the file). Usually there are none; when
-  there are, only the files holding them are written again, and copies that were dropped as
-  already stored under their identity come back if their ordinal id is not stored.
+  one query over the identities and lines the thread spilled block by block (16 + 20 bytes a
+  row on disk, so memory stays bounded however large the file). A Bloom filter of the
+  identities seen (`SeenIds`) names the candidates, so the query looks only at them, and is
+  skipped when there are none. Usually nothing repeats; when something does, only the files
+  holding the copies are written again, and copies that were dropped as already stored under
+  their identity come back if their ordinal id is not stored.
 - The rows dropped as already stored are kept in staging (a few, normally) for that case.
 
 The main thread only validates (DuckDB, which releases the GIL), so reading, validating and
@@ -36,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from peel.ingest.dedupe import CACHE_IDS, StoredIds, id_words
+from peel.ingest.dedupe import CACHE_IDS, SeenIds, StoredIds, id_words
 from peel.ingest.readers import LINE
 from peel.lake.catalog import FileEntry, Manifest
 from peel.lake.writer import TableWriter
@@ -75,24 +79,21 @@ def as_uuid(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 class _Constants:
-    """String columns holding one value in every row, as slices of one array per value."""
+    """String columns holding one value in every row, as dictionary arrays (one value, every
+    index 0): the Parquet writer stores them dictionary-encoded as they are, without hashing
+    every row's value to build the dictionary. The indices are slices of one array."""
 
     def __init__(self) -> None:
-        self._arrays: dict[str, pa.Array] = {}
+        self._zeros = pa.array(np.zeros(1 << 16, dtype=np.int32))
+        self._values: dict[str, pa.Array] = {}
 
     def __call__(self, value: str, n: int) -> pa.Array:
-        have = self._arrays.get(value)
-        if have is None or len(have) < n:
-            size = max(n, 1 << 16)
-            raw = value.encode()
-            offsets = np.arange(0, (size + 1) * len(raw), len(raw) or 1, dtype=np.int64)
-            if not raw:
-                offsets = np.zeros(size + 1, dtype=np.int64)
-            have = pa.LargeStringArray.from_buffers(
-                size, pa.py_buffer(offsets), pa.py_buffer(raw * size)
-            ).cast(pa.string())
-            self._arrays[value] = have
-        return have.slice(0, n)
+        if len(self._zeros) < n:
+            self._zeros = pa.array(np.zeros(n, dtype=np.int32))
+        values = self._values.get(value)
+        if values is None:
+            values = self._values[value] = pa.array([value], pa.string())
+        return pa.DictionaryArray.from_arrays(self._zeros.slice(0, n), values)
 
 
 def without_rows(table: pa.Table, drop: np.ndarray) -> pa.Table:
@@ -152,46 +153,75 @@ class BatchStore:
         self._written: list[_Written] = []
         self._dropped: list[tuple[Path, str | None]] = []
         self._ids = 0
+        self._seen = SeenIds()
         self._const = _Constants()
         self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="peel-store", daemon=True)
+        # The Parquet files are written (compressed, fsynced) on a thread of their own, so the
+        # next block is being put in order while this one is written; at most one waits.
+        self._files: queue.Queue[object] = queue.Queue(maxsize=1)
+        self._file_thread = threading.Thread(
+            target=self._write_loop, name="peel-write", daemon=True
+        )
         self._thread.start()
+        self._file_thread.start()
 
     # --- the main thread's side ------------------------------------------------------------
 
-    def put(self, table: pa.Table) -> None:
-        """Hand over a validated block (good rows only). Blocks while the thread is busy with
-        the previous one, so at most two blocks are in memory here."""
+    def put(self, table: pa.Table, bad: np.ndarray | None = None) -> None:
+        """Hand over a validated block; `bad` lists (in order) the rows that failed, which are
+        left out. Blocks while the thread is busy with the previous one, so at most two blocks
+        are in memory here."""
         while True:
             self._raise()
             try:
-                self._queue.put(table, timeout=0.1)
+                self._queue.put((table, bad), timeout=0.1)
                 return
             except queue.Full:
                 continue
 
     def finish(self, con: duckdb.DuckDBPyConnection) -> list[FileEntry]:
         """Wait for the thread, give repeated content its ordinal ids, and return the files."""
-        self.put(_DONE)
+        while True:  # the end marker, queued behind the last block
+            self._raise()
+            try:
+                self._queue.put(_DONE, timeout=0.1)
+                break
+            except queue.Full:
+                continue
         self._thread.join()
         self._raise()
-        if self._ids:
-            self._fix_repeats(con)
+        while True:  # and behind the last file
+            self._raise()
+            try:
+                self._files.put(_DONE, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._file_thread.join()
+        self._raise()
+        if self._ids and self._seen.overflowed:
+            self._fix_repeats(con, None)
+        elif self._ids:
+            candidates = self._seen.candidates()
+            if len(candidates):  # else no content repeats: nothing to look for
+                self._fix_repeats(con, candidates)
         return self.writer.close()
 
     def abort(self) -> None:
         """Stop the thread (after an error elsewhere, or once finished); waits for the block
         it is working on."""
         self._error = self._error or RuntimeError("the batch was abandoned")
-        while self._thread.is_alive():
-            try:
-                self._queue.put_nowait(_DONE)
-            except queue.Full:  # a block is waiting: take it away, then say stop
-                with contextlib.suppress(queue.Empty):
-                    self._queue.get_nowait()
-                continue
-            self._thread.join(timeout=0.1)
+        for q, thread in ((self._queue, self._thread), (self._files, self._file_thread)):
+            while thread.is_alive():
+                try:
+                    q.put_nowait(_DONE)
+                except queue.Full:  # a block is waiting: take it away, then say stop
+                    with contextlib.suppress(queue.Empty):
+                        q.get_nowait()
+                    continue
+                thread.join(timeout=0.1)
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -205,28 +235,59 @@ class BatchStore:
                 item = self._queue.get()
                 if item is _DONE or self._error is not None:
                     return
-                assert isinstance(item, pa.Table)
-                self._store(item)
+                assert isinstance(item, tuple)
+                self._store(*item)
         except BaseException as e:  # handed to the main thread, which re-raises it
             self._error = e
 
-    def _store(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                item = self._files.get()
+                if item is _DONE or self._error is not None:
+                    return
+                assert isinstance(item, tuple)
+                self._write(*item)
+        except BaseException as e:  # handed to the main thread, which re-raises it
+            self._error = e
+
+    def _hand(self, piece: pa.Table, part: str | None) -> None:
+        """Queue one file for the writing thread (waits while one is already waiting)."""
+        while True:
+            self._raise()
+            try:
+                self._files.put((piece, part), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _store(self, table: pa.Table, bad: np.ndarray | None = None) -> None:
+        if bad is not None and len(bad) == 0:
+            bad = None
+        if table.num_rows == 0 or (bad is not None and len(bad) == table.num_rows):
             return
-        if table[LINE].num_chunks > 64:  # many slices (bad rows left out): one copy here
-            table = table.combine_chunks()
         table = self.prepare(table)
-        n = table.num_rows
         layout = self.spec.layout
+        # The block's good rows (None: all of them). The narrow columns are taken at those rows
+        # now; the wide ones once, below, in storage order.
+        good = None if bad is None else np.delete(np.arange(table.num_rows), bad)
         days = (
             pc.fill_null(_days(table[layout.partition_field]), _NO_DAY).to_numpy()
             if layout.partition_field
             else None
         )
         ids = as_uuid(table[IDENTITY])
+        lines = _one(table[LINE])
+        if good is not None:
+            ids, lines = ids.take(good), lines.take(good)
+            days = None if days is None else days[good]
+        n = len(ids)
         self.staged_rows += n
         self._ids += 1
-        spill = {IDENTITY: ids, LINE: table[LINE]}
+        words = id_words(ids)
+        first = np.ascontiguousarray(words[:, 0])
+        self._seen.add(first)
+        spill = {IDENTITY: ids, LINE: lines, "_first": pa.array(first)}
         if days is not None:
             spill["_day"] = pa.array(days, mask=days == _NO_DAY)
         pq.write_table(
@@ -237,42 +298,61 @@ class BatchStore:
             write_statistics=False,
         )
         # Rows the lake already stores, looked up in their day's stored ids.
-        words = id_words(ids)
         known = np.zeros(n, dtype=bool)
         for day in [None] if days is None else np.unique(days).tolist():
             part = None if day is None else day_name(day)
             sel = slice(None) if days is None else days == day
             known[sel] = self.stored.contains(part, words[sel])
         if known.any():
+            # Two takes follow (the stored rows, then the rest): columns in pieces are joined
+            # once here, not once in each.
+            if any(c.num_chunks > 1 for c in table.columns):
+                table = pa.Table.from_arrays([_one(c) for c in table.columns], schema=table.schema)
             gone = np.flatnonzero(known)
-            dropped = self._final_columns(table.take(gone), ids.take(gone))
+            rows = gone if good is None else good[gone]
+            dropped = self._final_columns(table.take(rows), ids.take(gone))
             gone_days = None if days is None else days[gone]
             for part, a, b in _runs(gone_days, len(gone)):
                 self._drop(dropped.slice(a, b - a), part)
-        # The rest in storage order, taken once: the sort and the drop in one copy (none when
-        # the block is in order and nothing is dropped).
-        order = self._order(table, days)
+        # The rest in storage order, taken once: the sort and the drop of stored and bad rows
+        # in one copy (none when the block is in order and nothing is dropped).
+        order = self._order(table, days, good)
         if known.any():
             keep = np.flatnonzero(~known) if order is None else order[~known[order]]
         else:
             keep = order
         if keep is not None:
-            table, ids = table.take(keep), ids.take(keep)
+            table = table.take(keep if good is None else good[keep])
+            ids = ids.take(keep)
             days = None if days is None else days[keep]
+        elif bad is not None:  # in order, only bad rows to leave out: zero-copy slices
+            table = without_rows(table, bad)
         body = self._final_columns(table.drop_columns([IDENTITY]), ids)
         self.writer.plan_dictionary(body)
         for part, a, b in _runs(days, body.num_rows):
-            self._write(body.slice(a, b - a), part)
+            self._hand(body.slice(a, b - a), part)
 
-    def _order(self, table: pa.Table, days: np.ndarray | None) -> np.ndarray | None:
-        """Row numbers in storage order (day, then the table's sort fields; stable, so equal
-        rows keep their line order), or None when the block is in that order already."""
+    def _order(
+        self, table: pa.Table, days: np.ndarray | None, good: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Positions among the `good` rows (all rows if None) in storage order (day, then
+        the table's sort fields; stable, so equal rows keep their line order), or None when
+        they are in that order already."""
         layout = self.spec.layout
         keys = list(layout.sort)
         if days is not None and (not keys or keys[0] != layout.partition_field):
             keys.insert(0, "_day")
+        if not keys:
+            return None
+        if len(keys) == 1 and keys[0] != "_day":
+            fast = _int_keys(table[keys[0]], good)
+            if fast is not None:
+                return _stable_order(fast)
+        if good is not None:
+            table = table.select([k for k in keys if k != "_day"]).take(pa.array(good))
+        if "_day" in keys:
             table = table.append_column("_day", pa.array(days))
-        if not keys or _is_sorted(table, keys):
+        if _is_sorted(table, keys):
             return None
         if len(keys) == 1:
             return np.asarray(pc.sort_indices(table[keys[0]]))
@@ -309,12 +389,20 @@ class BatchStore:
 
     # --- after the last block --------------------------------------------------------------
 
-    def _fix_repeats(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _fix_repeats(self, con: duckdb.DuckDBPyConnection, candidates: np.ndarray | None) -> None:
+        """Give the second and later copies of each repeated identity their ordinal ids.
+        `candidates` holds the first 64 bits of every identity that may repeat, or is None to
+        look at all of them."""
         spill = f"read_parquet('{(self.staging / 'ids-*.parquet').as_posix()}')"
         day = "st._day" if self.spec.layout.partition_field else "CAST(NULL AS INTEGER) AS _day"
+        among = ""
+        if candidates is not None:
+            con.register("_peel_candidates", pa.table({"_first": pa.array(candidates)}))
+            among = "SEMI JOIN _peel_candidates AS c ON sp._first = c._first"
         repeats = con.sql(
             f"""WITH rep AS (
-                    SELECT {IDENTITY} FROM {spill} GROUP BY {IDENTITY} HAVING count(*) > 1
+                    SELECT sp.{IDENTITY} FROM {spill} AS sp {among}
+                    GROUP BY sp.{IDENTITY} HAVING count(*) > 1
                 ), numbered AS (
                     SELECT st.{LINE}, {day}, st.{IDENTITY}, row_number() OVER (
                         PARTITION BY st.{IDENTITY} ORDER BY st.{LINE}) AS _ordinal
@@ -413,6 +501,51 @@ def _days(times: pa.ChunkedArray) -> pa.Array:
         mask = ~t.is_valid().to_numpy(zero_copy_only=False) if t.null_count else None
         return pa.array(day, pa.int32(), mask=mask)
     return pc.cast(pc.cast(t, pa.date32()), pa.int32())
+
+
+def _one(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return col
+
+
+def _int_keys(col: pa.ChunkedArray, good: np.ndarray | None) -> np.ndarray | None:
+    """One sort key (a time, date or integer with no nulls) as int64 at the `good` rows, or
+    None for other keys."""
+    if not (
+        pa.types.is_timestamp(col.type)
+        or pa.types.is_integer(col.type)
+        or pa.types.is_date(col.type)
+    ):
+        return None
+    a = _one(col)
+    if good is not None and a.null_count:
+        a = a.take(good)
+    if a.null_count:
+        return None
+    if pa.types.is_timestamp(a.type):
+        v = a.view(pa.int64()).to_numpy()
+    else:
+        v = a.cast(pa.int64()).to_numpy()
+    return v if good is None or len(v) == len(good) else v[good]
+
+
+def _stable_order(v: np.ndarray) -> np.ndarray | None:
+    """Positions of int64 keys in ascending order, equal keys in position order (a stable
+    sort), or None when they are in order already. Keys close together (a block's times) are
+    sorted as one unique key each, (key - min) beside the position, with numpy's fast
+    unstable sort; others with a stable sort."""
+    if len(v) < 2 or bool(np.all(v[1:] >= v[:-1])):
+        return None
+    lo, hi = int(v.min()), int(v.max())
+    shift = max(int(len(v) - 1).bit_length(), 1)
+    if (hi - lo) < (1 << (63 - shift)):
+        packed = ((v - lo).astype(np.uint64) << np.uint64(shift)) | np.arange(
+            len(v), dtype=np.uint64
+        )
+        packed.sort()
+        return (packed & np.uint64((1 << shift) - 1)).astype(np.int64)
+    return np.argsort(v, kind="stable")
 
 
 def _is_sorted(table: pa.Table, keys: list[str]) -> bool:

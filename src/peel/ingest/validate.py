@@ -47,30 +47,60 @@ class Validation:
     projected: tuple[tuple[str, str | None], ...]  # location fields given as x/y, with their CRS
     # The statement with a trim only on the listed columns (where some value of the block
     # starts or ends in a byte that could be white space): trimming is a third of the work.
-    trimmed: dict[frozenset[str], str] = field(default_factory=dict)
+    trimmed: dict[tuple[frozenset[str], frozenset[str]], str] = field(default_factory=dict)
     _untrimmed: tuple[str, ...] = ()  # each column's cleaning without trim, in column order
     _trimmed: tuple[str, ...] = ()  # and with it
     _cols: tuple[str, ...] = ()  # the source's columns
     # The output field whose value is the record key, when the key is one plain text field:
     # the statement then leaves `_record_key` out and the caller reuses that column.
     key_field: str | None = None
+    # Output columns whose value is a source column's text as it is once cleaned (output name,
+    # source column): when a block's column needs no trim and holds no null spelling, the
+    # statement leaves it out and the caller takes the block's own column (`passthrough`).
+    copied: tuple[tuple[str, str], ...] = ()
+    _head: str = ""  # the statement up to its final SELECT list
+    _tail: str = ""  # and after it (the ORDER BY of an ordered statement)
+    _select: tuple[tuple[str, str], ...] = ()  # (output name, select item)
+    _null_empty: bool = True  # the only null spelling is the empty string
 
     def trim_columns(self, block: pa.Table) -> frozenset[str]:
         """The source columns of `block` where some value may need a trim."""
         return frozenset(c for c in self._cols if _may_need_trim(block[c]))
 
-    def sql_for(self, block: pa.Table, trim: frozenset[str] | None = None) -> str:
+    def passthrough(self, block: pa.Table, trim: frozenset[str]) -> frozenset[str]:
+        """The source columns of `copied` whose values the statement would return unchanged in
+        this block: no trim needed and no empty value (which the statement makes null)."""
+        if not self._null_empty:
+            return frozenset()
+        return frozenset(
+            c
+            for _, c in self.copied
+            if c not in trim and block[c].num_chunks == 1 and not _has_empty(block[c].chunk(0))
+        )
+
+    def sql_for(
+        self,
+        block: pa.Table,
+        trim: frozenset[str] | None = None,
+        passthrough: frozenset[str] = frozenset(),
+    ) -> str:
         """The statement for one block: columns none of whose values has space to trim are
         used as they are (the result is the same, faster). `trim` is `trim_columns(block)`
-        when the caller has it already (the read-ahead thread works it out)."""
+        when the caller has it already (the read-ahead thread works it out). Output columns
+        copied from a source column in `passthrough` are left out: the caller adds the
+        block's own column under the output name."""
         names = self.trim_columns(block) if trim is None else trim
-        sql = self.trimmed.get(names)
+        key = (names, passthrough)
+        sql = self.trimmed.get(key)
         if sql is None:
-            sql = self.sql
+            head = self._head
             for c, plain, full in zip(self._cols, self._untrimmed, self._trimmed, strict=True):
                 if c not in names:
-                    sql = sql.replace(full, plain, 1)
-            self.trimmed[names] = sql
+                    head = head.replace(full, plain, 1)
+            left_out = {out for out, c in self.copied if c in passthrough}
+            items = [item for out, item in self._select if out not in left_out]
+            sql = f"{head} SELECT {', '.join(items)} FROM named{self._tail}"
+            self.trimmed[key] = sql
         return sql
 
 
@@ -91,13 +121,24 @@ def _may_need_trim(col: pa.ChunkedArray) -> bool:
             continue
         # First and last byte of each value. An empty value reads a neighbour's byte instead,
         # which at worst asks for a trim that changes nothing.
-        first = data[np.minimum(offsets[:-1], len(data) - 1)]
-        last = data[np.maximum(offsets[1:] - 1, 0)]
-        for b in (first, last):
-            # b <= 0x20 or b >= 0x7F, in one comparison (uint8 arithmetic wraps)
-            if bool(np.any((b - np.uint8(0x21)) >= np.uint8(0x5E))):
+        for at in (offsets[:-1], offsets[1:] - 1):
+            b = np.take(data, at, mode="clip")
+            # a byte <= 0x20 or >= 0x7F; min and max are single passes with no temporaries
+            if int(b.min()) <= 0x20 or int(b.max()) >= 0x7F:
                 return True
     return False
+
+
+def _has_empty(chunk: pa.Array) -> bool:
+    """True when some value of a string array is empty or null."""
+    if chunk.null_count or not pa.types.is_string(chunk.type):
+        return True
+    if len(chunk) == 0:
+        return False
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
+        chunk.offset : chunk.offset + len(chunk) + 1
+    ]
+    return bool(np.any(offsets[1:] == offsets[:-1]))
 
 
 def register_code_tables(con: duckdb.DuckDBPyConnection, registry: Registry) -> None:
@@ -148,6 +189,7 @@ def build_validation(
     errors: list[tuple[str, str]] = []  # (field name, SQL yielding reason or NULL)
     local: list[str] = []
     projected: list[tuple[str, str | None]] = []
+    copied: dict[str, tuple[str, str]] = {}  # select item -> (output name, source column)
     mapped = {r.field: r for r in mapping.rules}
     for spec in mapping.entity.fields:
         rule = mapped.get(spec.name)
@@ -177,14 +219,20 @@ def build_validation(
         r_name = quote_ident("_peel_r_" + rule.field)
         typed.append(f"{value} AS {v_name}")
         typed.append(f"{raw} AS {r_name}")
+        # The cleaned text of one source column, unchanged: the caller may copy it instead.
+        plain = rule.column and rule.value is None and not rule.join and not rule.extract
         if rule.type == "datetime":
             if rule.timezone == "local":
                 local.append(rule.field)
             select.append(f"{v_name} AS {name}")
             select.append(f"{r_name} AS {quote_ident(rule.field + '_text')}")
+            if plain:
+                copied[select[-1]] = (rule.field + "_text", str(rule.column))
             select.append(f"CAST(NULL AS VARCHAR) AS {quote_ident(rule.field + '_flag')}")
         else:
             select.append(f"{v_name} AS {name}")
+            if plain and rule.type in ("string", "text"):
+                copied[select[-1]] = (rule.field, str(rule.column))
         checks = []
         if rule.pattern:
             checks.append(
@@ -255,19 +303,21 @@ def build_validation(
     ]
     joins = " ".join(s.joins)
     checked = ", ".join(f"{e} AS {c}" for _, c, e in error_cols)
-    sql = (
+    head = (
         f"WITH src AS (SELECT *, {', '.join(cleaned)} FROM {relation}), "
         f"typed AS (SELECT src.*{', ' if typed else ''}{', '.join(typed)} FROM src {joins}), "
         f"checked AS (SELECT *{', ' if checked else ''}{checked} FROM typed), "
-        f"named AS (SELECT *, {', '.join(named)} FROM checked) "
-        f"SELECT {', '.join(select)} FROM named"
+        f"named AS (SELECT *, {', '.join(named)} FROM checked)"
     )
+    sql = f"{head} SELECT {', '.join(select)} FROM named"
     layout = mapping.entity.layout
+    tail = ""
     if ordered and (layout.sort or layout.partition_field):
         keys = [quote_ident(k) for k in layout.sort]
         if layout.partition_field and (not keys or layout.sort[0] != layout.partition_field):
             keys.insert(0, f"CAST({quote_ident(layout.partition_field)} AS DATE)")
-        sql += f" ORDER BY {', '.join(keys)}, {quote_ident('_line')}"
+        tail = f" ORDER BY {', '.join(keys)}, {quote_ident('_line')}"
+        sql += tail
     return Validation(
         sql,
         s.params,
@@ -277,6 +327,12 @@ def build_validation(
         _trimmed=tuple(cleaned),
         _cols=tuple(mapping.columns),
         key_field=key_field,
+        # Left out only from the unordered statement (the ordered one is used as it is).
+        copied=tuple(copied.values()) if not ordered else (),
+        _head=head,
+        _tail=tail,
+        _select=tuple((copied.get(item, ("", ""))[0], item) for item in select),
+        _null_empty=mapping.nulls == ("",),
     )
 
 

@@ -28,6 +28,9 @@ def _dictionary_columns(table: pa.Table) -> list[str]:
     m = max(sample.num_rows, 1)
     out = []
     for name, col in zip(table.schema.names, sample.columns, strict=True):
+        if pa.types.is_dictionary(col.type):
+            out.append(name)  # already a dictionary (provenance): written as it is
+            continue
         if isinstance(col.type, pa.BaseExtensionType) or pa.types.is_nested(col.type):
             continue  # UUIDs are unique; lists keep the default
         if pc.count_distinct(col, mode="all").as_py() * 4 <= min(m, n):
