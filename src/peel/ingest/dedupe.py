@@ -49,14 +49,19 @@ class _Sorted:
     def __len__(self) -> int:
         return len(self.w0)
 
-    def contains(self, words: np.ndarray) -> np.ndarray:
-        """Exact membership of each id in `words` (n, 2)."""
+    def contains(self, words: np.ndarray, *, presorted: bool = False) -> np.ndarray:
+        """Exact membership of each id in `words` (n, 2); `presorted` says they are in order of
+        their first word already (the block's one sort, shared with the repeat filter)."""
         out = np.zeros(len(words), dtype=bool)
         if len(words) == 0 or len(self.w0) == 0:
             return out
         q0 = words[:, 0]
-        order = np.argsort(q0)  # sorted queries make the search cache-friendly
-        q0s = q0[order]
+        if presorted:
+            order = np.arange(len(q0))
+            q0s = np.ascontiguousarray(q0)
+        else:
+            order = np.argsort(q0)  # sorted queries make the search cache-friendly
+            q0s = q0[order]
         left = np.searchsorted(self.w0, q0s, side="left")
         at = np.minimum(left, len(self.w0) - 1)
         cand = np.flatnonzero(self.w0[at] == q0s)
@@ -94,11 +99,13 @@ class SeenIds:
         self._count = 0
         self.overflowed = False
 
-    def add(self, first: np.ndarray) -> None:
-        """Note the ids of one block by their first 64 bits (`id_words(ids)[:, 0]`)."""
+    def add(self, first: np.ndarray, *, presorted: bool = False) -> None:
+        """Note the ids of one block by their first 64 bits (`id_words(ids)[:, 0]`);
+        `presorted` says they are in ascending order already."""
         if len(first) == 0:
             return
-        first = np.sort(first)
+        if not presorted:
+            first = np.sort(first)
         word = first >> self._shift if self._shift < 64 else np.zeros(len(first), np.uint64)
         low = np.uint64(63)
         mask = (np.uint64(1) << (first & low)) | (np.uint64(1) << ((first >> np.uint64(6)) & low))
@@ -128,7 +135,7 @@ class SeenIds:
 
 def _read_ids(path: Path) -> np.ndarray:
     col = pq.ParquetFile(path).read(columns=["row_id"]).column(0)
-    return id_words(col).copy()
+    return id_words(col)  # a view: every use copies it (concatenated or sorted)
 
 
 class StoredIds:
@@ -143,17 +150,24 @@ class StoredIds:
         self._cache: OrderedDict[str | None, _Sorted] = OrderedDict()
         self._held = 0
 
-    def contains(self, partition: str | None, words: np.ndarray) -> np.ndarray:
-        """True for each id (an (n, 2) array from `id_words`) already stored in `partition`."""
+    def holds(self, partition: str | None) -> bool:
+        """Whether the lake stores anything in `partition` (else nothing there is known)."""
+        return bool(self.files.get(partition))
+
+    def contains(
+        self, partition: str | None, words: np.ndarray, *, presorted: bool = False
+    ) -> np.ndarray:
+        """True for each id (an (n, 2) array from `id_words`) already stored in `partition`;
+        `presorted` says the ids are in ascending order of their first word."""
         paths = self.files.get(partition, [])
         if not paths or len(words) == 0:
             return np.zeros(len(words), dtype=bool)
         if self.rows.get(partition, 0) > self.budget:
             out = np.zeros(len(words), dtype=bool)
             for p in paths:  # too big to hold: one file at a time
-                out |= _Sorted(_read_ids(p)).contains(words)
+                out |= _Sorted(_read_ids(p)).contains(words, presorted=presorted)
             return out
-        return self._get(partition, paths).contains(words)
+        return self._get(partition, paths).contains(words, presorted=presorted)
 
     def _get(self, partition: str | None, paths: list[Path]) -> _Sorted:
         hit = self._cache.get(partition)
