@@ -307,7 +307,9 @@ class BatchStore:
             part = None if day is None else day_name(day)
             if not self.stored.holds(part):
                 continue
-            sel = by_first if len(day_list) == 1 else by_first[days[by_first] == day]
+            sel = (
+                by_first if days is None or len(day_list) == 1 else by_first[days[by_first] == day]
+            )
             known[sel] = self.stored.contains(part, words[sel], presorted=True)
         if known.any():
             # Two takes follow (the stored rows, then the rest): columns in pieces are joined
