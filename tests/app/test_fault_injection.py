@@ -4,6 +4,8 @@ personal data in it, and no row anywhere changed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from helpers.appenv import AppEnv
 from helpers.appworld import audit_insert_fails, build_world, path_values, snapshot
 from helpers.routes import app_routes
@@ -11,7 +13,7 @@ from helpers.routes import app_routes
 AUDIT_DOWN = "the audit log could not be written"
 
 
-def _call(env: AppEnv, method: str, path: str, spec: dict) -> object:  # type: ignore[type-arg]
+def _call(env: AppEnv, method: str, path: str, spec: dict[str, Any]) -> Any:
     return env.client.request(
         method,
         path,
@@ -30,7 +32,7 @@ def test_every_personal_data_route_fails_closed_when_the_audit_cannot_be_written
     policy = app_env.policy
     personal = [
         r
-        for r in app_routes(app_env.client.app)  # type: ignore[arg-type]
+        for r in app_routes(app_env.app)
         if r.rules[0].permission in policy.permissions
         and policy.permissions[r.rules[0].permission].personal_data
     ]

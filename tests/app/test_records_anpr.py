@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -12,7 +13,7 @@ from peel.governance.records import WITHHELD
 from peel.serving.tables import audit_log
 
 
-def _last_entry(env: AppEnv) -> dict:  # type: ignore[type-arg]
+def _last_entry(env: AppEnv) -> dict[str, Any]:
     with env.store.connect() as conn:
         row = conn.execute(select(audit_log).order_by(audit_log.c.seq.desc()).limit(1))
         return dict(row.mappings().one())

@@ -11,7 +11,7 @@ from peel.app.deps import AUTHENTICATED, PUBLIC
 
 
 def test_every_route_declares_exactly_one_access_rule(app_env: AppEnv) -> None:
-    routes = app_routes(app_env.client.app)  # type: ignore[arg-type]
+    routes = app_routes(app_env.app)
     assert len(routes) > 30
     undeclared = [f"{r.method} {r.path}" for r in routes if len(r.rules) != 1]
     assert undeclared == [], "routes without exactly one Permit/Public rule"
@@ -21,7 +21,7 @@ def test_every_route_declares_exactly_one_access_rule(app_env: AppEnv) -> None:
 
 
 def test_route_by_role_matrix(app_env: AppEnv) -> None:
-    routes = app_routes(app_env.client.app)  # type: ignore[arg-type]
+    routes = app_routes(app_env.app)
     policy = app_env.policy
     failures = []
     checked = 0
@@ -50,7 +50,7 @@ def test_route_by_role_matrix(app_env: AppEnv) -> None:
 
 def test_without_a_session_api_routes_answer_401_and_pages_redirect(app_env: AppEnv) -> None:
     app_env.client.cookies.clear()
-    for route in app_routes(app_env.client.app):  # type: ignore[arg-type]
+    for route in app_routes(app_env.app):
         if route.rules[0].permission == PUBLIC:
             continue
         r = app_env.client.request(route.method, route.concrete(), follow_redirects=False)

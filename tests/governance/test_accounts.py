@@ -10,6 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from helpers.accounts import user
 from peel.errors import AccessDenied, PolicyRefusal
 from peel.governance import audit, history
 from peel.governance.access import Caller
@@ -111,7 +112,7 @@ def test_an_admin_cannot_grant_themselves_a_role(accounts: Accounts) -> None:
         accounts.add_user(
             ROOT, username="root", display_name="Me", roles=["analyst"], password=None
         )
-    assert accounts.get("root")["roles"] == ["admin"]  # type: ignore[index]
+    assert user(accounts, "root")["roles"] == ["admin"]
     rows = audit_rows(accounts.store)
     assert len(rows) == before + 3
     assert [r["outcome"] for r in rows[-3:]] == ["denied", "denied", "denied"]
@@ -126,7 +127,7 @@ def test_who_lacks_users_manage_is_refused_and_audited(accounts: Accounts) -> No
         )
     with pytest.raises(AccessDenied):
         accounts.disable(analyst, "root")
-    assert accounts.get("mal") is None and not accounts.get("root")["disabled"]  # type: ignore[index]
+    assert accounts.get("mal") is None and not user(accounts, "root")["disabled"]
     rows = audit_rows(accounts.store)[before:]
     assert [(r["actor"], r["outcome"]) for r in rows] == [("eve", "denied"), ("eve", "denied")]
 
@@ -139,10 +140,10 @@ def test_two_person_roles_need_a_second_admin(accounts: Accounts, role: str) -> 
     )
     assert doc["roles"] == [] and doc["pending_roles"] == [role]
     assert accounts.grant_role(ROOT, "carol", role) == "pending"  # the same admin again
-    assert accounts.get("carol")["roles"] == []  # type: ignore[index]
+    assert user(accounts, "carol")["roles"] == []
     assert accounts.grant_role(ADA, "carol", role) == "granted"
-    assert accounts.get("carol")["roles"] == [role]  # type: ignore[index]
-    assert accounts.get("carol")["pending_roles"] == []  # type: ignore[index]
+    assert user(accounts, "carol")["roles"] == [role]
+    assert user(accounts, "carol")["pending_roles"] == []
     with accounts.store.connect() as conn:
         grant = conn.execute(select(user_roles).where(user_roles.c.role == role)).all()
         carol = next(g for g in grant if g.granted_by == "root" and g.approved_by == "ada")
@@ -168,7 +169,7 @@ def test_a_request_then_a_second_admins_grant_and_the_sole_admin_exception(
     # Dan cannot approve the oversight request for himself.
     with pytest.raises(AccessDenied, match="own account"):
         accounts.grant_role(dan, "dan", "oversight_panel")
-    assert accounts.get("dan")["roles"] == ["admin"]  # type: ignore[index]
+    assert user(accounts, "dan")["roles"] == ["admin"]
 
 
 def test_revoke_role_cancels_a_pending_request(accounts: Accounts) -> None:
@@ -275,7 +276,7 @@ def test_seed_user_is_idempotent_and_development_only(accounts: Accounts) -> Non
         )
         is None
     )
-    assert accounts.get("pc.adams")["roles"] == ["analyst"]  # type: ignore[index]
+    assert user(accounts, "pc.adams")["roles"] == ["analyst"]
     assert accounts.session(token) is None
     assert audit_rows(accounts.store)[-1]["actor"] == "system:demo"
     production = Store(accounts.store.settings.model_copy(update={"env": "production"}))

@@ -12,6 +12,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, insert, select, update
 
+from helpers.accounts import Clock, user
 from peel.errors import AuthError
 from peel.governance import audit, history, identity
 from peel.governance.access import Caller
@@ -22,17 +23,6 @@ from peel.serving.tables import audit_log, sessions, users
 
 PASSWORD = "correct horse battery staple"
 ROOT = Caller(username="root", roles=("admin",))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, **delta: float) -> None:
-        self.t += timedelta(**delta)
 
 
 @pytest.fixture
@@ -72,15 +62,15 @@ def test_five_failures_lock_the_account_for_ten_minutes(
     for _ in range(5):
         refused(acc, "bob", "wrong password, long enough")
         clock.advance(seconds=5)
-    assert acc.get("bob")["locked"]  # type: ignore[index]
+    assert user(acc, "bob")["locked"]
     assert refused(acc, "bob", PASSWORD) == FAILED  # locked: the right password is refused too
     clock.advance(minutes=9)
     assert refused(acc, "bob", PASSWORD) == FAILED
     assert refused(acc, "bob", "wrong password, long enough") == FAILED
-    assert acc.get("bob")["failed_logins"] == 0  # type: ignore[index]  # not counted while locked
+    assert user(acc, "bob")["failed_logins"] == 0  # not counted while locked
     clock.advance(minutes=1, seconds=30)  # the lock was not extended by the attempts made
     new = acc.login("bob", PASSWORD, None)
-    assert new.username == "bob" and acc.get("bob")["failed_logins"] == 0  # type: ignore[index]
+    assert new.username == "bob" and user(acc, "bob")["failed_logins"] == 0
     entries = logins(acc.store)[-9:]
     assert [e["outcome"] for e in entries] == ["denied"] * 8 + ["ok"]
     assert [e["query"].get("reason") for e in entries[4:6]] == ["bad_password", "locked"]
@@ -94,7 +84,7 @@ def test_a_success_resets_the_count(setup: tuple[Accounts, str]) -> None:
     acc.login("bob", PASSWORD, None)
     for _ in range(4):
         refused(acc, "bob", "not the password at all")
-    assert not acc.get("bob")["locked"]  # type: ignore[index]
+    assert not user(acc, "bob")["locked"]
     acc.login("bob", PASSWORD, None)
 
 

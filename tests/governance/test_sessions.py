@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pyotp
 import pytest
 from sqlalchemy import select, update
 
+from helpers.accounts import Clock
 from peel.errors import AccessDenied, AuthError
 from peel.governance import audit, history
 from peel.governance.access import Caller, check
@@ -20,17 +21,6 @@ from peel.serving.tables import audit_log, sessions, users
 
 PASSWORD = "correct horse battery staple"
 ROOT = Caller(username="root", roles=("admin",))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, **delta: float) -> None:
-        self.t += timedelta(**delta)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from peel.app.main import create_app
@@ -43,6 +44,7 @@ class Clock:
 
 @dataclass
 class AppEnv:
+    app: FastAPI
     client: TestClient
     store: Store
     policy: Policy
@@ -88,7 +90,7 @@ def app_env(store: Store) -> Iterator[AppEnv]:
     clock = Clock(datetime.now(UTC).replace(microsecond=0))
     app = create_app(store.settings, clock=clock)
     state = app.state.peel
-    env = AppEnv(client=TestClient(app), store=store, policy=state.policy, clock=clock)
+    env = AppEnv(app=app, client=TestClient(app), store=store, policy=state.policy, clock=clock)
     ranks = {"manager": "superintendent", "oversight_panel": "chief-inspector"}
     for role in state.policy.roles:
         env.secrets[role] = state.accounts.seed_user(

@@ -71,6 +71,7 @@ async def current_session(request: Request, state: StateDep) -> SessionInfo:
         if given is None or not _same(info.csrf_token, given):
             raise CsrfFailed
     request.state.session_token = token
+    request.state.session = info
     return info
 
 

@@ -155,21 +155,23 @@ def _error_handlers(app: FastAPI) -> None:
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:
         return answer(request, 403, "missing or wrong CSRF token (X-CSRF-Token header or form)")
 
-    @app.exception_handler(AuthError)
-    async def _auth(request: Request, exc: AuthError) -> Response:
-        return answer(request, 401, str(exc))
+    # Peel's own errors carry a message fit to show (no personal data): only the status
+    # differs. The most specific class wins (Starlette looks handlers up along the MRO).
+    statuses: dict[type[PeelError], int] = {
+        AuthError: 401,
+        AccessDenied: 403,
+        PolicyRefusal: 403,
+        NotFound: 404,
+        PageTooLarge: 422,
+        PeelError: 400,
+    }
 
-    @app.exception_handler(AccessDenied)
-    async def _denied(request: Request, exc: AccessDenied) -> Response:
-        return answer(request, 403, str(exc))
+    async def _peel(request: Request, exc: Exception) -> Response:
+        status = next(statuses[k] for k in type(exc).__mro__ if k in statuses)
+        return answer(request, status, str(exc))
 
-    @app.exception_handler(PolicyRefusal)
-    async def _refused(request: Request, exc: PolicyRefusal) -> Response:
-        return answer(request, 403, str(exc))
-
-    @app.exception_handler(NotFound)
-    async def _missing(request: Request, exc: NotFound) -> Response:
-        return answer(request, 404, str(exc))
+    for exc_class in statuses:
+        app.add_exception_handler(exc_class, _peel)
 
     @app.exception_handler(AuditError)
     async def _audit(request: Request, exc: AuditError) -> Response:
@@ -180,14 +182,6 @@ def _error_handlers(app: FastAPI) -> None:
             "the audit log could not be written, so the operation was not done and nothing "
             "is returned; tell the system's administrators",
         )
-
-    @app.exception_handler(PageTooLarge)
-    async def _page(request: Request, exc: PageTooLarge) -> Response:
-        return answer(request, 422, str(exc))
-
-    @app.exception_handler(PeelError)
-    async def _peel(request: Request, exc: PeelError) -> Response:
-        return answer(request, 400, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -40,10 +40,9 @@ def context(request: Request, caller: Caller | None, **extra: Any) -> dict[str, 
         purpose = (label.label if label else caller.purpose) + (
             f" · {caller.case_reference}" if caller.case_reference else ""
         )
-    csrf = None
-    if caller is not None:
-        info = state.accounts.session(request.state.session_token)
-        csrf = info.csrf_token if info else None
+    # The session Permit already looked up for this request (no second look-up).
+    info = getattr(request.state, "session", None) if caller is not None else None
+    csrf = info.csrf_token if info is not None else None
     return {
         "caller": caller,
         "nav": nav,

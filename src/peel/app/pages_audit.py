@@ -14,8 +14,7 @@ from peel.app.deps import Permit, StateDep
 from peel.app.pages import render
 from peel.errors import PeelError
 from peel.governance import audit, auditbrowse, auditlog
-from peel.governance.access import Caller, operation
-from peel.governance.verify import verify
+from peel.governance.access import Caller
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Caller, Depends(Permit("audit.read"))]
@@ -87,17 +86,9 @@ def audit_entry_page(seq: int, request: Request, state: StateDep, caller: Reader
 
 @router.post("/audit/verify")
 def audit_verify_page(request: Request, state: StateDep, caller: Reader) -> HTMLResponse:
-    with operation(
-        state.store,
-        state.policy,
-        caller,
-        permission="audit.read",
-        operation="consultation",
-        object_type="audit_chain",
-        query={"action": "verify"},
-        clock=state.clock,
-    ) as op:
-        result = verify(op.conn, state.settings)
+    result = auditbrowse.verify_chain(
+        state.store, state.policy, caller, state.settings, clock=state.clock
+    )
     return render(request, caller, "audit_verify.html", r=result)
 
 

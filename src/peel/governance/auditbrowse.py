@@ -14,8 +14,10 @@ from peel.errors import NotFound, PeelError
 from peel.governance import audit
 from peel.governance.access import Caller, operation
 from peel.governance.policy import Policy
+from peel.governance.verify import VerifyReport, verify
 from peel.serving import Store
 from peel.serving.tables import audit_log, audit_subjects
+from peel.settings import Settings
 
 
 def browse(
@@ -115,4 +117,26 @@ def entry(
     return out
 
 
-__all__ = ["browse", "entry"]
+def verify_chain(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> VerifyReport:
+    """Verify the chain and every checkpoint for a user: an audited consultation."""
+    with operation(
+        store,
+        policy,
+        caller,
+        permission="audit.read",
+        operation="consultation",
+        object_type="audit_chain",
+        query={"action": "verify"},
+        clock=clock,
+    ) as op:
+        return verify(op.conn, settings)
+
+
+__all__ = ["browse", "entry", "verify_chain"]

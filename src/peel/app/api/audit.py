@@ -12,8 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from peel.app.api.common import PageDep
 from peel.app.deps import Permit, StateDep
 from peel.governance import auditbrowse, auditlog
-from peel.governance.access import Caller, operation
-from peel.governance.verify import verify
+from peel.governance.access import Caller
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 Reader = Annotated[Caller, Depends(Permit("audit.read"))]
@@ -91,17 +90,9 @@ def report(
 @router.post("/verify")
 def verify_chain(state: StateDep, caller: Reader) -> dict[str, Any]:
     """Recompute the hash chain and check every signed checkpoint."""
-    with operation(
-        state.store,
-        state.policy,
-        caller,
-        permission="audit.read",
-        operation="consultation",
-        object_type="audit_chain",
-        query={"action": "verify"},
-        clock=state.clock,
-    ) as op:
-        result = verify(op.conn, state.settings)
+    result = auditbrowse.verify_chain(
+        state.store, state.policy, caller, state.settings, clock=state.clock
+    )
     return result.to_dict()
 
 

@@ -106,8 +106,7 @@ def logout(
 def me(
     request: Request, state: StateDep, caller: Annotated[Caller, Depends(Permit(AUTHENTICATED))]
 ) -> MePublic:
-    info = state.accounts.session(request.state.session_token)
-    assert info is not None
+    info = request.state.session  # set by Permit for this request
     return MePublic(
         username=caller.username,
         display_name=info.display_name,
