@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     block_bytes: int = Field(default=24 << 20, description="bytes of input framed per block")
     duckdb_memory_limit: str = Field(default="1GB", description="DuckDB memory limit for ingest")
     duckdb_threads: int = Field(default=2, description="DuckDB worker threads")
+    resolve_memory_limit: str = Field(
+        default="4GB", description="DuckDB memory limit for person resolution (Splink)"
+    )
     fsync: bool = Field(default=True, description="fsync data files and the catalog on commit")
 
     # Governance and the serving store (issue 4).

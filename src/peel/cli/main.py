@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from peel import __version__
-from peel.cli import audit, demo, lake, policy, quarantine, users
+from peel.cli import audit, demo, lake, policy, quarantine, resolve, users
 from peel.cli.ingest import ingest
 from peel.cli.serve import serve
 from peel.cli.synth import synth
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.command("ingest")(ingest)
 app.add_typer(lake.app, name="lake")
+app.add_typer(resolve.app, name="resolve")
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")

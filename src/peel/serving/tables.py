@@ -250,6 +250,22 @@ decisions = Table(
     Column("decided_at", UTCDateTime, nullable=False),
 )
 
+# An analyst's correction of person resolution (issue 5): "merge" says two records are one
+# person, "split" that they are not. Record ids are resolution's (`<source>:<record key>`),
+# so an override survives reruns; withdrawing one sets withdrawn_at.
+resolve_overrides = Table(
+    "resolve_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("record_a", String(300), nullable=False),
+    Column("record_b", String(300), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("withdrawn_at", UTCDateTime),
+)
+
 AUDIT_COLUMNS = tuple(c.name for c in audit_log.columns)
 
 __all__ = [
@@ -265,6 +281,7 @@ __all__ = [
     "metadata",
     "policies",
     "products",
+    "resolve_overrides",
     "role_requests",
     "sessions",
     "teams",
