@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from helpers import pg
 from helpers.env import SHARED_DATA, require
+from helpers.resolved import ResolvedWorld
 from helpers.settings import small_settings
 from peel.lake import Lake
 from peel.serving import Store
@@ -101,3 +102,12 @@ def postgres_store(
     """For the few tests about PostgreSQL alone (role privileges)."""
     with _store("postgresql", monkeypatch, postgres_url) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def resolved_world(tmp_path_factory: pytest.TempPathFactory) -> ResolvedWorld:
+    """A tiny city (seed 3), ingested and resolved once per run: read-only (see
+    helpers.resolved.copy_world)."""
+    from helpers.resolved import build_world
+
+    return build_world(tmp_path_factory.mktemp("resolved"))
