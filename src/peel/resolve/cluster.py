@@ -4,7 +4,8 @@ Written here rather than taken from Splink: Splink clusters by connected compone
 threshold, which chains (A~B and B~C put A with C however different they are) and has no
 notion of "these two may never be one person". Peel joins pairs from the strongest down and
 refuses a join that would put two different values of a person identifier (PNC ID, CRO
-number: `distinct_identifiers`) or an analyst's "not the same person" (a split) into one
+number: `distinct_identifiers`), dates of birth that cannot be one date mistyped
+(`dates_of_birth_must_agree`), forenames that cannot be one name (`forenames_must_agree`), or an analyst's "not the same person" (a split) into one
 profile. Must-links (one reference in one system; an analyst's merge) are applied first.
 """
 
@@ -15,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import jellyfish
 import numpy as np
 import pyarrow as pa
 
@@ -25,11 +27,72 @@ class Constraints:
     cannot: list[tuple[str, str]] = field(default_factory=list)
 
 
-class _Groups:
-    """Union-find whose groups remember their identifier values and forbidden partners."""
+def _one_character(a: str, b: str) -> bool:
+    """Equal but for one substituted character or one swap of neighbours."""
+    if len(a) != len(b):
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(diff) <= 1 or (
+        len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
 
-    def __init__(self, n: int, ids: list[dict[str, str]]) -> None:
+
+def dates_compatible(a: str, b: str) -> bool:
+    """Could two YYYY-MM-DD dates of birth be one date as records carry it: equal, day and
+    month swapped, one character mistyped, or one an estimated 1 January of the same year?"""
+    if a == b or _one_character(a, b):
+        return True
+    if a[:4] != b[:4]:
+        return False
+    if a[5:] == "01-01" or b[5:] == "01-01":
+        return True
+    return a[5:7] == b[8:10] and a[8:10] == b[5:7]
+
+
+def names_compatible(a: str, b: str, keys: dict[str, frozenset[str]]) -> bool:
+    """Could two forenames be one person's as records carry them? A veto, so lenient: equal,
+    one typing error apart, a known nickname of one formal name, one cut short of the other,
+    or close in spelling (Jaro-Winkler at least 0.75, or 0.6 with the same initial). Splink's
+    score still has to join them; this only stops joins of plainly different names."""
+    if a == b or jellyfish.damerau_levenshtein_distance(a, b) <= 1:
+        return True
+    if keys.get(a, frozenset()) & keys.get(b, frozenset()):
+        return True
+    if min(len(a), len(b)) >= 2 and (a.startswith(b) or b.startswith(a)):
+        return True
+    jw = jellyfish.jaro_winkler_similarity(a, b)
+    return jw >= 0.75 or (a[0] == b[0] and jw >= 0.6)
+
+
+def _specific(dates: set[str]) -> set[str]:
+    """A group's dates of birth, leaving out estimated 1 January dates when it has others (an
+    estimate must not let a group take any date of its year)."""
+    exact = {d for d in dates if d[5:] != "01-01"}
+    return exact or dates
+
+
+class _Groups:
+    """Union-find whose groups remember their identifier values, dates of birth and
+    forbidden partners."""
+
+    def __init__(
+        self,
+        n: int,
+        ids: list[dict[str, str]],
+        dobs: list[str | None] | None = None,
+        names: list[tuple[set[str], set[str]]] | None = None,
+        name_keys: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         self.parent = list(range(n))
+        # Per group: (forenames, surnames) seen.
+        self.names: dict[int, tuple[set[str], set[str]]] | None = (
+            dict(enumerate(names)) if names is not None else None
+        )
+        self.name_keys = name_keys or {}
+        self.dobs: dict[int, set[str]] | None = (
+            {i: {d} if d else set() for i, d in enumerate(dobs)} if dobs is not None else None
+        )
         self.members: dict[int, list[int]] = {i: [i] for i in range(n)}
         self.ids: dict[int, dict[str, set[str]]] = {
             i: {k: {v} for k, v in d.items()} for i, d in enumerate(ids)
@@ -49,9 +112,32 @@ class _Groups:
         if ra == rb:
             return False
         ia, ib = self.ids[ra], self.ids[rb]
+        shared = False
         for key in ia.keys() & ib.keys():
             if ia[key].isdisjoint(ib[key]):
                 return True
+            shared = True
+        if shared:
+            # One PNC ID (or CRO number) on both sides: an alias or a mistyped date of birth
+            # is the same person's, so names and dates do not veto.
+            return self._split_between(ra, rb)
+        if self.dobs is not None:
+            da, db = _specific(self.dobs[ra]), _specific(self.dobs[rb])
+            if da and db and not any(dates_compatible(x, y) for x in da for y in db):
+                return True
+        if self.names is not None:
+            (fa, sa), (fb, sb) = self.names[ra], self.names[rb]
+            if fa and fb and not any(
+                names_compatible(x, y, self.name_keys)
+                for xs, ys in ((fa, fb), (fa, sb), (sa, fb))  # same, or names swapped
+                for x in xs
+                for y in ys
+            ):
+                return True
+        return self._split_between(ra, rb)
+
+    def _split_between(self, ra: int, rb: int) -> bool:
+        """Has an analyst said a record of one group is not a record of the other?"""
         ca, cb = self.cannot.get(ra), self.cannot.get(rb)
         if ca and any(self.find(x) == rb for x in ca):
             return True
@@ -69,6 +155,12 @@ class _Groups:
             self.ids[ra].setdefault(k, set()).update(vals)
         if rb in self.cannot:
             self.cannot[ra].update(self.cannot.pop(rb))
+        if self.dobs is not None:
+            self.dobs[ra].update(self.dobs.pop(rb))
+        if self.names is not None:
+            fb, sb = self.names.pop(rb)
+            self.names[ra][0].update(fb)
+            self.names[ra][1].update(sb)
 
 
 def cluster(
@@ -79,6 +171,8 @@ def cluster(
     distinct_identifiers: Iterable[str],
     same_reference: bool,
     constraints: Constraints,
+    dates_must_agree: bool = False,
+    names_must_agree: bool = False,
 ) -> tuple[list[list[str]], dict[str, int]]:
     """Clusters of record ids (each sorted, the list sorted by first member) and counts of
     what the constraints did."""
@@ -87,7 +181,18 @@ def cluster(
     keys = list(distinct_identifiers)
     cols = {k: records[k].to_pylist() for k in keys}
     ids = [{k: cols[k][i] for k in keys if cols[k][i]} for i in range(len(rid))]
-    g = _Groups(len(rid), ids)
+    names: list[tuple[set[str], set[str]]] | None = None
+    name_keys: dict[str, frozenset[str]] = {}
+    if names_must_agree:
+        fore = records["forename1"].to_pylist()
+        sur = records["surname_norm"].to_pylist()
+        names = [({f} if f else set(), {s} if s else set()) for f, s in zip(fore, sur, strict=True)]
+        for f, k in zip(fore, records["forename_keys"].to_pylist(), strict=True):
+            if f and k:
+                name_keys[f] = frozenset(k)
+    g = _Groups(
+        len(rid), ids, records["dob"].to_pylist() if dates_must_agree else None, names, name_keys
+    )
     stats = Counter[str]()
     for a, b in constraints.cannot:
         if a in index and b in index:

@@ -19,6 +19,7 @@ from peel.schema import Registry
 SOURCE_FIELDS = {
     "forename1": ["forenames"],
     "forenames_norm": ["forenames"],
+    "forename_keys": ["forenames"],
     "surname_norm": ["surname"],
     "dob": ["date_of_birth", "date_of_birth_text"],
     "postcode": ["postcode"],
@@ -30,6 +31,7 @@ SOURCE_FIELDS = {
     "other_id": ["other_id"],
     "phone": ["phone"],
     "place_of_birth": ["place_of_birth"],
+    "system_ref": ["person_ref"],
 }
 
 
@@ -46,10 +48,11 @@ class Comparison(_Strict):
     kind: Literal["name", "date_of_birth", "postcode", "residence", "text", "exact"]
     column: str
     other: str | None = None
+    variants: str | None = None  # name: a column of known variants (nicknames)
     tf: bool = False
 
     def columns(self) -> list[str]:
-        return [c for c in (self.column, self.other) if c]
+        return [c for c in (self.column, self.other, self.variants) if c]
 
 
 class ResolveConfig(_Strict):
@@ -63,6 +66,8 @@ class ResolveConfig(_Strict):
     deterministic_recall: float = Field(gt=0, le=1)
     distinct_identifiers: list[str]
     same_reference_is_same_person: bool
+    dates_of_birth_must_agree: bool
+    forenames_must_agree: bool
     seed: int
 
     def check(self, policy: Policy, registry: Registry) -> None:

@@ -32,6 +32,8 @@ MODEL_COLUMNS = (
     "other_id",
     "phone",
     "place_of_birth",
+    "system_ref",
+    "forename_keys",
 )
 
 for _name in ("splink", "splink.internals"):
@@ -70,8 +72,19 @@ def _name(c: Comparison) -> ComparisonCreator:
                 label_for_charts=f"{col} swapped with {c.other}",
             )
         )
+    levels += [cll.DamerauLevenshteinLevel(col, 1), cll.JaroWinklerLevel(col, 0.92)]
+    if c.variants:
+        levels.append(
+            cll.ArrayIntersectLevel(c.variants, min_intersection=1).configure(
+                label_for_charts=f"{col}: known nickname of one name"
+            )
+        )
     levels += [
-        cll.JaroWinklerLevel(col, 0.92),
+        cll.CustomLevel(
+            f'length("{col}_l") >= 3 AND length("{col}_r") >= 3 AND '
+            f'(starts_with("{col}_l", "{col}_r") OR starts_with("{col}_r", "{col}_l"))',
+            label_for_charts=f"{col}: one cut short of the other",
+        ),
         cll.JaroWinklerLevel(col, 0.80),
         cll.ElseLevel(),
     ]
@@ -97,6 +110,32 @@ def _residence(c: Comparison) -> ComparisonCreator:
         cll.ElseLevel(),
     ]
     return cl.CustomComparison(levels, output_column_name="residence")
+
+
+def _date_of_birth(c: Comparison) -> ComparisonCreator:
+    """Dates of birth as YYYY-MM-DD text. The levels are the errors records really carry: day
+    and month swapped, one character wrong, an estimated 1 January in the right year.
+    Splink's DateOfBirthComparison also rewards "within a year", which is how relatives of
+    one name look (father and son, people of one name and year), so it is not used."""
+    d = c.column
+    l_, r_ = f'"{d}_l"', f'"{d}_r"'
+    levels: list[Any] = [
+        cll.NullLevel(d),
+        cll.ExactMatchLevel(d, term_frequency_adjustments=c.tf),
+        cll.CustomLevel(
+            f"substr({l_}, 1, 4) = substr({r_}, 1, 4) AND substr({l_}, 6, 2) = substr({r_}, 9, 2)"
+            f" AND substr({l_}, 9, 2) = substr({r_}, 6, 2)",
+            label_for_charts="day and month swapped",
+        ),
+        cll.DamerauLevenshteinLevel(d, 1),
+        cll.CustomLevel(
+            f"substr({l_}, 1, 4) = substr({r_}, 1, 4) AND "
+            f"(substr({l_}, 6, 5) = '01-01' OR substr({r_}, 6, 5) = '01-01')",
+            label_for_charts="same year, one an estimated 1 January",
+        ),
+        cll.ElseLevel(),
+    ]
+    return cl.CustomComparison(levels, output_column_name=d)
 
 
 def _comparison(c: Comparison) -> ComparisonCreator:

@@ -13,7 +13,10 @@ when a new version of the row arrives; rows without a record key use their row i
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pyarrow as pa
+from nicknames import NickNamer
 
 from peel.lake.engine import DuckDBEngine
 from peel.schema import Registry, get_registry
@@ -73,6 +76,7 @@ def _select(registry: Registry, table: str, source_sql: str) -> str:
           _source AS source, '{table}' AS lake_table, CAST(row_id AS VARCHAR) AS row_id,
           _dataset AS dataset,
           {text("person_system")} AS person_system, {text("person_ref")} AS person_ref,
+          {text("person_system")} || ':' || {text("person_ref")} AS system_ref,
           NULLIF(regexp_replace(upper({text("pnc_id")}), '\\s', '', 'g'), '') AS pnc_id,
           NULLIF(regexp_replace(upper({text("cro_number")}), '\\s', '', 'g'), '') AS cro_number,
           NULLIF(regexp_replace(upper({text("ni_number")}), '[^A-Z0-9]', '', 'g'), '')
@@ -84,9 +88,12 @@ def _select(registry: Registry, table: str, source_sql: str) -> str:
           NULLIF(regexp_replace({surname}, '[^A-Z]', '', 'g'), '') AS surname_norm,
           coalesce(
             strftime(CAST({col("date_of_birth")} AS DATE), '%Y-%m-%d'),
+            -- a date that did not parse, kept as YYYY-MM-DD text when it has eight digits
+            -- (year first): a typing error in it is evidence for linkage.
             CASE WHEN regexp_full_match(regexp_replace(coalesce({dob_text}, ''), '[^0-9]', '',
-                   'g'), '[0-9]{{8}}')
-                 THEN regexp_replace({dob_text}, '[^0-9]', '', 'g') END
+                   'g'), '(1[89]|20)[0-9]{{6}}')
+                 THEN regexp_replace(regexp_replace({dob_text}, '[^0-9]', '', 'g'),
+                   '^([0-9]{{4}})([0-9]{{2}})([0-9]{{2}})$', '\1-\2-\3') END
           ) AS dob,
           NULLIF(upper(left({text("sex")}, 1)), 'U') AS sex,
           NULLIF(upper(regexp_replace({text("place_of_birth")}, '\\s+', ' ', 'g')), '')
@@ -105,6 +112,28 @@ def _select(registry: Registry, table: str, source_sql: str) -> str:
     """
 
 
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+def forename_keys(forename: str | None) -> list[str] | None:
+    """The forename and the formal names it is a known nickname of (Bob -> BOB, ROBERT),
+    from the curated `nicknames` data set, upper case."""
+    if not forename:
+        return None
+    keys = {forename}
+    keys.update(n.upper() for n in _nicknamer().canonicals_of(forename.lower()))
+    return sorted(keys)
+
+
+def with_forename_keys(records: pa.Table) -> pa.Table:
+    values = records["forename1"].to_pylist()
+    cache: dict[str | None, list[str] | None] = {}
+    keys = [cache[v] if v in cache else cache.setdefault(v, forename_keys(v)) for v in values]
+    return records.append_column("forename_keys", pa.array(keys, pa.list_(pa.string())))
+
+
 def load_person_records(
     engine: DuckDBEngine, registry: Registry | None = None, datasets: list[str] | None = None
 ) -> pa.Table:
@@ -118,8 +147,10 @@ def load_person_records(
     sql = " UNION ALL ".join(f"({p})" for p in parts)
     if datasets:
         sql = f"SELECT * FROM ({sql}) WHERE dataset IN $datasets"
-        return engine.query(sql + " ORDER BY record_id", {"datasets": datasets})
-    return engine.query(f"SELECT * FROM ({sql}) ORDER BY record_id")
+        table = engine.query(sql + " ORDER BY record_id", {"datasets": datasets})
+    else:
+        table = engine.query(f"SELECT * FROM ({sql}) ORDER BY record_id")
+    return with_forename_keys(table)
 
 
 __all__ = ["IDENTITY_FIELDS", "load_person_records", "person_tables"]

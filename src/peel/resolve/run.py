@@ -137,6 +137,8 @@ def resolve_people(
         distinct_identifiers=cfg.distinct_identifiers,
         same_reference=cfg.same_reference_is_same_person,
         constraints=constraints,
+        dates_must_agree=cfg.dates_of_birth_must_agree,
+        names_must_agree=cfg.forenames_must_agree,
     )
     previous = current_run(settings)
     before: dict[str, str] = {}
