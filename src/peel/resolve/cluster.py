@@ -55,7 +55,7 @@ def names_compatible(a: str, b: str, keys: dict[str, frozenset[str]]) -> bool:
     one typing error apart, a known nickname of one formal name, one cut short of the other,
     or close in spelling (Jaro-Winkler at least 0.75, or 0.6 with the same initial). Splink's
     score still has to join them; this only stops joins of plainly different names."""
-    if a == b or jellyfish.damerau_levenshtein_distance(a, b) <= 1:
+    if not a or not b or a == b or jellyfish.damerau_levenshtein_distance(a, b) <= 1:
         return True
     if keys.get(a, frozenset()) & keys.get(b, frozenset()):
         return True
@@ -83,7 +83,9 @@ class _Groups:
         dobs: list[str | None] | None = None,
         names: list[tuple[set[str], set[str]]] | None = None,
         name_keys: dict[str, frozenset[str]] | None = None,
+        distinct: frozenset[str] = frozenset(),
     ) -> None:
+        self.distinct = distinct
         self.parent = list(range(n))
         # Per group: (forenames, surnames) seen.
         self.names: dict[int, tuple[set[str], set[str]]] | None = (
@@ -115,11 +117,14 @@ class _Groups:
         shared = False
         for key in ia.keys() & ib.keys():
             if ia[key].isdisjoint(ib[key]):
-                return True
-            shared = True
+                if key in self.distinct:
+                    return True
+            else:
+                shared = True
         if shared:
-            # One PNC ID (or CRO number) on both sides: an alias or a mistyped date of birth
-            # is the same person's, so names and dates do not veto.
+            # One identifier value on both sides (a PNC ID, a National Insurance number): an
+            # alias or a mistyped date of birth is the same person's, so names and dates do
+            # not veto.
             return self._split_between(ra, rb)
         if self.dobs is not None:
             da, db = _specific(self.dobs[ra]), _specific(self.dobs[rb])
@@ -173,12 +178,14 @@ def cluster(
     constraints: Constraints,
     dates_must_agree: bool = False,
     names_must_agree: bool = False,
+    shared_identifiers: Iterable[str] = (),
 ) -> tuple[list[list[str]], dict[str, int]]:
     """Clusters of record ids (each sorted, the list sorted by first member) and counts of
     what the constraints did."""
     rid = records["record_id"].to_pylist()
     index = {r: i for i, r in enumerate(rid)}
-    keys = list(distinct_identifiers)
+    distinct = frozenset(distinct_identifiers)
+    keys = sorted(distinct | set(shared_identifiers))
     cols = {k: records[k].to_pylist() for k in keys}
     ids = [{k: cols[k][i] for k in keys if cols[k][i]} for i in range(len(rid))]
     names: list[tuple[set[str], set[str]]] | None = None
@@ -191,7 +198,8 @@ def cluster(
             if f and k:
                 name_keys[f] = frozenset(k)
     g = _Groups(
-        len(rid), ids, records["dob"].to_pylist() if dates_must_agree else None, names, name_keys
+        len(rid), ids, records["dob"].to_pylist() if dates_must_agree else None, names, name_keys,
+        distinct,
     )
     stats = Counter[str]()
     for a, b in constraints.cannot:

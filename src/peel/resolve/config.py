@@ -52,7 +52,8 @@ class Comparison(_Strict):
     tf: bool = False
 
     def columns(self) -> list[str]:
-        return [c for c in (self.column, self.other, self.variants) if c]
+        others = self.other.split(",") if self.other else []
+        return [c for c in (self.column, *others, self.variants) if c]
 
 
 class ResolveConfig(_Strict):
@@ -65,6 +66,7 @@ class ResolveConfig(_Strict):
     deterministic_rules: list[list[str]]
     deterministic_recall: float = Field(gt=0, le=1)
     distinct_identifiers: list[str]
+    shared_identifiers: list[str]
     same_reference_is_same_person: bool
     dates_of_birth_must_agree: bool
     forenames_must_agree: bool
@@ -83,7 +85,7 @@ class ResolveConfig(_Strict):
                     policy, registry, use="record_linkage", entity="Person",
                     fields=SOURCE_FIELDS[c],
                 )
-        for c in self.distinct_identifiers:
+        for c in [*self.distinct_identifiers, *self.shared_identifiers]:
             if c not in SOURCE_FIELDS:
                 raise PeelError(f"resolve settings: distinct_identifiers names unknown {c!r}")
 

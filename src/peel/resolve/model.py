@@ -127,14 +127,23 @@ def _date_of_birth(c: Comparison) -> ComparisonCreator:
             f" AND substr({l_}, 9, 2) = substr({r_}, 6, 2)",
             label_for_charts="day and month swapped",
         ),
-        cll.DamerauLevenshteinLevel(d, 1),
-        cll.CustomLevel(
+    ]
+    near = [
+        (f"damerau_levenshtein({l_}, {r_}) <= 1", "one character different"),
+        (
             f"substr({l_}, 1, 4) = substr({r_}, 1, 4) AND "
             f"(substr({l_}, 6, 5) = '01-01' OR substr({r_}, 6, 5) = '01-01')",
-            label_for_charts="same year, one an estimated 1 January",
+            "same year, one an estimated 1 January",
         ),
-        cll.ElseLevel(),
     ]
+    if c.other:
+        # A nearly equal date means more at the same address: two people of one name born
+        # a digit apart are common in a city, a typing error at one address is not.
+        home = " OR ".join(f'"{o}_l" = "{o}_r"' for o in c.other.split(","))
+        for cond, label in near:
+            levels.append(cll.CustomLevel(f"({cond}) AND ({home})", f"{label}, same address"))
+    levels += [cll.CustomLevel(cond, label) for cond, label in near]
+    levels.append(cll.ElseLevel())
     return cl.CustomComparison(levels, output_column_name=d)
 
 
@@ -143,13 +152,10 @@ def _comparison(c: Comparison) -> ComparisonCreator:
         return _name(c)
     if c.kind == "residence":
         return _residence(c)
-    comp: ComparisonCreator
     if c.kind == "date_of_birth":
-        comp = cl.DateOfBirthComparison(
-            c.column, input_is_string=True, datetime_format="%Y-%m-%d",
-            invalid_dates_as_null=False,
-        )
-    elif c.kind == "postcode":
+        return _date_of_birth(c)
+    comp: ComparisonCreator
+    if c.kind == "postcode":
         comp = cl.PostcodeComparison(c.column)
     elif c.kind == "text":
         comp = cl.JaroWinklerAtThresholds(c.column, [0.95, 0.85])

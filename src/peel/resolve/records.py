@@ -60,12 +60,13 @@ def _select(registry: Registry, table: str, source_sql: str) -> str:
     def text(name: str) -> str:
         return f"NULLIF(trim(CAST({col(name)} AS VARCHAR)), '')"
 
-    where = ["(surname IS NOT NULL OR forenames IS NOT NULL OR pnc_id IS NOT NULL)"]
+    # A record must carry something that identifies a person.
+    identifying = ("surname", "forenames", "pnc_id", "cro_number", "ni_number", "other_id",
+                   "date_of_birth")
+    where = ["(" + " OR ".join(f'"{f}" IS NOT NULL' for f in identifying if spec.has_field(f))
+             + ")"]
     if spec.has_field("keeper_type"):
         where.append("(keeper_type IS NULL OR lower(keeper_type) = 'private')")
-    for needed in ("forenames", "pnc_id"):
-        if not spec.has_field(needed):
-            where = [w.replace(f"{needed} IS NOT NULL", "false") for w in where]
     forenames = _LETTERS.format(c=text("forenames"))
     surname = _LETTERS.format(c=text("surname"))
     dob_text = text("date_of_birth_text")

@@ -139,6 +139,7 @@ def resolve_people(
         constraints=constraints,
         dates_must_agree=cfg.dates_of_birth_must_agree,
         names_must_agree=cfg.forenames_must_agree,
+        shared_identifiers=cfg.shared_identifiers,
     )
     previous = current_run(settings)
     before: dict[str, str] = {}
