@@ -32,6 +32,7 @@ SOURCE_FIELDS = {
     "phone": ["phone"],
     "place_of_birth": ["place_of_birth"],
     "system_ref": ["person_ref"],
+    "self_defined_ethnicity": ["self_defined_ethnicity"],
 }
 
 

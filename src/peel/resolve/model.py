@@ -209,11 +209,16 @@ class PersonModel:
         self.db_api = DuckDBAPI(connection=self.con)
         # Copied into a DuckDB table: a registered Arrow table is scanned lazily and must
         # outlive every query Splink runs.
-        self.con.register("peel_records_arrow", records.select(list(MODEL_COLUMNS)))
+        self.comparisons, self.dropped = usable(config, records)
+        # Only what the model reads: special-category columns enter only when a comparison
+        # the policy allowed uses them.
+        self.columns = list(MODEL_COLUMNS) + sorted(
+            {c for comp in self.comparisons for c in comp.columns()} - set(MODEL_COLUMNS)
+        )
+        self.con.register("peel_records_arrow", records.select(self.columns))
         self.con.execute("CREATE TABLE peel_person_records AS SELECT * FROM peel_records_arrow")
         self.con.unregister("peel_records_arrow")
         self.sdf = self.db_api.register("peel_person_records")
-        self.comparisons, self.dropped = usable(config, records)
         settings: Any = (
             str(model_json) if model_json else settings_creator(config, self.comparisons)
         )
@@ -262,7 +267,7 @@ class PersonModel:
         from splink.internals.waterfall_chart import records_to_waterfall_data
 
         scored = self.linker.inference.score_pair(
-            {k: left.get(k) for k in MODEL_COLUMNS}, {k: right.get(k) for k in MODEL_COLUMNS}
+            {k: left.get(k) for k in self.columns}, {k: right.get(k) for k in self.columns}
         )
         rows = scored.as_record_list()
         data = records_to_waterfall_data(rows, self.linker._settings_obj, True)

@@ -107,7 +107,10 @@ def _select(registry: Registry, table: str, source_sql: str) -> str:
                  '([0-9][A-Z]{{2}})$', ' \\1')
                ELSE NULLIF(upper({text("postcode")}), '') END AS postcode,
           NULLIF(regexp_replace(regexp_replace({text("phone")}, '[^0-9+]', '', 'g'),
-            '^(\\+44|0044)', '0'), '') AS phone
+            '^(\\+44|0044)', '0'), '') AS phone,
+          -- Special-category (DPA 2018 s.35(8)): a comparison may use it only where the
+          -- policy lists Person.self_defined_ethnicity for record linkage.
+          {text("self_defined_ethnicity")} AS self_defined_ethnicity
         FROM {source_sql}
         WHERE {" AND ".join(where)}
     """
