@@ -53,7 +53,7 @@ def _sync(
 ) -> tuple[list[str], list[str], int]:
     """Write new and changed documents, delete vanished ones: (written, deleted, unchanged)."""
     col = table.c[key]
-    existing = dict(conn.execute(select(col, table.c.content_hash)).tuples().all())
+    existing = {r[0]: r[1] for r in conn.execute(select(col, table.c.content_hash))}
     hashes = {k: content_hash(d) for k, d in docs.items()}
     written = sorted(k for k, h in hashes.items() if existing.get(k) != h)
     deleted = sorted(k for k in existing if k not in hashes)
