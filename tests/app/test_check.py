@@ -238,3 +238,18 @@ def test_hostile_inputs_get_a_clear_answer(published: AppEnv, path: str, status:
         assert r.json()["candidates"] == [] and r.json()["complete"] is True
     else:
         assert "detail" in r.json()
+
+
+def test_vehicle_profile_reads_recent_sightings_live_within_the_tier(published: AppEnv) -> None:
+    env = published
+    r = env.client.get("/api/vehicles/SQ62 ZNZ", headers=env.headers("analyst"))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["anpr"]["sightings"] > 0  # published: a count and the last time only
+    reads = doc["recent_sightings"]["reads"]
+    assert 0 < len(reads) <= 50 and doc["recent_sightings"]["days"] == 90
+    # The data clock is 2024-12-01: nothing after it, nothing older than 90 days.
+    assert all("2024-09-02" <= x["read_at"][:10] <= "2024-12-01" for x in reads)
+    entry = _audits(env, "vehicle_profile")[-1]
+    assert "vehicle:SQ62ZNZ" in entry["object_ids"]
+    assert f"anpr_read:{reads[0]['row_id']}" in entry["object_ids"]

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, insert, select
 
+from peel import clock as data_clock
 from peel.errors import NotFound, PeelError
 from peel.governance.access import Caller, operation
 from peel.governance.policy import Policy
+from peel.lake import Lake
 from peel.resolve.output import require_run
+from peel.resolve.profiles import plain
 from peel.resolve.run import model_for
 from peel.serving import Store
 from peel.serving.tables import person_profiles, resolve_overrides, vehicle_profiles
@@ -96,12 +99,46 @@ def read_profile(
     return redact(doc, detail=may_see_detail(policy, caller))
 
 
+def recent_sightings(
+    lake: Lake, policy: Policy, key: str, *, limit: int = 50
+) -> list[dict[str, Any]]:
+    """ANPR reads of the plate within the policy's recent tier (by the data clock), newest
+    first, read live from the lake: only the day partitions of the tier are scanned."""
+    now = data_clock.now()
+    since = now - timedelta(days=policy.anpr.recent_days)
+    days = {
+        (since + timedelta(days=i)).date().isoformat() for i in range(policy.anpr.recent_days + 2)
+    }
+    engine = lake.engine()
+    try:
+        # The table name is Peel's own; the plate and times are bound parameters.
+        rows = engine.query(
+            "SELECT CAST(row_id AS VARCHAR) AS row_id, read_id, camera_id, read_at, confidence "
+            f"FROM {engine.table_sql('anpr_read', days)} "
+            "WHERE upper(regexp_replace(vrm, '\\s', '', 'g')) = $k "
+            "AND read_at >= $since AND read_at <= $now ORDER BY read_at DESC LIMIT $n",
+            {"k": key, "since": since, "now": now, "n": limit},
+        ).to_pylist()
+    finally:
+        engine.close()
+    return [{k: plain(v) for k, v in r.items()} for r in rows]
+
+
 def read_vehicle(
-    store: Store, policy: Policy, caller: Caller, vrm: str, *, clock: Clock = _wall
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    vrm: str,
+    *,
+    lake: Lake | None = None,
+    clock: Clock = _wall,
 ) -> dict[str, Any]:
+    """The published vehicle profile, with the recent ANPR sightings read live from the lake
+    when the caller's roles hold the ANPR permission (the policy's recent tier only)."""
     from peel.resolve.check import plate_ok
 
     key = plate_ok(vrm)
+    anpr = policy.anpr.permission in policy.permissions_of(caller.roles)
     with operation(
         store,
         policy,
@@ -117,7 +154,20 @@ def read_vehicle(
         ).first()
         if row is None:
             raise NotFound(f"no published vehicle profile for plate {key}")
-        doc: dict[str, Any] = row[0]
+        doc: dict[str, Any] = dict(row[0])
+        if anpr and lake is not None:
+            reads = recent_sightings(lake, policy, key)
+            doc["recent_sightings"] = {
+                "tier": "recent",
+                "days": policy.anpr.recent_days,
+                "reads": reads,
+            }
+            op.returned(f"anpr_read:{r['row_id']}" for r in reads)
+        else:
+            doc["recent_sightings"] = {
+                "withheld": f"needs the {policy.anpr.permission} permission",
+                "reads": [],
+            }
         op.returned([f"vehicle:{key}"])
     return doc
 
@@ -290,4 +340,13 @@ def merge(
     }
 
 
-__all__ = ["may_see_detail", "merge", "read_profile", "read_vehicle", "redact", "split", "why"]
+__all__ = [
+    "may_see_detail",
+    "merge",
+    "read_profile",
+    "read_vehicle",
+    "recent_sightings",
+    "redact",
+    "split",
+    "why",
+]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from peel.app.deps import Permit, StateDep
 from peel.governance.access import Caller
+from peel.lake import Lake
 from peel.resolve import served
 
 router = APIRouter(tags=["profiles"])
@@ -98,4 +99,12 @@ def get_vehicle(
     state: StateDep,
     caller: Annotated[Caller, Depends(Permit("vehicle.profile"))],
 ) -> dict[str, Any]:
-    return served.read_vehicle(state.store, state.policy, caller, vrm[:100], clock=state.clock)
+    """The published vehicle profile, and its ANPR reads within the recent tier (live)."""
+    return served.read_vehicle(
+        state.store,
+        state.policy,
+        caller,
+        vrm[:100],
+        lake=Lake(state.settings),
+        clock=state.clock,
+    )
