@@ -8,6 +8,7 @@ from typing import Any
 
 from helpers.appenv import AppEnv
 from helpers.appworld import audit_insert_fails, build_world, path_values, snapshot
+from helpers.resolved import ResolvedWorld
 from helpers.routes import app_routes
 
 AUDIT_DOWN = "the audit log could not be written"
@@ -26,9 +27,9 @@ def _call(env: AppEnv, method: str, path: str, spec: dict[str, Any]) -> Any:
 
 
 def test_every_personal_data_route_fails_closed_when_the_audit_cannot_be_written(
-    app_env: AppEnv,
+    app_env: AppEnv, resolved_world: ResolvedWorld
 ) -> None:
-    world = build_world(app_env)
+    world = build_world(app_env, resolved_world)
     policy = app_env.policy
     personal = [
         r

@@ -17,6 +17,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from helpers.appenv import CASE, AppEnv
+from helpers.published import copy_into, publish
+from helpers.resolved import ResolvedWorld
 from peel.governance.products import Explanation, NewProduct, write_products
 from peel.ingest.pipeline import ingest_file
 from peel.lake import Lake
@@ -34,6 +36,8 @@ class World:
     authorisation_id: int
     sample_id: str
     sample_seq: int
+    profile_id: str = "P-000000000000"
+    vrm: str = "AB12CDE"
     requests: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
@@ -45,8 +49,13 @@ def lake_rows(lake: Lake, table: str) -> list[dict[str, Any]]:
         engine.close()
 
 
-def build_world(env: AppEnv) -> World:
+def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
+    """`published`: copy this resolved city into the data dir and publish its profiles
+    first, so the profile and check routes have something to answer."""
     settings = env.store.settings
+    if published is not None:
+        copy_into(published, settings.data_dir)
+        publish(env.store)
     lake = Lake(settings)
     for source, name in (("cris", "cris.csv"), ("pnc-person", "pnc-person.csv")):
         ingest_file(lake, EXAMPLES / name, get_mapping(source), dataset="examples")
@@ -134,7 +143,49 @@ def build_world(env: AppEnv) -> World:
             "data": {"verdict": "unclear", "note": "?"},
         },
     }
+    if published is not None:
+        _profile_requests(env, world)
     return world
+
+
+def _profile_requests(env: AppEnv, world: World) -> None:
+    """Working requests for the profile and check routes, on the published city."""
+    with env.store.connect() as conn:
+        doc = conn.execute(
+            select(tables.person_profiles.c.document)
+            .where(tables.person_profiles.c.record_count >= 3)
+            .order_by(tables.person_profiles.c.profile_id)
+            .limit(1)
+        ).scalar_one()
+        other = conn.execute(
+            select(tables.person_profiles.c.profile_id)
+            .where(tables.person_profiles.c.profile_id != doc["profile_id"])
+            .order_by(tables.person_profiles.c.profile_id)
+            .limit(1)
+        ).scalar_one()
+        world.vrm = conn.execute(
+            select(tables.vehicle_profiles.c.vrm).order_by(tables.vehicle_profiles.c.vrm).limit(1)
+        ).scalar_one()
+    world.profile_id = doc["profile_id"]
+    a, b = doc["records"][:2]
+    world.requests |= {
+        ("GET", "/api/profiles/{profile_id}"): {"role": "analyst"},
+        ("GET", "/api/profiles/{profile_id}/why"): {"role": "analyst", "params": {"a": a, "b": b}},
+        ("POST", "/api/profiles/{profile_id}/split"): {
+            "role": "analyst",
+            "json": {"records": [a], "reason": "different people"},
+        },
+        ("POST", "/api/profiles/merge"): {
+            "role": "analyst",
+            "json": {"profile_ids": [doc["profile_id"], other], "reason": "one person"},
+        },
+        ("GET", "/api/vehicles/{vrm}"): {"role": "analyst"},
+        ("GET", "/api/check/vehicle/{vrm}"): {"role": "patrol_officer"},
+        ("GET", "/api/check/person"): {
+            "role": "patrol_officer",
+            "params": {"surname": doc["identities"][0]["surname"] or "X"},
+        },
+    }
 
 
 def path_values(world: World) -> dict[str, str]:
@@ -144,6 +195,8 @@ def path_values(world: World) -> dict[str, str]:
         "row_id": world.crime_row,
         "seq": str(world.sample_seq),
         "sample_id": world.sample_id,
+        "profile_id": world.profile_id,
+        "vrm": world.vrm,
     }
 
 

@@ -22,6 +22,8 @@ SAMPLE_PATH_VALUES = {
     "reference": "OP-TEST-1",
     "seq": "1",
     "sample_id": "no-such-sample",
+    "profile_id": "P-000000000000",
+    "vrm": "AB12CDE",
 }
 
 

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from peel import __version__
 from peel.app import pages, pages_audit, pages_products
-from peel.app.api import anpr, auth, cases, policy, products, records, users
+from peel.app.api import anpr, auth, cases, check, policy, products, profiles, records, users
 from peel.app.api import audit as audit_api
 from peel.app.api.common import PageTooLarge
 from peel.app.deps import CsrfFailed, NotAuthenticated, Public, StateDep
@@ -36,6 +36,7 @@ from peel.errors import (
     PolicyRefusal,
 )
 from peel.governance import checkpoint
+from peel.resolve.check import NotPublished
 from peel.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ def create_app(
         products.router,
         records.router,
         anpr.router,
+        profiles.router,
+        check.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)
@@ -162,6 +165,7 @@ def _error_handlers(app: FastAPI) -> None:
         AccessDenied: 403,
         PolicyRefusal: 403,
         NotFound: 404,
+        NotPublished: 503,
         PageTooLarge: 422,
         PeelError: 400,
     }

@@ -7,6 +7,7 @@ import typer
 from peel import __version__
 from peel.cli import audit, demo, lake, policy, quarantine, resolve, users
 from peel.cli.ingest import ingest
+from peel.cli.publish import publish
 from peel.cli.serve import serve
 from peel.cli.synth import synth
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.command("ingest")(ingest)
 app.add_typer(lake.app, name="lake")
 app.add_typer(resolve.app, name="resolve")
+app.command("publish")(publish)
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")

@@ -266,6 +266,65 @@ resolve_overrides = Table(
     Column("withdrawn_at", UTCDateTime),
 )
 
+# Published profiles (issue 5): `peel publish` writes a document per person profile and per
+# vehicle (plate), with a content hash so a rerun writes only what changed. Search keys are
+# computed at publish time into ordinary indexed columns, so SQLite and PostgreSQL return the
+# same candidates for a check.
+person_profiles = Table(
+    "person_profiles",
+    metadata,
+    Column("profile_id", String(64), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("document", JSONText, nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+)
+
+person_search_keys = Table(
+    "person_search_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("profile_id", String(64), nullable=False, index=True),
+    Column("surname", String(100)),
+    Column("forename", String(100)),
+    Column("surname_metaphone", String(32)),
+    Column("surname_soundex", String(8)),
+    Column("forename_metaphone", String(32)),
+    # YYYY-MM-DD as recorded, the same with day and month swapped (when both could be a
+    # month), and the year.
+    Column("dob", String(10)),
+    Column("dob_swapped", String(10)),
+    Column("birth_year", Integer),
+    Index("ix_person_search_keys_surname", "surname"),
+    Index("ix_person_search_keys_surname_metaphone", "surname_metaphone"),
+    Index("ix_person_search_keys_surname_soundex", "surname_soundex"),
+    Index("ix_person_search_keys_dob", "dob"),
+    Index("ix_person_search_keys_dob_swapped", "dob_swapped"),
+)
+
+vehicle_profiles = Table(
+    "vehicle_profiles",
+    metadata,
+    # The plate upper case without spaces: vehicles join by exact plate only.
+    Column("vrm", String(16), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("document", JSONText, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+)
+
+# One row per publish: which resolution run, when, and what it changed. A check says "not
+# published yet" while this is empty.
+publish_runs = Table(
+    "publish_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("datasets", JSONText, nullable=False),
+    Column("counts", JSONText, nullable=False),
+)
+
 AUDIT_COLUMNS = tuple(c.name for c in audit_log.columns)
 
 __all__ = [
@@ -279,12 +338,16 @@ __all__ = [
     "decisions",
     "explanations",
     "metadata",
+    "person_profiles",
+    "person_search_keys",
     "policies",
     "products",
+    "publish_runs",
     "resolve_overrides",
     "role_requests",
     "sessions",
     "teams",
     "user_roles",
     "users",
+    "vehicle_profiles",
 ]

@@ -1,0 +1,443 @@
+"""Roadside checks of a person and a vehicle, from the published profiles: safety first.
+
+Each answer lists officer-safety warnings, active warrants and stolen or wanted entries
+first, then how sure the identification is, then key facts, each with its source record and
+as-of day. It says whether the search was complete and what it searched. Before any publish
+the check raises NotPublished (HTTP 503): an empty answer must never read as "no warnings".
+
+Plates match exactly (upper case, spaces removed); plates that differ by the usual misreads
+(O/0, I/1, S/5, B/8, Z/2) and are valid UK formats are listed apart as `possible_misread`.
+Names match through the publish-time keys (see peel.resolve.search); when several profiles
+are plausible, every one is listed with what differs and its score.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from peel import clock as data_clock
+from peel.errors import PeelError
+from peel.governance.access import Caller, operation
+from peel.governance.policy import Policy
+from peel.resolve.search import MAX_KEY_ROWS, PLAUSIBLE, Keys, first_forename, norm_name, score
+from peel.serving import Store
+from peel.serving.tables import (
+    person_profiles,
+    person_search_keys,
+    publish_runs,
+    vehicle_profiles,
+)
+
+MISREADS = {
+    "O": "0",
+    "0": "O",
+    "I": "1",
+    "1": "I",
+    "S": "5",
+    "5": "S",
+    "B": "8",
+    "8": "B",
+    "Z": "2",
+    "2": "Z",
+}
+UK_PLATE = re.compile(
+    r"^(?:[A-Z]{2}[0-9]{2}[A-Z]{3}"  # current (2001-): AB12CDE
+    r"|[A-Z][0-9]{1,3}[A-Z]{3}"  # prefix (1983-2001): A123BCD
+    r"|[A-Z]{3}[0-9]{1,3}[A-Z]"  # suffix (1963-1983): ABC123D
+    r"|[0-9]{1,4}[A-Z]{1,3}|[A-Z]{1,3}[0-9]{1,4})$"  # dateless
+)
+MAX_CANDIDATES = 10
+SAFETY_VOI = (
+    "stolen-vehicle",
+    "stolen-plates",
+    "cloned-plates",
+    "wanted-person",
+    "firearms-interest",
+    "missing-person",
+)
+NAME_TEXT = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+Clock = Callable[[], datetime]
+
+
+class NotPublished(PeelError):
+    """No profiles have been published yet: a check cannot say anything."""
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC)
+
+
+def plate_ok(vrm: str) -> str:
+    key = re.sub(r"\s+", "", vrm).upper()
+    if not re.fullmatch(r"[A-Z0-9]{1,8}", key):
+        raise PeelError("vrm: a registration mark is 1 to 8 letters and digits")
+    return key
+
+
+def misread_variants(key: str) -> list[str]:
+    """Other plates this one could be misread from, in valid UK formats."""
+    choices = [(c, MISREADS[c]) if c in MISREADS else (c,) for c in key]
+    out = {"".join(p) for p in itertools.product(*choices)} - {key}
+    return sorted(v for v in out if UK_PLATE.match(v))
+
+
+def latest_publish(conn: Connection) -> dict[str, Any]:
+    row = (
+        conn.execute(select(publish_runs).order_by(publish_runs.c.id.desc()).limit(1))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotPublished(
+            "no profiles have been published yet (run `peel publish`): this check searched "
+            "nothing and says nothing about warnings"
+        )
+    return {
+        "run_id": row["run_id"],
+        "published_at": row["published_at"].isoformat(),
+        "datasets": row["datasets"],
+    }
+
+
+def _current(d: dict[str, Any], today: date) -> bool:
+    end = d.get("end_date") or d.get("expiry_date")
+    return end is None or date.fromisoformat(end[:10]) >= today
+
+
+def vehicle_summary(doc: dict[str, Any], today: date) -> dict[str, Any]:
+    voi = doc.get("vehicle_of_interest", [])
+    active = sorted(
+        (v for v in voi if _current(v, today)),
+        key=lambda v: (v["reason"] not in SAFETY_VOI, v["voi_ref"]),
+    )
+    keepers = [k for k in doc.get("keepers", []) if _current(k, today)]
+    register = doc.get("register", [])
+    facts: list[dict[str, Any]] = [
+        {
+            "fact": "register",
+            "make": r["make"],
+            "model": r["model"],
+            "colour": r["colour"],
+            "record": r["record"],
+            "as_of": r["as_of"],
+        }
+        for r in register
+    ]
+    facts += [
+        {
+            "fact": "expired hotlist entry",
+            "reason": v["reason"],
+            "expiry_date": v["expiry_date"],
+            "record": v["record"],
+            "as_of": v["as_of"],
+        }
+        for v in voi
+        if not _current(v, today)
+    ]
+    facts += [
+        {
+            "fact": "linked crime",
+            "crime_ref": c["crime_ref"],
+            "crime_type": c["crime_type"],
+            "record": c["record"],
+            "as_of": c["as_of"],
+        }
+        for c in doc.get("linked_crimes", [])
+    ]
+    return {
+        "vrm": doc["vrm"],
+        "warnings": [
+            {
+                "reason": v["reason"],
+                "required_action": v["required_action"],
+                "source": v["source"],
+                "expiry_date": v["expiry_date"],
+                "record": v["record"],
+                "as_of": v["as_of"],
+            }
+            for v in active
+        ],
+        "keeper": [
+            {
+                "keeper": k["keeper"],
+                "profile_id": k["profile_id"],
+                "since": k["start_date"],
+                "record": k["record"],
+                "as_of": k["as_of"],
+            }
+            for k in keepers
+        ],
+        "facts": facts,
+        "anpr": doc.get("anpr"),
+    }
+
+
+def vehicle_check(
+    store: Store, policy: Policy, caller: Caller, vrm: str, *, clock: Clock = _wall
+) -> dict[str, Any]:
+    key = plate_ok(vrm)
+    variants = misread_variants(key)
+    today = data_clock.now().date()
+    with operation(
+        store,
+        policy,
+        caller,
+        permission="vehicle.check",
+        operation="consultation",
+        object_type="vehicle_check",
+        query={"vrm": key},
+        clock=clock,
+    ) as op:
+        published = latest_publish(op.conn)
+        rows = op.conn.execute(
+            select(vehicle_profiles.c.vrm, vehicle_profiles.c.document).where(
+                vehicle_profiles.c.vrm.in_([key, *variants])
+            )
+        ).all()
+        docs: dict[str, Any] = {r[0]: r[1] for r in rows}
+        op.returned(f"vehicle:{v}" for v in sorted(docs))
+    exact = docs.get(key)
+    misread = [vehicle_summary(docs[v], today) for v in variants if v in docs]
+    return {
+        "status": "ok",
+        "complete": True,
+        "searched": {
+            **published,
+            "parts": [
+                "published vehicle profiles: register, keepers, hotlists, intelligence, ANPR "
+                "counts",
+                f"{len(variants)} misread variants in UK plate formats",
+            ],
+        },
+        "vrm": key,
+        "found": exact is not None,
+        "exact": vehicle_summary(exact, today) if exact else None,
+        "possible_misread": misread,
+        "message": ("plate found" if exact else "no published vehicle profile has this exact plate")
+        + (f"; {len(misread)} similar plate(s) listed apart" if misread else ""),
+    }
+
+
+def _person_summary(doc: dict[str, Any], today: date) -> dict[str, Any]:
+    markers = [
+        {
+            "code": m["marker_code"],
+            "label": m["label"],
+            "safety_advice": m["safety_advice"],
+            "marker_date": m["marker_date"],
+            "source": m["marker_source"],
+            "record": m["record"],
+            "as_of": m["as_of"],
+        }
+        for m in doc.get("warning_markers", [])
+    ]
+    warrants = [
+        {
+            "warrant_ref": w["warrant_ref"],
+            "warrant_type": w["warrant_type"],
+            "issued_date": w["issued_date"],
+            "court_name": w["court_name"],
+            "record": w["record"],
+            "as_of": w["as_of"],
+        }
+        for w in doc.get("warrants", [])
+        if w.get("active")
+    ]
+    names = sorted(
+        {
+            f"{i['forenames'] or ''} {i['surname'] or ''}".strip().upper()
+            for i in doc.get("identities", [])
+        }
+        - {""}
+    )
+    dobs = sorted({i["date_of_birth"] for i in doc.get("identities", []) if i["date_of_birth"]})
+    facts: list[dict[str, Any]] = []
+    for c in sorted(
+        doc.get("convictions", []), key=lambda c: c["conviction_date"] or "", reverse=True
+    )[:5]:
+        facts.append(
+            {
+                "fact": "conviction",
+                "date": c["conviction_date"],
+                "offence": c["offence_description"],
+                "disposal": c["disposal"],
+                "record": c["record"],
+                "as_of": c["as_of"],
+            }
+        )
+    for v in doc.get("vehicles", []):
+        if _current(v, today):
+            facts.append(
+                {
+                    "fact": "keeper of vehicle",
+                    "vrm": v["vrm"],
+                    "since": v["start_date"],
+                    "record": v["record"],
+                    "as_of": v["as_of"],
+                }
+            )
+    for a in doc.get("addresses", [])[-1:]:
+        facts.append(
+            {
+                "fact": "last address recorded",
+                "postcode": a["postcode"],
+                "record": a["record"],
+                "as_of": a["as_of"],
+            }
+        )
+    return {
+        "warnings": markers,
+        "warrants": warrants,
+        "identity": {
+            "names": names,
+            "dates_of_birth": dobs,
+            "records": len(doc.get("records", [])),
+        },
+        "facts": facts,
+    }
+
+
+def _candidate(
+    pid: str,
+    value: float,
+    differs: list[str],
+    doc: dict[str, Any],
+    today: date,
+    *,
+    several: bool,
+) -> dict[str, Any]:
+    """Safety first: warnings and warrants, then the identification, then facts."""
+    summary = _person_summary(doc, today)
+    return {
+        "profile_id": pid,
+        "warnings": summary["warnings"],
+        "warrants": summary["warrants"],
+        "identity": {
+            "confidence": _confidence(value, several),
+            "score": value,
+            "differs": differs,
+            **summary["identity"],
+        },
+        "facts": summary["facts"],
+    }
+
+
+def _confidence(value: float, several: bool) -> str:
+    if several:
+        return "ambiguous: several profiles are plausible"
+    if value >= 0.97:
+        return "high"
+    return "medium" if value >= 0.9 else "low"
+
+
+def person_check(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    *,
+    surname: str,
+    forename: str | None = None,
+    date_of_birth: date | None = None,
+    clock: Clock = _wall,
+) -> dict[str, Any]:
+    for field, value in (("surname", surname), ("forename", forename)):
+        if value is not None and not NAME_TEXT.match(value):
+            raise PeelError(f"{field}: 1 to 100 characters, no control characters")
+    q = Keys(
+        norm_name(surname),
+        first_forename(forename),
+        date_of_birth.isoformat() if date_of_birth else None,
+    )
+    if q.surname is None:
+        raise PeelError("surname: give at least one letter")
+    k = q.row()
+    today = data_clock.now().date()
+    conds = [
+        person_search_keys.c.surname == k["surname"],
+        person_search_keys.c.surname_metaphone == k["surname_metaphone"],
+        person_search_keys.c.surname_soundex == k["surname_soundex"],
+    ]
+    if k["dob"]:
+        conds += [
+            person_search_keys.c.dob.in_([d for d in (k["dob"], k["dob_swapped"]) if d]),
+            person_search_keys.c.dob_swapped == k["dob"],
+        ]
+    with operation(
+        store,
+        policy,
+        caller,
+        permission="person.check",
+        operation="consultation",
+        object_type="person_check",
+        query={"surname": surname, "forename": forename, "date_of_birth": k["dob"]},
+        clock=clock,
+    ) as op:
+        published = latest_publish(op.conn)
+        rows = (
+            op.conn.execute(
+                select(person_search_keys)
+                .where(or_(*conds))
+                .order_by(person_search_keys.c.id)
+                .limit(MAX_KEY_ROWS + 1)
+            )
+            .mappings()
+            .all()
+        )
+        complete = len(rows) <= MAX_KEY_ROWS
+        best: dict[str, tuple[float, list[str]]] = {}
+        for row in rows[:MAX_KEY_ROWS]:
+            s, differs = score(q, dict(row))
+            pid = row["profile_id"]
+            if pid not in best or s > best[pid][0]:
+                best[pid] = (s, differs)
+        plausible = sorted(
+            ((s, pid, d) for pid, (s, d) in best.items() if s >= PLAUSIBLE),
+            key=lambda t: (-t[0], t[1]),
+        )
+        shown = plausible[:MAX_CANDIDATES]
+        found = op.conn.execute(
+            select(person_profiles.c.profile_id, person_profiles.c.document).where(
+                person_profiles.c.profile_id.in_([p for _, p, _ in shown])
+            )
+        ).all()
+        docs: dict[str, Any] = {r[0]: r[1] for r in found}
+        op.returned(p for _, p, _ in shown)
+    several = len(plausible) > 1
+    candidates = [
+        _candidate(pid, s, d, docs[pid], today, several=several)
+        for s, pid, d in shown
+        if pid in docs
+    ]
+    if not complete:
+        message = "the name matched too many records: narrow the search (add a date of birth)"
+    elif not candidates:
+        message = "no published profile is plausible for these details"
+    elif several:
+        message = f"{len(plausible)} profiles are plausible: check each; none is chosen for you"
+    else:
+        message = "one plausible profile"
+    return {
+        "status": "ok",
+        "complete": complete and len(plausible) <= MAX_CANDIDATES,
+        "searched": {
+            **published,
+            "parts": [
+                "published person profiles: exact and phonetic surname keys, date of birth "
+                "exact, with day and month swapped, and year"
+            ],
+        },
+        "query": {"surname": q.surname, "forename": q.forename, "date_of_birth": q.dob},
+        "ambiguous": several,
+        "candidates": candidates,
+        "more_candidates": max(0, len(plausible) - len(shown)),
+        "message": message,
+    }
+
+
+__all__ = ["NotPublished", "misread_variants", "person_check", "plate_ok", "vehicle_check"]

@@ -1,0 +1,124 @@
+"""Search keys for the person check, computed at publish time, and the score of a candidate.
+
+Keys are plain indexed columns (normalised surname and forename, their phonetic codes from
+jellyfish, the date of birth as recorded, with day and month swapped, and its year), so
+SQLite and PostgreSQL return the same candidates. The score is computed in Python on the
+candidates the keys found, the same way whichever store served them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import jellyfish
+
+DOB = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# A candidate scoring below this is not plausible and is not listed.
+PLAUSIBLE = 0.78
+# How many key rows a lookup reads at most; more means the query is too broad.
+MAX_KEY_ROWS = 2000
+
+
+def norm_name(text: str | None) -> str | None:
+    """Upper-case letters only, accents removed (as resolution normalises names)."""
+    if not text:
+        return None
+    decomposed = unicodedata.normalize("NFKD", text)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+    out = re.sub(r"[^A-Z]", "", letters)
+    return out or None
+
+
+def first_forename(text: str | None) -> str | None:
+    if not text:
+        return None
+    parts = text.split()
+    return norm_name(parts[0]) if parts else None
+
+
+def swapped(dob: str | None) -> str | None:
+    """The date with day and month exchanged, when that is a different valid date."""
+    if not dob or not (m := DOB.match(dob)):
+        return None
+    y, mo, d = (int(g) for g in m.groups())
+    if d == mo or d > 12:
+        return None
+    try:
+        return date(y, d, mo).isoformat()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Keys:
+    surname: str | None
+    forename: str | None
+    dob: str | None
+
+    def row(self) -> dict[str, Any]:
+        dob = self.dob if self.dob and DOB.match(self.dob) else None
+        return {
+            "surname": self.surname,
+            "forename": self.forename,
+            "surname_metaphone": jellyfish.metaphone(self.surname)[:32] if self.surname else None,
+            "surname_soundex": jellyfish.soundex(self.surname) if self.surname else None,
+            "forename_metaphone": (
+                jellyfish.metaphone(self.forename)[:32] if self.forename else None
+            ),
+            "dob": dob,
+            "dob_swapped": swapped(dob),
+            "birth_year": int(dob[:4]) if dob else None,
+        }
+
+
+def _similar(a: str | None, b: str | None) -> float | None:
+    if not a or not b:
+        return None
+    return float(jellyfish.jaro_winkler_similarity(a, b))
+
+
+def score(query: Keys, key: dict[str, Any]) -> tuple[float, list[str]]:
+    """(score in 0..1, what differs in words) for one published identity."""
+    differs: list[str] = []
+    parts: list[tuple[float, float]] = []
+    sur = _similar(query.surname, key["surname"])
+    if sur is not None:
+        parts.append((0.45, sur))
+        if sur < 1:
+            phonetic = jellyfish.metaphone(query.surname or "") == key["surname_metaphone"]
+            differs.append(
+                f"surname spelled differently (similarity {sur:.2f}"
+                + (", sounds alike)" if phonetic else ")")
+            )
+    fore = _similar(query.forename, key["forename"])
+    if fore is not None:
+        parts.append((0.25, fore))
+        if fore < 1:
+            differs.append(f"forename spelled differently (similarity {fore:.2f})")
+    elif query.forename:
+        differs.append("no forename recorded")
+    if query.dob:
+        if key["dob"] is None:
+            parts.append((0.30, 0.5))
+            differs.append("no date of birth recorded")
+        elif key["dob"] == query.dob:
+            parts.append((0.30, 1.0))
+        elif key["dob_swapped"] == query.dob:
+            parts.append((0.30, 0.8))
+            differs.append("date of birth has day and month swapped")
+        elif key["birth_year"] == int(query.dob[:4]):
+            parts.append((0.30, 0.4))
+            differs.append("date of birth differs (same year)")
+        else:
+            parts.append((0.30, 0.0))
+            differs.append("date of birth differs")
+    total = sum(w for w, _ in parts)
+    value = sum(w * s for w, s in parts) / total if total else 0.0
+    return round(value, 3), differs
+
+
+__all__ = ["MAX_KEY_ROWS", "PLAUSIBLE", "Keys", "first_forename", "norm_name", "score", "swapped"]
