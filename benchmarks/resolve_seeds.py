@@ -23,8 +23,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PEEL = [str(Path(sys.executable).parent / "peel")]
-KEYS = ("records_scored", "profiles", "precision", "recall", "f1", "bcubed_precision",
-        "bcubed_recall", "false_merge_share", "misattributed_warnings")
+KEYS = (
+    "records_scored",
+    "profiles",
+    "precision",
+    "recall",
+    "f1",
+    "bcubed_precision",
+    "bcubed_recall",
+    "false_merge_share",
+    "misattributed_warnings",
+)
 
 
 def seeds(text: str) -> list[int]:
@@ -56,11 +65,28 @@ def main() -> None:
         city = args.out / f"city-{args.scale}-{args.profile}-{seed}"
         data = args.out / f"data-{args.scale}-{args.profile}-{seed}"
         shutil.rmtree(data, ignore_errors=True)
-        env = {**os.environ, "PEEL_DATA_DIR": str(data), "PEEL_ENV": "development",
-               "PEEL_FSYNC": "false"}
+        env = {
+            **os.environ,
+            "PEEL_DATA_DIR": str(data),
+            "PEEL_ENV": "development",
+            "PEEL_FSYNC": "false",
+        }
         if not (city / "manifest.json").exists():
-            run([*PEEL, "synth", "--scale", args.scale, "--profile", args.profile, "--seed",
-                 str(seed), "--out", str(city)], env)
+            run(
+                [
+                    *PEEL,
+                    "synth",
+                    "--scale",
+                    args.scale,
+                    "--profile",
+                    args.profile,
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    str(city),
+                ],
+                env,
+            )
         code = (
             "import sys; from pathlib import Path; from peel.lake import Lake; "
             "from peel.ingest.city import ingest_city; "
@@ -70,11 +96,16 @@ def main() -> None:
         t0 = time.perf_counter()
         summary = json.loads(run([*PEEL, "resolve", "run", "--json"], env))
         seconds = time.perf_counter() - t0
-        figures = json.loads(run([*PEEL, "resolve", "evaluate", "--json", "--truth",
-                                  str(city / "truth")], env))
-        row = {"seed": seed, "seconds": round(seconds, 1),
-               "peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
-               **{k: figures[k] for k in KEYS}, "candidate_pairs": summary["candidate_pairs"]}
+        figures = json.loads(
+            run([*PEEL, "resolve", "evaluate", "--json", "--truth", str(city / "truth")], env)
+        )
+        row = {
+            "seed": seed,
+            "seconds": round(seconds, 1),
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+            **{k: figures[k] for k in KEYS},
+            "candidate_pairs": summary["candidate_pairs"],
+        }
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
     if args.json:
@@ -85,9 +116,18 @@ def main() -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
-        print("| " + " | ".join(f"{r[k]:,}" if isinstance(r[k], int) else f"{r[k]:.4f}"
-                                if isinstance(r[k], float) and k != "seconds" else str(r[k])
-                                for k in head) + " |")
+        print(
+            "| "
+            + " | ".join(
+                f"{r[k]:,}"
+                if isinstance(r[k], int)
+                else f"{r[k]:.4f}"
+                if isinstance(r[k], float) and k != "seconds"
+                else str(r[k])
+                for k in head
+            )
+            + " |"
+        )
     for label, pick in (("mean", lambda v: sum(v) / len(v)), ("worst", None)):
         cells = [label, ""]
         for k in KEYS:

@@ -26,8 +26,12 @@ def pairs(edges: list[tuple[str, str, float]]) -> pa.Table:
 
 def run(recs: pa.Table, edges: pa.Table, **kw: object) -> list[list[str]]:
     opts: dict[str, object] = dict(
-        threshold=0.99, distinct_identifiers=["pnc_id", "cro_number"], same_reference=False,
-        constraints=Constraints(), dates_must_agree=True, names_must_agree=False,
+        threshold=0.99,
+        distinct_identifiers=["pnc_id", "cro_number"],
+        same_reference=False,
+        constraints=Constraints(),
+        dates_must_agree=True,
+        names_must_agree=False,
     )
     opts.update(kw)
     clusters, _ = cluster(recs, edges, **opts)  # type: ignore[arg-type]  # kwargs of one call
@@ -42,8 +46,11 @@ def test_strong_pairs_join_and_weak_ones_do_not() -> None:
 
 def test_two_pnc_ids_never_share_a_profile_even_through_a_chain() -> None:
     recs = records(
-        [{"record_id": "a", "pnc_id": "01/1A"}, {"record_id": "b"},
-         {"record_id": "c", "pnc_id": "02/2B"}]
+        [
+            {"record_id": "a", "pnc_id": "01/1A"},
+            {"record_id": "b"},
+            {"record_id": "c", "pnc_id": "02/2B"},
+        ]
     )
     # b is like both; the stronger link wins and the other is refused.
     got = run(recs, pairs([("a", "b", 30), ("b", "c", 25)]))
@@ -70,8 +77,11 @@ def test_dates_of_birth_compatible(a: str, b: str, same: bool) -> None:
 
 def test_an_estimated_date_does_not_let_a_group_take_any_date_of_its_year() -> None:
     recs = records(
-        [{"record_id": "a", "dob": "1990-07-14"}, {"record_id": "b", "dob": "1990-01-01"},
-         {"record_id": "c", "dob": "1990-06-10"}]
+        [
+            {"record_id": "a", "dob": "1990-07-14"},
+            {"record_id": "b", "dob": "1990-01-01"},
+            {"record_id": "c", "dob": "1990-06-10"},
+        ]
     )
     got = run(recs, pairs([("a", "b", 30), ("b", "c", 25)]))
     assert got == [["a", "b"], ["c"]]
@@ -92,17 +102,20 @@ def test_analyst_split_and_merge_are_obeyed() -> None:
 
 def test_same_reference_joins_when_configured() -> None:
     recs = records(
-        [{"record_id": "a", "person_system": "custody", "person_ref": "C1"},
-         {"record_id": "b", "person_system": "custody", "person_ref": "C1"},
-         {"record_id": "c", "person_system": "cris", "person_ref": "C1"}]
+        [
+            {"record_id": "a", "person_system": "custody", "person_ref": "C1"},
+            {"record_id": "b", "person_system": "custody", "person_ref": "C1"},
+            {"record_id": "c", "person_system": "cris", "person_ref": "C1"},
+        ]
     )
     assert run(recs, pairs([]), same_reference=True) == [["a", "b"], ["c"]]
     assert run(recs, pairs([]), same_reference=False) == [["a"], ["b"], ["c"]]
 
 
 def test_the_result_does_not_depend_on_pair_order() -> None:
-    recs = records([{"record_id": x, "pnc_id": p} for x, p in [("a", "1"), ("b", None),
-                                                                ("c", "2")]])
+    recs = records(
+        [{"record_id": x, "pnc_id": p} for x, p in [("a", "1"), ("b", None), ("c", "2")]]
+    )
     one = run(recs, pairs([("a", "b", 20), ("b", "c", 20)]))
     two = run(recs, pairs([("b", "c", 20), ("a", "b", 20)]))
     assert one == two

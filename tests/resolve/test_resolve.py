@@ -49,8 +49,15 @@ def test_cli_run_and_evaluate_json(
     )
     assert done.exit_code == 0, done.output
     figures = json.loads(done.stdout)
-    for key in ("precision", "recall", "f1", "bcubed_precision", "bcubed_recall",
-                "false_merge_share", "misattributed_warnings"):
+    for key in (
+        "precision",
+        "recall",
+        "f1",
+        "bcubed_precision",
+        "bcubed_recall",
+        "false_merge_share",
+        "misattributed_warnings",
+    ):
         assert key in figures
     assert figures["f1"] >= 0.97
     # The figures are written on the run's card.
@@ -82,7 +89,11 @@ def _override(world: ResolvedWorld, kind: str, a: str, b: str) -> None:
         with store.begin() as conn:
             conn.execute(
                 resolve_overrides.insert().values(
-                    kind=kind, record_a=a, record_b=b, reason="test", created_by="analyst",
+                    kind=kind,
+                    record_a=a,
+                    record_b=b,
+                    reason="test",
+                    created_by="analyst",
                     created_at=datetime.now(UTC),
                 )
             )
@@ -181,7 +192,8 @@ def test_evaluation_arithmetic_on_a_hand_made_run(tmp_path: Path) -> None:
 
     # Truth: a, b, c are person 1; d, e person 2. Run: {a, b} {c, d, e}, e is a warrant.
     run = _run_with(
-        tmp_path, {"s:a": "P1", "s:b": "P1", "s:c": "P2", "s:d": "P2", "s:e": "P2"},
+        tmp_path,
+        {"s:a": "P1", "s:b": "P1", "s:c": "P2", "s:d": "P2", "s:e": "P2"},
         {"s:e": "warrant"},
     )
     truth = tmp_path / "truth.csv"

@@ -23,8 +23,9 @@ from peel.errors import PeelError
 from peel.lake import Lake
 from peel.settings import get_settings
 
-app = typer.Typer(help="Person resolution: records from every source joined into profiles.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Person resolution: records from every source joined into profiles.", no_args_is_help=True
+)
 
 
 @app.command("run")
@@ -50,8 +51,13 @@ def run_cmd(
         cfg = load_config(config)
         with acting(as_, purpose) as who:
             out = resolve_people(
-                Lake(), who.store, who.policy, who.caller, datasets=dataset or None,
-                config=cfg, log_step=(lambda s: None) if quiet or as_json else err.print,
+                Lake(),
+                who.store,
+                who.policy,
+                who.caller,
+                datasets=dataset or None,
+                config=cfg,
+                log_step=(lambda s: None) if quiet or as_json else err.print,
             )
     if as_json:
         emit_json(out)
@@ -59,7 +65,7 @@ def run_cmd(
     err.print(
         f"run {out['run_id']}: {out['records']:,} records -> {out['profiles']:,} profiles "
         f"({out['profiles_with_several_records']:,} with several records); "
-        f"{out['links_refused'] if 'links_refused' in out else 0:,} links refused by "
+        f"{out.get('links_refused', 0):,} links refused by "
         f"identifier or split constraints; ids kept {out['profile_ids_kept']:,}, "
         f"new {out['profile_ids_new']:,}; {out['seconds']['total']:.1f}s"
     )
@@ -80,7 +86,8 @@ def default_truth() -> Path:
 @app.command("evaluate")
 def evaluate_cmd(
     truth: Path | None = typer.Option(
-        None, "--truth",
+        None,
+        "--truth",
         help="A city's truth/ folder, or a CSV of record_id,entity_id (default: the city "
         "recorded in the lake).",
     ),
@@ -100,9 +107,19 @@ def evaluate_cmd(
     t = Table(title=f"resolution run {figures['run_id']} against {figures['truth']}")
     t.add_column("figure")
     t.add_column("value", justify="right")
-    for key in ("records_scored", "entities", "profiles", "precision", "recall", "f1",
-                "bcubed_precision", "bcubed_recall", "false_merge_share",
-                "misattributed_warnings", "overrides"):
+    for key in (
+        "records_scored",
+        "entities",
+        "profiles",
+        "precision",
+        "recall",
+        "f1",
+        "bcubed_precision",
+        "bcubed_recall",
+        "false_merge_share",
+        "misattributed_warnings",
+        "overrides",
+    ):
         v = figures[key]
         t.add_row(key, f"{v:,}" if isinstance(v, int) else f"{v:.4f}")
     err.print(t)

@@ -5,8 +5,9 @@ threshold, which chains (A~B and B~C put A with C however different they are) an
 notion of "these two may never be one person". Peel joins pairs from the strongest down and
 refuses a join that would put two different values of a person identifier (PNC ID, CRO
 number: `distinct_identifiers`), dates of birth that cannot be one date mistyped
-(`dates_of_birth_must_agree`), forenames that cannot be one name (`forenames_must_agree`), or an analyst's "not the same person" (a split) into one
-profile. Must-links (one reference in one system; an analyst's merge) are applied first.
+(`dates_of_birth_must_agree`), forenames that cannot be one name (`forenames_must_agree`),
+or an analyst's "not the same person" (a split) into one profile. Must-links (one reference
+in one system; an analyst's merge) are applied first.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ def _one_character(a: str, b: str) -> bool:
         return False
     diff = [i for i in range(len(a)) if a[i] != b[i]]
     return len(diff) <= 1 or (
-        len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
         and a[diff[1]] == b[diff[0]]
     )
 
@@ -132,11 +135,15 @@ class _Groups:
                 return True
         if self.names is not None:
             (fa, sa), (fb, sb) = self.names[ra], self.names[rb]
-            if fa and fb and not any(
-                names_compatible(x, y, self.name_keys)
-                for xs, ys in ((fa, fb), (fa, sb), (sa, fb))  # same, or names swapped
-                for x in xs
-                for y in ys
+            if (
+                fa
+                and fb
+                and not any(
+                    names_compatible(x, y, self.name_keys)
+                    for xs, ys in ((fa, fb), (fa, sb), (sa, fb))  # same, or names swapped
+                    for x in xs
+                    for y in ys
+                )
             ):
                 return True
         return self._split_between(ra, rb)
@@ -198,7 +205,11 @@ def cluster(
             if f and k:
                 name_keys[f] = frozenset(k)
     g = _Groups(
-        len(rid), ids, records["dob"].to_pylist() if dates_must_agree else None, names, name_keys,
+        len(rid),
+        ids,
+        records["dob"].to_pylist() if dates_must_agree else None,
+        names,
+        name_keys,
         distinct,
     )
     stats = Counter[str]()
@@ -210,8 +221,9 @@ def cluster(
     if same_reference:
         first: dict[tuple[str, str], int] = {}
         for i, (system, ref) in enumerate(
-            zip(records["person_system"].to_pylist(), records["person_ref"].to_pylist(),
-                strict=True)
+            zip(
+                records["person_system"].to_pylist(), records["person_ref"].to_pylist(), strict=True
+            )
         ):
             if system and ref:
                 j = first.setdefault((system, ref), i)
@@ -231,13 +243,13 @@ def cluster(
     # order Splink returned the pairs in.
     order = sorted(keep.tolist(), key=lambda k: (-weight[k], left[k], right[k]))
     for k in order:
-        a, b = index[left[k]], index[right[k]]
-        if g.find(a) == g.find(b):
+        ia, ib = index[left[k]], index[right[k]]
+        if g.find(ia) == g.find(ib):
             continue
-        if g.conflict(a, b):
+        if g.conflict(ia, ib):
             stats["links_refused"] += 1
             continue
-        g.union(a, b)
+        g.union(ia, ib)
         stats["links_joined"] += 1
     clusters = sorted(sorted(rid[i] for i in members) for members in g.members.values())
     return clusters, dict(stats)
@@ -263,22 +275,23 @@ def assign_profile_ids(
     candidates.sort()
     chosen: dict[int, str] = {}
     used: set[str] = set()
-    for _, _, pid, n in candidates:
-        if n not in chosen and pid not in used:
-            chosen[n] = pid
-            used.add(pid)
+    for _, _, old, n in candidates:
+        if n not in chosen and old not in used:
+            chosen[n] = old
+            used.add(old)
     out: dict[str, str] = {}
     stats = Counter[str]()
     for n, members in enumerate(clusters):
-        pid = chosen.get(n)
-        if pid is None:
+        kept = chosen.get(n)
+        if kept is not None:
+            pid = kept
+            stats["kept"] += 1
+        else:
             pid = _new_id(members)
             while pid in used:
                 pid = _new_id([pid, *members])
             used.add(pid)
             stats["new"] += 1
-        else:
-            stats["kept"] += 1
         for m in members:
             out[m] = pid
     return out, dict(stats)

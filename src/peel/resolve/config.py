@@ -83,7 +83,10 @@ class ResolveConfig(_Strict):
                         f"column (choose from {', '.join(sorted(SOURCE_FIELDS))})"
                     )
                 check_special_category_use(
-                    policy, registry, use="record_linkage", entity="Person",
+                    policy,
+                    registry,
+                    use="record_linkage",
+                    entity="Person",
                     fields=SOURCE_FIELDS[c],
                 )
         for c in [*self.distinct_identifiers, *self.shared_identifiers]:
@@ -116,7 +119,9 @@ def load_config(path: Path | None = None) -> ResolveConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise PeelError(f"resolve settings {chosen or 'defaults'}: {where}: {first['msg']}") from exc
+        raise PeelError(
+            f"resolve settings {chosen or 'defaults'}: {where}: {first['msg']}"
+        ) from exc
 
 
 __all__ = ["Comparison", "ResolveConfig", "load_config"]

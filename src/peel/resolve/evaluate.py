@@ -42,7 +42,9 @@ def truth_labels(truth: Path) -> dict[str, str]:
         return {
             f"{s}:{r}": str(p)
             for s, r, p in zip(
-                t["source"].to_pylist(), t["record_ref"].to_pylist(), t["person_id"].to_pylist(),
+                t["source"].to_pylist(),
+                t["record_ref"].to_pylist(),
+                t["person_id"].to_pylist(),
                 strict=True,
             )
         }
@@ -70,10 +72,12 @@ def _pairs(n: int) -> int:
 def score(run: ResolveRun, labels: dict[str, str]) -> dict[str, Any]:
     clusters = run.clusters()
     records = run.records().select(["record_id", "lake_table"])
-    table_of = dict(zip(records["record_id"].to_pylist(), records["lake_table"].to_pylist(),
-                        strict=True))
-    profile_of = dict(zip(clusters["record_id"].to_pylist(), clusters["profile_id"].to_pylist(),
-                          strict=True))
+    table_of = dict(
+        zip(records["record_id"].to_pylist(), records["lake_table"].to_pylist(), strict=True)
+    )
+    profile_of = dict(
+        zip(clusters["record_id"].to_pylist(), clusters["profile_id"].to_pylist(), strict=True)
+    )
     if labels and not any(r in profile_of for r in labels):
         # A CSV may name records by their bare key: match on the part after "<source>:".
         by_key: dict[str, list[str]] = defaultdict(list)
@@ -146,8 +150,9 @@ def evaluate(run: ResolveRun, truth: Path) -> dict[str, Any]:
 def errors(run: ResolveRun, labels: dict[str, str], limit: int = 20) -> dict[str, Any]:
     """Ids of a few false merges and missed links, for tuning (no names)."""
     clusters = run.clusters()
-    profile_of = dict(zip(clusters["record_id"].to_pylist(), clusters["profile_id"].to_pylist(),
-                          strict=True))
+    profile_of = dict(
+        zip(clusters["record_id"].to_pylist(), clusters["profile_id"].to_pylist(), strict=True)
+    )
     by_entity: dict[str, set[str]] = defaultdict(set)
     by_profile: dict[str, set[str]] = defaultdict(set)
     for r, e in labels.items():

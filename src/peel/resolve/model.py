@@ -36,8 +36,8 @@ MODEL_COLUMNS = (
     "forename_keys",
 )
 
-for _name in ("splink", "splink.internals"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
+for _logger in ("splink", "splink.internals"):
+    logging.getLogger(_logger).setLevel(logging.ERROR)
 
 _populate = _em.populate_m_u_from_lookup
 M_FLOOR = 1e-3
@@ -58,7 +58,7 @@ def _populate_with_floor(
 
 
 # Splink's maximisation step looks the function up in its module at each call.
-_em.populate_m_u_from_lookup = _populate_with_floor
+setattr(_em, "populate_m_u_from_lookup", _populate_with_floor)  # noqa: B010
 
 
 def _name(c: Comparison) -> ComparisonCreator:
@@ -96,7 +96,8 @@ def _residence(c: Comparison) -> ComparisonCreator:
     assert pc
     levels: list[Any] = [
         cll.CustomLevel(
-            f'("{addr}_l" IS NULL OR "{addr}_r" IS NULL) AND ("{pc}_l" IS NULL OR "{pc}_r" IS NULL)',
+            f'("{addr}_l" IS NULL OR "{addr}_r" IS NULL) AND '
+            f'("{pc}_l" IS NULL OR "{pc}_r" IS NULL)',
             label_for_charts="address and postcode missing",
         ).configure(is_null_level=True),
         cll.And(cll.ExactMatchLevel(addr), cll.ExactMatchLevel(pc)),
@@ -105,7 +106,7 @@ def _residence(c: Comparison) -> ComparisonCreator:
         cll.ExactMatchLevel(pc),
         cll.CustomLevel(
             f'left("{pc}_l", length("{pc}_l") - 2) = left("{pc}_r", length("{pc}_r") - 2)',
-            label_for_charts=f"same postcode sector",
+            label_for_charts="same postcode sector",
         ),
         cll.ElseLevel(),
     ]
@@ -198,7 +199,12 @@ class PersonModel:
     """A Splink linker over one set of records, in its own DuckDB connection."""
 
     def __init__(
-        self, records: pa.Table, config: ResolveConfig, *, threads: int, memory_limit: str,
+        self,
+        records: pa.Table,
+        config: ResolveConfig,
+        *,
+        threads: int,
+        memory_limit: str,
         model_json: Path | None = None,
     ) -> None:
         self.config = config

@@ -61,10 +61,18 @@ def _select(registry: Registry, table: str, source_sql: str) -> str:
         return f"NULLIF(trim(CAST({col(name)} AS VARCHAR)), '')"
 
     # A record must carry something that identifies a person.
-    identifying = ("surname", "forenames", "pnc_id", "cro_number", "ni_number", "other_id",
-                   "date_of_birth")
-    where = ["(" + " OR ".join(f'"{f}" IS NOT NULL' for f in identifying if spec.has_field(f))
-             + ")"]
+    identifying = (
+        "surname",
+        "forenames",
+        "pnc_id",
+        "cro_number",
+        "ni_number",
+        "other_id",
+        "date_of_birth",
+    )
+    where = [
+        "(" + " OR ".join(f'"{f}" IS NOT NULL' for f in identifying if spec.has_field(f)) + ")"
+    ]
     if spec.has_field("keeper_type"):
         where.append("(keeper_type IS NULL OR lower(keeper_type) = 'private')")
     forenames = _LETTERS.format(c=text("forenames"))

@@ -41,8 +41,9 @@ def load_constraints(store: Store) -> Constraints:
     out = Constraints()
     with store.connect() as conn:
         rows = conn.execute(
-            select(resolve_overrides.c.kind, resolve_overrides.c.record_a,
-                   resolve_overrides.c.record_b)
+            select(
+                resolve_overrides.c.kind, resolve_overrides.c.record_a, resolve_overrides.c.record_b
+            )
             .where(resolve_overrides.c.withdrawn_at.is_(None))
             .order_by(resolve_overrides.c.id)
         ).all()
@@ -145,14 +146,13 @@ def resolve_people(
     before: dict[str, str] = {}
     if previous is not None:
         prev = previous.clusters()
-        before = dict(zip(prev["record_id"].to_pylist(), prev["profile_id"].to_pylist(),
-                          strict=True))
+        before = dict(
+            zip(prev["record_id"].to_pylist(), prev["profile_id"].to_pylist(), strict=True)
+        )
     ids, id_stats = assign_profile_ids(clusters, before)
     t_cluster = time.perf_counter() - t0
     rid = records["record_id"].to_pylist()
-    cluster_table = pa.table(
-        {"record_id": rid, "profile_id": [ids[r] for r in rid]}
-    )
+    cluster_table = pa.table({"record_id": rid, "profile_id": [ids[r] for r in rid]})
     profiles = len(clusters)
     multi = sum(1 for c in clusters if len(c) > 1)
     card: dict[str, Any] = {
@@ -165,8 +165,11 @@ def resolve_people(
         "settings": cfg.model_dump(),
         "comparisons_used": comparisons,
         "comparisons_dropped_no_data": dropped,
-        "training": {**training, "method": "expectation maximisation, no labels",
-                     "m_floor": M_FLOOR},
+        "training": {
+            **training,
+            "method": "expectation maximisation, no labels",
+            "m_floor": M_FLOOR,
+        },
         "counts": {
             "records": records.num_rows,
             "candidate_pairs": pairs.num_rows,
@@ -178,8 +181,11 @@ def resolve_people(
             "overrides_merge": len(constraints.must),
             "overrides_split": len(constraints.cannot),
         },
-        "seconds": {"train": round(t_train, 2), "predict": round(t_predict, 2),
-                    "cluster": round(t_cluster, 2)},
+        "seconds": {
+            "train": round(t_train, 2),
+            "predict": round(t_predict, 2),
+            "cluster": round(t_cluster, 2),
+        },
         "evaluation": None,
     }
     run = write_run(
@@ -192,7 +198,11 @@ def resolve_people(
     shutil.copy2(run.model_json, models / "model.json")
     shutil.copy2(run.path / "card.json", models / "card.json")
     with operation(
-        store, policy, caller, permission="resolve.run", operation="combination",
+        store,
+        policy,
+        caller,
+        permission="resolve.run",
+        operation="combination",
         object_type="person_resolution",
         query={"datasets": chosen, "records": records.num_rows, "profiles": profiles},
     ) as op:
@@ -201,8 +211,13 @@ def resolve_people(
     # between the two leaves the previous run current and the entry naming this one).
     publish_run(settings, run)
     card["seconds"]["total"] = round(time.perf_counter() - started, 2)
-    return {"run_id": run_id, "path": str(run.path), **card["counts"],
-            "seconds": card["seconds"], "datasets": chosen}
+    return {
+        "run_id": run_id,
+        "path": str(run.path),
+        **card["counts"],
+        "seconds": card["seconds"],
+        "datasets": chosen,
+    }
 
 
 def model_for(run: ResolveRun, records: pa.Table, settings: Any) -> PersonModel:
