@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -29,6 +30,42 @@ from peel.settings import get_settings
 
 DATASET = "demo"
 SEED = 2024
+
+
+def resolve_step(lake: Lake) -> None:
+    """4. person resolution (skipped when the run already covers the lake); 5. publish."""
+    from peel.resolve.evaluate import evaluate
+    from peel.resolve.output import require_run
+    from peel.resolve.publish import publish_profiles
+    from peel.resolve.run import is_current, resolve_people
+
+    t0 = time.perf_counter()
+    if is_current(lake):
+        err.print("4. person resolution already covers the lake; not run again")
+    else:
+        with acting("peel-resolve", "combination") as who:
+            out = resolve_people(lake, who.store, who.policy, who.caller)
+        figures = evaluate(require_run(lake.settings), _truth(lake))
+        err.print(
+            f"4. resolved {out['records']:,} person records into {out['profiles']:,} profiles "
+            f"(F1 {figures['f1']:.4f}, false-merge share {figures['false_merge_share']:.2%}, "
+            f"misattributed warnings {figures['misattributed_warnings']} against the city's "
+            f"truth) ({time.perf_counter() - t0:.1f}s)"
+        )
+    t0 = time.perf_counter()
+    with acting("peel-resolve", "combination") as who:
+        pub = publish_profiles(lake, who.store, who.policy, who.caller)
+    err.print(
+        f"5. published profiles: {pub['written']:,} written, {pub['unchanged']:,} unchanged, "
+        f"{pub['deleted']:,} deleted ({time.perf_counter() - t0:.1f}s)"
+    )
+
+
+def _truth(lake: Lake) -> Path:
+    recorded = json.loads(
+        (lake.lake_dir / "_cities" / f"{DATASET}.json").read_text(encoding="utf-8")
+    )
+    return Path(recorded["city"]) / "truth"
 
 
 def demo(
@@ -116,10 +153,11 @@ def demo(
             f"   quarantine: {info['quarantine']['open']} open rows (the planted bad rows; "
             "see `peel quarantine list`, `peel quarantine show BATCH`)"
         )
+        resolve_step(lake)
         t0 = time.perf_counter()
         _, logins, calls = governance_step(city)
         err.print(
-            f"4. demo accounts and case {CASE} ready; used the API {calls} times as them; "
+            f"6. demo accounts and case {CASE} ready; used the API {calls} times as them; "
             f"audit checkpoint signed ({time.perf_counter() - t0:.1f}s)"
         )
     print_logins(logins)

@@ -161,6 +161,10 @@ def resolve_people(
         "code_version": CODE_VERSION,
         "created_at": now.isoformat(),
         "datasets": chosen,
+        # The last committed lake batch this run saw: a caller can tell whether the lake
+        # changed since (peel demo skips an unchanged resolve).
+        "lake_seq": lake.catalog.next_seq() - 1,
+        "config_sha256": hashlib.sha256(cfg.model_dump_json().encode()).hexdigest(),
         "data_fingerprint": {"sha256": fingerprint(records), "records": records.num_rows},
         "settings": cfg.model_dump(),
         "comparisons_used": comparisons,
@@ -220,6 +224,18 @@ def resolve_people(
     }
 
 
+def is_current(lake: Lake, config: ResolveConfig | None = None) -> bool:
+    """Does the current run already cover every committed batch, with these settings?"""
+    run = current_run(lake.settings)
+    if run is None:
+        return False
+    card = run.card()
+    cfg = config or load_config()
+    return card.get("lake_seq") == lake.catalog.next_seq() - 1 and card.get(
+        "config_sha256"
+    ) == hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+
+
 def model_for(run: ResolveRun, records: pa.Table, settings: Any) -> PersonModel:
     """The run's trained model over `records` (for the waterfall of a pair)."""
     cfg = ResolveConfig.model_validate(run.card()["settings"])
@@ -228,4 +244,4 @@ def model_for(run: ResolveRun, records: pa.Table, settings: Any) -> PersonModel:
     )
 
 
-__all__ = ["CODE_VERSION", "load_constraints", "model_for", "pick_datasets", "resolve_people"]
+__all__ = ["CODE_VERSION", "is_current", "load_constraints", "model_for", "pick_datasets", "resolve_people"]
