@@ -175,6 +175,8 @@ def vehicle_summary(doc: dict[str, Any], today: date) -> dict[str, Any]:
         ],
         "facts": facts,
         "anpr": doc.get("anpr"),
+        # A possible clone: the plate may be on another vehicle; check it matches the register.
+        "plate_flags": doc.get("flags", {"possible_clone": None, "misreads_seen": []}),
     }
 
 

@@ -483,6 +483,29 @@ def _vehicles(engine: DuckDBEngine, profile_of_record: dict[str, str]) -> dict[s
     return docs
 
 
+def add_plate_flags(docs: dict[str, dict[str, Any]], run: ResolveRun) -> None:
+    """Resolution's plate flags (never merges): a possible clone (reads too far apart for
+    the time between) and the rarely read unregistered plates that look like misreads of this
+    one."""
+    for doc in docs.values():
+        doc.setdefault("flags", {"possible_clone": None, "misreads_seen": []})
+    if (run.path / "plate_clones.parquet").exists():
+        for row in run.table("plate_clones").to_pylist():
+            if row["plate"] in docs:
+                docs[row["plate"]]["flags"]["possible_clone"] = {
+                    "impossible_pairs": int(row["impossible_pairs"]),
+                    "fastest_kmh": round(float(row["fastest_kmh"])),
+                    "evidence": [f"anpr_read:{r}" for r in row["example_reads"]],
+                }
+    if (run.path / "plate_misreads.parquet").exists():
+        for row in run.table("plate_misreads").to_pylist():
+            for plate in row["misread_of"]:
+                if plate in docs:
+                    docs[plate]["flags"]["misreads_seen"].append(
+                        {"plate": row["plate"], "reads": int(row["reads"])}
+                    )
+
+
 def build_profiles(lake: Lake, run: ResolveRun, registry: Registry | None = None) -> Profiles:
     """Every person profile of `run` and every vehicle profile, as documents."""
     reg = registry or get_registry()
@@ -500,6 +523,7 @@ def build_profiles(lake: Lake, run: ResolveRun, registry: Registry | None = None
             )
         )
         vehicles = _vehicles(engine, profile_of_record)
+        add_plate_flags(vehicles, run)
     finally:
         engine.close()
     identities: dict[str, set[tuple[str | None, str | None, str | None]]] = defaultdict(set)

@@ -28,6 +28,7 @@ from peel.resolve.config import ResolveConfig, load_config
 from peel.resolve.model import M_FLOOR, PersonModel
 from peel.resolve.output import ResolveRun, current_run, publish_run, write_run
 from peel.resolve.records import load_person_records
+from peel.resolve.vehicles import clone_flags, misread_flags
 from peel.schema import get_registry
 from peel.serving import Store
 from peel.serving.tables import resolve_overrides
@@ -151,6 +152,15 @@ def resolve_people(
         )
     ids, id_stats = assign_profile_ids(clusters, before)
     t_cluster = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    engine = lake.engine()
+    try:
+        clones = clone_flags(engine)
+        misreads = misread_flags(engine)
+    finally:
+        engine.close()
+    t_vehicles = time.perf_counter() - t0
+    log_step(f"plates: {clones.num_rows:,} possible clones, {misreads.num_rows:,} likely misreads")
     rid = records["record_id"].to_pylist()
     cluster_table = pa.table({"record_id": rid, "profile_id": [ids[r] for r in rid]})
     profiles = len(clusters)
@@ -184,16 +194,27 @@ def resolve_people(
             "profile_ids_new": id_stats.get("new", 0),
             "overrides_merge": len(constraints.must),
             "overrides_split": len(constraints.cannot),
+            "plates_possible_clone": clones.num_rows,
+            "plates_likely_misread": misreads.num_rows,
         },
         "seconds": {
             "train": round(t_train, 2),
             "predict": round(t_predict, 2),
             "cluster": round(t_cluster, 2),
+            "vehicles": round(t_vehicles, 2),
         },
         "evaluation": None,
     }
     run = write_run(
-        settings, run_id, {"records": records, "clusters": cluster_table, "pairs": pairs}
+        settings,
+        run_id,
+        {
+            "records": records,
+            "clusters": cluster_table,
+            "pairs": pairs,
+            "plate_clones": clones,
+            "plate_misreads": misreads,
+        },
     )
     shutil.move(str(tmp_model), run.model_json)
     run.write_card(card)
@@ -231,9 +252,10 @@ def is_current(lake: Lake, config: ResolveConfig | None = None) -> bool:
         return False
     card = run.card()
     cfg = config or load_config()
-    return card.get("lake_seq") == lake.catalog.next_seq() - 1 and card.get(
-        "config_sha256"
-    ) == hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+    return (
+        card.get("lake_seq") == lake.catalog.next_seq() - 1
+        and card.get("config_sha256") == hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()
+    )
 
 
 def model_for(run: ResolveRun, records: pa.Table, settings: Any) -> PersonModel:
@@ -244,4 +266,11 @@ def model_for(run: ResolveRun, records: pa.Table, settings: Any) -> PersonModel:
     )
 
 
-__all__ = ["CODE_VERSION", "is_current", "load_constraints", "model_for", "pick_datasets", "resolve_people"]
+__all__ = [
+    "CODE_VERSION",
+    "is_current",
+    "load_constraints",
+    "model_for",
+    "pick_datasets",
+    "resolve_people",
+]
