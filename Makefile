@@ -45,7 +45,8 @@ bench: install
 	$(BIN)/python benchmarks/ingest.py
 
 eval: install
-	@echo "No analysis with an evaluation exists yet (issues 3 onward add them)."
+	$(BIN)/python benchmarks/resolve_seeds.py --scale demo --seeds 101-105
+	$(BIN)/python benchmarks/resolve_seeds.py --scale demo --profile hard --seeds 101-105
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
