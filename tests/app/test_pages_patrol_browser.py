@@ -238,6 +238,7 @@ def test_every_failure_of_a_check_is_shown_plainly(
         body = _search(tab, "Khan", "f09-partial")
     _failure(body, "PARTIAL SEARCH: not everything was searched")
     assert "add a date of birth" in body
+    expect(page.locator(".block.safety")).to_have_class("block safety incomplete")
 
     # No match, for a person and for a plate.
     body = _search(tab, "Quillfeather, Zebedee, 01/01/1901", "f10-no-match-person")
