@@ -180,6 +180,8 @@ def _profile_requests(env: AppEnv, world: World) -> None:
             "json": {"profile_ids": [doc["profile_id"], other], "reason": "one person"},
         },
         ("GET", "/api/vehicles/{vrm}"): {"role": "analyst"},
+        ("GET", "/profiles/{profile_id}"): {"role": "analyst"},
+        ("GET", "/vehicles/{vrm}"): {"role": "analyst"},
         ("GET", "/api/check/vehicle/{vrm}"): {"role": "patrol_officer"},
         ("GET", "/api/check/person"): {
             "role": "patrol_officer",

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from peel import __version__
-from peel.app import pages, pages_audit, pages_products
+from peel.app import pages, pages_audit, pages_patrol, pages_products, pages_profiles
 from peel.app.api import anpr, auth, cases, check, policy, products, profiles, records, users
 from peel.app.api import audit as audit_api
 from peel.app.api.common import PageTooLarge
@@ -96,6 +96,8 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(pages_products.router)
     app.include_router(pages_audit.router)
+    app.include_router(pages_patrol.router)
+    app.include_router(pages_profiles.router)
     _meta_routes(app)
     _error_handlers(app)
     _checkpoints(app)

@@ -23,6 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 NAV = (
     ("/", "Home", None),
+    ("/patrol", "Patrol check", "person.check"),
     ("/products", "Products", "products.read"),
     ("/audit", "Audit", "audit.read"),
     ("/policy", "Policy", "policy.read"),
