@@ -166,6 +166,8 @@ def demo(
     err.print(f"   {base}/login          sign in; then set the purpose of your task")
     err.print(f"   {base}/audit          the audit log (oversight, dpo): verify, sample, review")
     err.print(f"   {base}/policy         the code of ethics and its history (everyone)")
+    err.print(f"   {base}/patrol         the roadside check on a phone (patrol): plate or name")
+    err.print(f"   {base}/profiles/ID    a person's profile and why its records are one person")
     err.print(f"   {base}/products       products and their explanations")
     err.print(f"   {base}/docs           the JSON API (OpenAPI)")
     err.print(
