@@ -44,7 +44,7 @@ def resolve_step(lake: Lake) -> None:
         err.print("4. person resolution already covers the lake; not run again")
     else:
         with acting("peel-resolve", "combination") as who:
-            out = resolve_people(lake, who.store, who.policy, who.caller)
+            out = resolve_people(lake, who.store, who.policy, who.caller, datasets=[DATASET])
         figures = evaluate(require_run(lake.settings), _truth(lake))
         err.print(
             f"4. resolved {out['records']:,} person records into {out['profiles']:,} profiles "
