@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from helpers.env import ROOT, SHARED_DATA, require
 
 
@@ -20,6 +22,8 @@ def readme_commands() -> list[str]:
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(400)  # the README builds, resolves and publishes a tiny city: ~100 s
 def test_readme_commands_run(tmp_path: Path) -> None:
     require(SHARED_DATA.is_dir(), f"shared data folder {SHARED_DATA}")
     require((ROOT / ".venv" / "bin" / "peel").exists(), "the project's .venv (make install)")
