@@ -3,37 +3,19 @@ PostgreSQL: safety first, every read audited, nothing withheld data leaks, clear
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from helpers.appenv import AppEnv
-from helpers.published import copy_into, publish
-from helpers.resolved import ResolvedWorld
 from peel.resolve.check import misread_variants
 from peel.serving.tables import audit_log, resolve_overrides
-from peel.settings import get_settings
 
 # Synthetic people of the tiny city (seed 3).
 WANTED = {"surname": "Fasasi", "forename": "Lere", "date_of_birth": "1995-05-04"}
 NAMESAKES = {"surname": "Khan", "forename": "Amina"}
 STOLEN = "UQ22 FRX"
-
-
-@pytest.fixture
-def published(
-    app_env: AppEnv, resolved_world: ResolvedWorld, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[AppEnv]:
-    copy_into(resolved_world, data_dir)
-    publish(app_env.store)
-    # The data clock inside the synthetic year, so its hotlist entries are current.
-    monkeypatch.setenv("PEEL_REFERENCE_TIME", "2024-12-01T12:00:00+00:00")
-    get_settings.cache_clear()
-    yield app_env
-    get_settings.cache_clear()
 
 
 def _audits(env: AppEnv, object_type: str) -> list[dict[str, Any]]:

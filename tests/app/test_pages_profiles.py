@@ -4,36 +4,19 @@ patrol search box reads its input."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from helpers.appenv import AppEnv
-from helpers.published import copy_into, publish
-from helpers.resolved import ResolvedWorld
 from peel.app.pages_patrol import BadInput, Search, parse
 from peel.serving.tables import audit_log
-from peel.settings import get_settings
 
 WANTED = {"surname": "Fasasi", "forename": "Lere", "date_of_birth": "1995-05-04"}
 STOLEN = "UQ22FRX"
 HEALTH_DETAIL = "community mental health"  # a phrase of the synthetic health detail
-
-
-@pytest.fixture
-def published(
-    app_env: AppEnv, resolved_world: ResolvedWorld, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[AppEnv]:
-    copy_into(resolved_world, data_dir)
-    publish(app_env.store)
-    monkeypatch.setenv("PEEL_REFERENCE_TIME", "2024-12-01T12:00:00+00:00")
-    get_settings.cache_clear()
-    yield app_env
-    get_settings.cache_clear()
 
 
 def _audits(env: AppEnv, object_type: str) -> list[dict[str, Any]]:
