@@ -1,6 +1,7 @@
 """Benchmark: roadside checks (`/api/check/...`) under a constant arrival rate (issue 5 item 7).
 
-    .venv/bin/python benchmarks/patrol_check.py [--rates 50,200] [--duration 30] [--stores sqlite,postgres]
+    .venv/bin/python benchmarks/patrol_check.py [--rates 50,200] [--duration 30]
+        [--stores sqlite,postgres] [--rebuild] [--build-only]
 
 1. **Data.** The `large` synthetic city (`peel synth --scale large --seed 7`) with its ANPR reads
    cut to `--reads` (default 2,000,000: the people, vehicles and records are the large city's,
@@ -236,16 +237,39 @@ class Postgres:
             if self.as_:
                 shutil.chown(self.folder, "postgres")
             subprocess.run(
-                [*self.as_, str(self.bin / "initdb"), "-D", str(data), "-U", "peel_owner"]
-                + ["--auth=trust", "-E", "UTF8"],
+                [
+                    *self.as_,
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "peel_owner",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                ],
                 check=True,
                 capture_output=True,
             )
         opts = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=on"
         subprocess.run(
-            ["taskset", "-c", str(self.core), *self.as_, str(self.bin / "pg_ctl")]
-            + ["-D", str(data), "-l", str(self.folder / "server.log"), "-w", "-t", "60"]
-            + ["-o", opts, "start"],
+            [
+                "taskset",
+                "-c",
+                str(self.core),
+                *self.as_,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(self.folder / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                opts,
+                "start",
+            ],
             check=True,
             capture_output=True,
         )
@@ -262,8 +286,15 @@ class Postgres:
 
     def stop(self) -> None:
         subprocess.run(
-            [*self.as_, str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast"]
-            + ["stop"],
+            [
+                *self.as_,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.folder / "data"),
+                "-m",
+                "fast",
+                "stop",
+            ],
             check=False,
             capture_output=True,
         )
@@ -351,7 +382,7 @@ class Server:
         cmd = ["taskset", "-c", str(core), str(BIN / "uvicorn"), "--factory"]
         cmd += ["peel.app.main:create_app", "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--no-access-log", "--log-level", "warning"]
-        self.err = open(HERE / "out" / "patrol" / "server.stderr", "ab")
+        self.err = open(HERE / "out" / "patrol" / "server.stderr", "ab")  # noqa: SIM115 (closed by stop)
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.err, stderr=self.err, cwd=ROOT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -511,8 +542,8 @@ async def open_loop(
     which hides queueing; wrk2 does this right but is not installed. httpx is already one of
     Peel's dependencies; its async client keeps connections alive and opens more when requests
     overlap (no limit here, so a slow server shows as latency, not as a capped pool)."""
-    n_warm = int(round(warmup * rate))
-    n = n_warm + int(round(duration * rate))
+    n_warm = round(warmup * rate)
+    n = n_warm + round(duration * rate)
     lat = np.full(n, np.nan)
     status = np.zeros(n, dtype=np.int32)
     done_at = np.zeros(n)
@@ -768,7 +799,8 @@ def main(argv: list[str] | None = None) -> None:
                 stores[name] = pg.settings()
                 say(
                     log,
-                    f"[postgres] {json.dumps(stores[name])} (cluster pinned to core {args.server_core})",
+                    f"[postgres] {json.dumps(stores[name])} (cluster pinned to core "
+                    f"{args.server_core})",
                 )
                 results += measure_store(name, url, env, args, data, ref, log, failures)
             finally:
