@@ -64,6 +64,7 @@ BIN = Path(sys.executable).parent
 USERNAME = "bench-patrol"
 PURPOSE = "patrol_check"
 PG_DB = "peel_bench"
+LOGS = [HERE / "out" / "patrol"]  # where step and server logs go: --out
 
 # --- measured child processes ------------------------------------------------------------------
 
@@ -84,8 +85,8 @@ def run_step(name: str, cmd: list[str], env: dict[str, str], log: list[str]) -> 
     children it waited for) from the kernel's accounting (`wait4`). stdout is parsed as JSON."""
     load = os.getloadavg()[0]
     say(log, f"  {name}: running (load average {load:.2f}) ...")
-    with open(HERE / "out" / "patrol" / f"{name}.stdout", "w+b") as out_f:
-        with open(HERE / "out" / "patrol" / f"{name}.stderr", "wb") as err_f:
+    with open(LOGS[0] / f"{name}.stdout", "w+b") as out_f:
+        with open(LOGS[0] / f"{name}.stderr", "wb") as err_f:
             t0 = time.perf_counter()
             p = subprocess.Popen(cmd, env=env, stdout=out_f, stderr=err_f, cwd=ROOT)
             _, status, ru = os.wait4(p.pid, 0)
@@ -103,7 +104,7 @@ def run_step(name: str, cmd: list[str], env: dict[str, str], log: list[str]) -> 
     )
     if p.returncode != 0:
         raise SystemExit(
-            f"{name} failed with exit code {p.returncode}: see benchmarks/out/patrol/{name}.stderr"
+            f"{name} failed with exit code {p.returncode}: see {LOGS[0] / name}.stderr"
         )
     try:
         step.out = json.loads(text) if text.strip() else {}
@@ -382,12 +383,12 @@ class Server:
         cmd = ["taskset", "-c", str(core), str(BIN / "uvicorn"), "--factory"]
         cmd += ["peel.app.main:create_app", "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--no-access-log", "--log-level", "warning"]
-        self.err = open(HERE / "out" / "patrol" / "server.stderr", "ab")  # noqa: SIM115 (closed by stop)
+        self.err = open(LOGS[0] / "server.stderr", "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.err, stderr=self.err, cwd=ROOT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit("the server exited: see benchmarks/out/patrol/server.stderr")
+                raise SystemExit(f"the server exited: see {LOGS[0]}/server.stderr")
             try:
                 if httpx.get(self.base + "/api/health", timeout=2).status_code == 200:
                     return
@@ -756,7 +757,7 @@ def main(argv: list[str] | None = None) -> None:
     args.rates = [float(x) for x in args.rates.split(",")]
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    (HERE / "out" / "patrol").mkdir(parents=True, exist_ok=True)
+    LOGS[0] = out
     log: list[str] = []
     info = machine()
     say(log, f"machine: {json.dumps(info)}")
