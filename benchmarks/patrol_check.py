@@ -103,6 +103,11 @@ def run_step(name: str, cmd: list[str], env: dict[str, str], log: list[str]) -> 
         p.returncode,
     )
     if p.returncode != 0:
+        say(
+            log,
+            f"  {name}: FAILED after {step.wall_s:,.1f} s wall, {step.cpu_s:,.1f} s CPU, "
+            f"peak RSS {step.peak_rss_mb:,.0f} MB",
+        )
         raise SystemExit(
             f"{name} failed with exit code {p.returncode}: see {LOGS[0] / name}.stderr"
         )
