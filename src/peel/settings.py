@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     resolve_memory_limit: str = Field(
         default="4GB", description="DuckDB memory limit for person resolution (Splink)"
     )
+    resolve_max_temp: str = Field(
+        default="20GB",
+        description="most disk person resolution may spill to (under DATA_DIR/tmp/resolve)",
+    )
     fsync: bool = Field(default=True, description="fsync data files and the catalog on commit")
 
     # Governance and the serving store (issue 4).

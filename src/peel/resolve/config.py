@@ -64,6 +64,7 @@ class ResolveConfig(_Strict):
     blocking: list[list[str]]
     training_blocking: list[list[str]]
     u_sample_pairs: int = Field(ge=1000)
+    training_sample_records: int = Field(ge=1000)
     deterministic_rules: list[list[str]]
     deterministic_recall: float = Field(gt=0, le=1)
     distinct_identifiers: list[str]

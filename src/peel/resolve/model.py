@@ -206,11 +206,19 @@ class PersonModel:
         threads: int,
         memory_limit: str,
         model_json: Path | None = None,
+        temp_dir: Path | None = None,
+        max_temp: str = "20GB",
     ) -> None:
         self.config = config
         self.con = duckdb.connect()
         self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET memory_limit = $m", {"m": memory_limit})
+        if temp_dir is not None:
+            # Spill under the data dir, bounded: DuckDB's default for an in-memory database
+            # is `.tmp` in the working directory, unbounded (a 1M-record run filled a disk).
+            temp_dir.mkdir(parents=True, exist_ok=True)
+            self.con.execute("SET temp_directory = $t", {"t": str(temp_dir)})
+            self.con.execute("SET max_temp_directory_size = $s", {"s": max_temp})
         self.con.execute("SET enable_progress_bar = false")
         self.db_api = DuckDBAPI(connection=self.con)
         # Copied into a DuckDB table: a registered Arrow table is scanned lazily and must
@@ -232,6 +240,13 @@ class PersonModel:
 
     def close(self) -> None:
         self.con.close()
+
+    def estimate_prior(self) -> float:
+        """The probability that two random records match, from the deterministic rules."""
+        self.linker.training.estimate_probability_two_random_records_match(
+            _rules(self.config.deterministic_rules), recall=self.config.deterministic_recall
+        )
+        return float(self.linker._settings_obj._probability_two_random_records_match)
 
     def train(self) -> dict[str, Any]:
         """EM without labels; returns what the card records of the training."""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import select
 
@@ -110,21 +111,50 @@ def resolve_people(
     log_step(f"{records.num_rows:,} person records from {len(chosen)} dataset(s)")
     t0 = time.perf_counter()
     settings = lake.settings
-    model = PersonModel(
-        records, cfg, threads=settings.duckdb_threads, memory_limit=settings.resolve_memory_limit
-    )
+    now = datetime.now(UTC)
+    run_id = now.strftime("%Y%m%dT%H%M%S%fZ")
+    tmp_model = settings.data_dir / "tmp" / f"resolve-{run_id}.json"
+    tmp_model.parent.mkdir(parents=True, exist_ok=True)
+
+    def new_model(recs: pa.Table, model_json: Path | None = None) -> PersonModel:
+        return PersonModel(
+            recs,
+            cfg,
+            threads=settings.duckdb_threads,
+            memory_limit=settings.resolve_memory_limit,
+            model_json=model_json,
+            temp_dir=settings.data_dir / "tmp" / "resolve",
+            max_temp=settings.resolve_max_temp,
+        )
+
+    if records.num_rows > cfg.training_sample_records:
+        # EM on a random sample of records (its cost grows with the blocked pairs, about
+        # the square of the records); the prior is then estimated again on every record,
+        # since the chance that two random records match depends on how many there are.
+        rng = np.random.default_rng(cfg.seed)
+        pick = np.sort(rng.choice(records.num_rows, cfg.training_sample_records, replace=False))
+        trainer = new_model(records.take(pick))
+        try:
+            training = trainer.train()
+            trainer.save(tmp_model)
+        finally:
+            trainer.close()
+        model = new_model(records, tmp_model)
+        training["probability_two_random_records_match"] = model.estimate_prior()
+        training["trained_on_records"] = cfg.training_sample_records
+    else:
+        model = new_model(records)
+        training = {}
     try:
-        training = model.train()
+        if not training:
+            training = model.train()
+            training["trained_on_records"] = records.num_rows
         t_train = time.perf_counter() - t0
         log_step(f"model trained without labels (EM) in {t_train:.1f}s")
         t0 = time.perf_counter()
         pairs = model.predict()
         t_predict = time.perf_counter() - t0
         log_step(f"{pairs.num_rows:,} candidate pairs scored in {t_predict:.1f}s")
-        now = datetime.now(UTC)
-        run_id = now.strftime("%Y%m%dT%H%M%S%fZ")
-        tmp_model = settings.data_dir / "tmp" / f"resolve-{run_id}.json"
-        tmp_model.parent.mkdir(parents=True, exist_ok=True)
         model.save(tmp_model)
         comparisons = [c.model_dump() for c in model.comparisons]
         dropped = model.dropped
