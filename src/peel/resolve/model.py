@@ -3,6 +3,7 @@ pairwise prediction, and the match weight of each field for any pair (the waterf
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -190,8 +191,10 @@ def settings_creator(config: ResolveConfig, comparisons: list[Comparison]) -> Se
         unique_id_column_name="record_id",
         comparisons=[_comparison(c) for c in comparisons],
         blocking_rules_to_generate_predictions=_rules(config.blocking),
-        retain_intermediate_calculation_columns=True,
-        retain_matching_columns=True,
+        # Off for scoring: at a million records the blocked pairs run to tens of millions, and
+        # every kept column is carried through each of them. The waterfall turns them on.
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
     )
 
 
@@ -208,6 +211,7 @@ class PersonModel:
         model_json: Path | None = None,
         temp_dir: Path | None = None,
         max_temp: str = "20GB",
+        explain: bool = False,
     ) -> None:
         self.config = config
         self.con = duckdb.connect()
@@ -234,12 +238,23 @@ class PersonModel:
         self.con.unregister("peel_records_arrow")
         self.sdf = self.db_api.register("peel_person_records")
         settings: Any = (
-            str(model_json) if model_json else settings_creator(config, self.comparisons)
+            self._saved(model_json, explain)
+            if model_json
+            else settings_creator(config, self.comparisons)
         )
         self.linker = Linker(self.sdf, settings, log_level=logging.WARNING)
 
     def close(self) -> None:
         self.con.close()
+
+    @staticmethod
+    def _saved(model_json: Path, explain: bool) -> dict[str, Any]:
+        """A saved model; to explain pairs, with the per-comparison columns the waterfall
+        reads kept."""
+        settings: dict[str, Any] = json.loads(model_json.read_text(encoding="utf-8"))
+        settings["retain_intermediate_calculation_columns"] = explain
+        settings["retain_matching_columns"] = explain
+        return settings
 
     def estimate_prior(self) -> float:
         """The probability that two random records match, from the deterministic rules."""

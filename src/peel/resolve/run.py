@@ -292,7 +292,12 @@ def model_for(run: ResolveRun, records: pa.Table, settings: Any) -> PersonModel:
     """The run's trained model over `records` (for the waterfall of a pair)."""
     cfg = ResolveConfig.model_validate(run.card()["settings"])
     return PersonModel(
-        records, cfg, threads=1, memory_limit="256MB", model_json=Path(run.model_json)
+        records,
+        cfg,
+        threads=1,
+        memory_limit="256MB",
+        model_json=Path(run.model_json),
+        explain=True,
     )
 
 
