@@ -32,6 +32,7 @@ SOURCE_FIELDS = {
     "phone": ["phone"],
     "place_of_birth": ["place_of_birth"],
     "system_ref": ["person_ref"],
+    "dob_block": ["date_of_birth", "date_of_birth_text"],
     "self_defined_ethnicity": ["self_defined_ethnicity"],
 }
 
@@ -62,6 +63,7 @@ class ResolveConfig(_Strict):
     predict_probability: float = Field(gt=0, lt=1)
     comparisons: list[Comparison]
     blocking: list[list[str]]
+    blocking_max_group: int = Field(ge=2)
     training_blocking: list[list[str]]
     u_sample_pairs: int = Field(ge=1000)
     training_sample_records: int = Field(ge=1000)

@@ -35,6 +35,7 @@ MODEL_COLUMNS = (
     "place_of_birth",
     "system_ref",
     "forename_keys",
+    "dob_block",
 )
 
 for _logger in ("splink", "splink.internals"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from nicknames import NickNamer
 
 from peel.lake.engine import DuckDBEngine
@@ -144,6 +145,18 @@ def with_forename_keys(records: pa.Table) -> pa.Table:
     cache: dict[str | None, list[str] | None] = {}
     keys = [cache[v] if v in cache else cache.setdefault(v, forename_keys(v)) for v in values]
     return records.append_column("forename_keys", pa.array(keys, pa.list_(pa.string())))
+
+
+def with_block_keys(records: pa.Table, max_group: int) -> pa.Table:
+    """`dob_block`: the date of birth as a blocking key, empty where more than `max_group`
+    records share the date (a placeholder such as 01/01/1900, or a system's default): such a
+    block would pair every record in it with every other (28,000 records on one date in a
+    synthetic city of a million gave 390 million pairs). The date is still compared."""
+    dob = records["dob"]
+    counts = pc.value_counts(dob.drop_null())
+    crowded = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), max_group))
+    key = pc.if_else(pc.is_in(dob, value_set=crowded), pa.scalar(None, pa.string()), dob)
+    return records.append_column("dob_block", key)
 
 
 def load_person_records(

@@ -28,7 +28,7 @@ from peel.resolve.cluster import Constraints, assign_profile_ids, cluster
 from peel.resolve.config import ResolveConfig, load_config
 from peel.resolve.model import M_FLOOR, PersonModel
 from peel.resolve.output import ResolveRun, current_run, publish_run, write_run
-from peel.resolve.records import load_person_records
+from peel.resolve.records import load_person_records, with_block_keys
 from peel.resolve.vehicles import clone_flags, misread_flags
 from peel.schema import get_registry
 from peel.serving import Store
@@ -108,6 +108,7 @@ def resolve_people(
         engine.close()
     if records.num_rows < 2:
         raise PeelError("resolve: fewer than two person records in the chosen datasets")
+    records = with_block_keys(records, cfg.blocking_max_group)
     log_step(f"{records.num_rows:,} person records from {len(chosen)} dataset(s)")
     t0 = time.perf_counter()
     settings = lake.settings
