@@ -24,17 +24,24 @@ def pairs(edges: list[tuple[str, str, float]]) -> pa.Table:
     )
 
 
-def run(recs: pa.Table, edges: pa.Table, **kw: object) -> list[list[str]]:
-    opts: dict[str, object] = dict(
+def run(
+    recs: pa.Table,
+    edges: pa.Table,
+    *,
+    same_reference: bool = False,
+    constraints: Constraints | None = None,
+    dates_must_agree: bool = True,
+) -> list[list[str]]:
+    clusters, _ = cluster(
+        recs,
+        edges,
         threshold=0.99,
         distinct_identifiers=["pnc_id", "cro_number"],
-        same_reference=False,
-        constraints=Constraints(),
-        dates_must_agree=True,
+        same_reference=same_reference,
+        constraints=constraints or Constraints(),
+        dates_must_agree=dates_must_agree,
         names_must_agree=False,
     )
-    opts.update(kw)
-    clusters, _ = cluster(recs, edges, **opts)  # type: ignore[arg-type]  # kwargs of one call
     return clusters
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -175,11 +176,11 @@ def _run_with(tmp_path: Path, clusters: dict[str, str], tables: dict[str, str]) 
     path = tmp_path / "run"
     path.mkdir()
     ids = sorted(clusters)
-    pa.parquet.write_table(
+    pq.write_table(
         pa.table({"record_id": ids, "profile_id": [clusters[i] for i in ids]}),
         path / "clusters.parquet",
     )
-    pa.parquet.write_table(
+    pq.write_table(
         pa.table({"record_id": ids, "lake_table": [tables.get(i, "person") for i in ids]}),
         path / "records.parquet",
     )
@@ -188,8 +189,6 @@ def _run_with(tmp_path: Path, clusters: dict[str, str], tables: dict[str, str]) 
 
 
 def test_evaluation_arithmetic_on_a_hand_made_run(tmp_path: Path) -> None:
-    import pyarrow.parquet  # noqa: F401  (pa.parquet)
-
     # Truth: a, b, c are person 1; d, e person 2. Run: {a, b} {c, d, e}, e is a warrant.
     run = _run_with(
         tmp_path,

@@ -257,12 +257,16 @@ class PersonModel:
         settings["retain_matching_columns"] = explain
         return settings
 
+    def prior(self) -> float:
+        """The model's probability that two random records match."""
+        return float(self.linker._settings_obj._probability_two_random_records_match)
+
     def estimate_prior(self) -> float:
         """The probability that two random records match, from the deterministic rules."""
         self.linker.training.estimate_probability_two_random_records_match(
             _rules(self.config.deterministic_rules), recall=self.config.deterministic_recall
         )
-        return float(self.linker._settings_obj._probability_two_random_records_match)
+        return self.prior()
 
     def train(self) -> dict[str, Any]:
         """EM without labels; returns what the card records of the training."""
@@ -281,7 +285,7 @@ class PersonModel:
         return {
             "em_sessions": sessions,
             "u_sample_pairs": cfg.u_sample_pairs,
-            "probability_two_random_records_match": self.linker._settings_obj._probability_two_random_records_match,  # noqa: E501
+            "probability_two_random_records_match": self.prior(),
         }
 
     def predict(self) -> pa.Table:
