@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from peel import __version__
 from peel.app import pages, pages_audit, pages_patrol, pages_products, pages_profiles
@@ -109,12 +110,20 @@ def _checkpoints(app: FastAPI) -> None:
     since the last one (settings.audit_checkpoint_every). A failure is logged, never turned
     into a failed request: the entries are already safely in the chain."""
 
-    @app.middleware("http")
-    async def sign_checkpoints(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        if not request.url.path.startswith("/static/"):
-            await run_in_threadpool(_maybe_checkpoint, request.app.state.peel)
-        return response
+    app.add_middleware(CheckpointMiddleware)
+
+
+class CheckpointMiddleware:
+    """Plain ASGI (Starlette's BaseHTTPMiddleware costs a task group and memory streams per
+    request): once the response has been sent, check whether a checkpoint is due."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            await run_in_threadpool(_maybe_checkpoint, scope["app"].state.peel)
 
 
 def _maybe_checkpoint(state: Any) -> None:

@@ -316,8 +316,16 @@ class Accounts:
         return caller
 
     def session(self, token: str) -> SessionInfo | None:
+        now = self.clock()
+        with self.store.read() as conn:
+            info = sessions.lookup(conn, self.policy, token, now, touch=False)
+        if info is None or (
+            info.last_seen_at is not None and now - info.last_seen_at < sessions.TOUCH_EVERY
+        ):
+            return info
+        # The idle timer needs restarting: only then a write transaction.
         with self.store.begin() as conn:
-            return sessions.lookup(conn, self.policy, token, self.clock())
+            return sessions.lookup(conn, self.policy, token, now)
 
     def logout(self, token: str, *, request_id: str = "") -> None:
         """End the session of `token` (audited); an unknown token is ignored."""

@@ -122,14 +122,17 @@ def _live_row(conn: Connection, policy: Policy, token: str, now: datetime) -> Ro
     return row
 
 
-def lookup(conn: Connection, policy: Policy, token: str, now: datetime) -> SessionInfo | None:
-    """The live session of `token`, touched (its idle timer restarts), or None."""
+def lookup(
+    conn: Connection, policy: Policy, token: str, now: datetime, *, touch: bool = True
+) -> SessionInfo | None:
+    """The live session of `token`, touched (its idle timer restarts) unless `touch` is
+    False, or None."""
     row = _live_row(conn, policy, token, now)
     if row is None:
         return None
     r = row._mapping
     last_seen = r["last_seen_at"]
-    if now - last_seen >= TOUCH_EVERY:
+    if touch and now - last_seen >= TOUCH_EVERY:
         conn.execute(
             update(sessions)
             .where(sessions.c.token_hash == r["token_hash"])

@@ -54,7 +54,11 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read (Store.read) takes no write lock: it sees one snapshot and never writes.
+        if conn.get_execution_options().get("peel_read_only"):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 __all__ = ["make_engine"]

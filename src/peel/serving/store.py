@@ -62,6 +62,15 @@ class Store:
             yield conn
 
     @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: on SQLite it takes no write lock, so reads do not queue
+        behind writers (WAL gives it one consistent snapshot). Never write through it."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(peel_read_only=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def connect(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             yield conn
