@@ -36,7 +36,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -49,6 +48,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from _common import machine, say
 
 HERE = Path(__file__).resolve().parent
 SOURCE = "anpr-read"
@@ -567,37 +568,6 @@ def build_existing(
 
 
 # --- main --------------------------------------------------------------------------------------
-
-
-def say(log: list[str], text: str) -> None:
-    print(text, flush=True)
-    log.append(text)
-
-
-def machine() -> dict[str, Any]:
-    import duckdb
-
-    mem = 0
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) // 1024
-    cpu = ""
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "memory_mb": mem,
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pyarrow": pa.__version__,
-        "numpy": np.__version__,
-        "kernel": platform.release(),
-    }
 
 
 def main(argv: list[str] | None = None) -> None:

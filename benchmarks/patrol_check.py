@@ -42,7 +42,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import secrets
 import shutil
@@ -57,6 +56,8 @@ from typing import Any
 
 import httpx2 as httpx  # already a dependency of Peel (httpx's maintained fork)
 import numpy as np
+
+from _common import machine, say
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -636,32 +637,6 @@ def summarise(
 
 
 # --- main --------------------------------------------------------------------------------------
-
-
-def say(log: list[str], text: str) -> None:
-    print(text, flush=True)
-    log.append(text)
-
-
-def machine() -> dict[str, Any]:
-    mem = 0
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) // 1024
-    cpu = ""
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "memory_mb": mem,
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-    }
 
 
 def git_head() -> str:
