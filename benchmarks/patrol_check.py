@@ -10,12 +10,14 @@
    clock, CPU and peak resident memory from `os.wait4` of that process). The city, lake and
    serving store are reused by later runs (`--rebuild` builds them again); the figures of the
    build that made them are printed again from `build.json`.
-2. **Server.** `uvicorn --factory peel.app.main:create_app` on 127.0.0.1, pinned to core
-   `--server-core` (`taskset`), access log off, against (a) the SQLite serving store (WAL,
+2. **Server.** `uvicorn --factory peel.app.main:create_app --workers N` (`--workers`,
+   default 2) on 127.0.0.1, pinned to the cores `--server-cores` (`taskset`; default both,
+   so the server shares the load generator's core), access log off, against (a) the SQLite
+   serving store (WAL,
    `synchronous=FULL`: what `peel.serving.engine` sets on every connection; verified before the
    run) and (b) PostgreSQL: a throwaway cluster started here from /usr/lib/postgresql/*/bin as
    `.ci/pg-start` does, but with fsync on (the tests' cluster runs with fsync off), pinned to the
-   same core as the app, migrated and published into by `peel publish`. A patrol officer account
+   same cores as the app, migrated and published into by `peel publish`. A patrol officer account
    is created with the project's own `Accounts.seed_user`, signs in through `/api/auth/login`,
    and every request carries its bearer token and `Peel-Purpose: patrol_check`.
 3. **Load**, from this process pinned to core `--client-core`: open loop, requests sent at a
@@ -220,11 +222,11 @@ def free_port() -> int:
 
 
 class Postgres:
-    """A throwaway cluster (as .ci/pg-start starts one, but fsync on), pinned to one core."""
+    """A throwaway cluster (as .ci/pg-start starts one, but fsync on), pinned to `cores`."""
 
-    def __init__(self, folder: Path, core: int, nice: int = 0) -> None:
+    def __init__(self, folder: Path, cores: str, nice: int = 0) -> None:
         self.folder = folder
-        self.core = core
+        self.cores = cores
         self.nice = ["nice", "-n", str(nice)] if nice else []
         self.port = free_port()
         bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
@@ -265,7 +267,7 @@ class Postgres:
                 *self.nice,
                 "taskset",
                 "-c",
-                str(self.core),
+                self.cores,
                 *self.as_,
                 str(self.bin / "pg_ctl"),
                 "-D",
@@ -385,12 +387,13 @@ def audit_count(url: str) -> int:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], core: int, nice: int = 0) -> None:
+    def __init__(self, env: dict[str, str], cores: str, workers: int, nice: int = 0) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         cmd = ["nice", "-n", str(nice)] if nice else []
-        cmd += ["taskset", "-c", str(core), str(BIN / "uvicorn"), "--factory"]
+        cmd += ["taskset", "-c", cores, str(BIN / "uvicorn"), "--factory"]
         cmd += ["peel.app.main:create_app", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd += ["--workers", str(workers)]
         cmd += ["--no-access-log", "--log-level", "warning"]
         self.err = open(LOGS[0] / "server.stderr", "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.err, stderr=self.err, cwd=ROOT)
@@ -662,12 +665,12 @@ def measure_store(
     password = seed_officer(data, url, reference)
     queries, counts = sample_queries(url, 20_000, args.seed)
     say(log, f"[{name}] queries: {json.dumps(counts)} (cycled)")
-    server = Server(env, args.server_core, args.nice)
+    server = Server(env, args.server_cores, args.workers, args.nice)
     results: list[Result] = []
     try:
         token = server.login(password)
         headers = {"Authorization": f"Bearer {token}", "Peel-Purpose": PURPOSE}
-        health = [("health", "/api/health", {})]
+        health: list[tuple[str, str, dict[str, str]]] = [("health", "/api/health", {})]
         os.sched_setaffinity(0, {args.client_core})
         if args.nice:
             os.setpriority(os.PRIO_PROCESS, 0, args.nice)
@@ -734,7 +737,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rates", default="50,200", help="requests per second, comma separated")
     ap.add_argument("--duration", type=float, default=30.0, help="measured seconds per run")
     ap.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds first")
-    ap.add_argument("--server-core", type=int, default=1)
+    ap.add_argument(
+        "--server-cores",
+        default="0,1",
+        help="cores for the server's processes and PostgreSQL (taskset list); the load "
+        "generator's core may be among them",
+    )
+    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--client-core", type=int, default=0)
     ap.add_argument("--pg-dir", type=Path, default=Path("/tmp/peel-patrolbench-pg"))
     ap.add_argument(
@@ -779,7 +788,7 @@ def main(argv: list[str] | None = None) -> None:
             say(log, f"[sqlite] {json.dumps(stores[name])}")
             results += measure_store(name, url, peel_env(data, ref), args, data, ref, log, failures)
         elif name == "postgres":
-            pg = Postgres(args.pg_dir, args.server_core, args.nice)
+            pg = Postgres(args.pg_dir, args.server_cores, args.nice)
             pg.start()
             try:
                 url = pg.owner_url
@@ -794,8 +803,8 @@ def main(argv: list[str] | None = None) -> None:
                 stores[name] = pg.settings()
                 say(
                     log,
-                    f"[postgres] {json.dumps(stores[name])} (cluster pinned to core "
-                    f"{args.server_core})",
+                    f"[postgres] {json.dumps(stores[name])} (cluster pinned to cores "
+                    f"{args.server_cores})",
                 )
                 results += measure_store(name, url, env, args, data, ref, log, failures)
             finally:

@@ -18,7 +18,7 @@ from peel.governance import access, audit
 from peel.governance.access import Caller
 from peel.governance.verify import verify
 from peel.serving import Store
-from peel.serving.tables import teams
+from peel.serving.tables import audit_log, audit_subjects, teams
 
 ANALYST = Caller("alice", ("analyst",), purpose="safeguarding")
 
@@ -68,6 +68,32 @@ def test_a_failed_audit_write_rolls_the_operation_back(store: Store) -> None:
     assert count(store) == 1
     with store.connect() as conn:
         assert verify(conn, store.settings).ok
+
+
+def test_a_bulk_operation_names_every_object_across_entries(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "MAX_SUBJECTS", 4)
+    ids = [f"P-{i:03d}" for i in range(10)]
+    with access.operation(
+        store,
+        default_policy(),
+        ANALYST,
+        permission="records.read",
+        operation="consultation",
+        object_type="person_profile",
+        query={"run": "r1"},
+    ) as op:
+        op.returned(ids)
+    with store.connect() as conn:
+        rows = conn.execute(select(audit_log).order_by(audit_log.c.seq)).all()
+        named = conn.execute(select(audit_subjects.c.object_id)).scalars().all()
+        assert verify(conn, store.settings).ok
+    assert [r.query for r in rows] == [f'{{"part":{k},"parts":3,"run":"r1"}}' for k in (1, 2, 3)]
+    assert sorted(named) == ids
+    # A single entry past the limit is still refused.
+    with pytest.raises(AuditError, match="objects in one entry"), store.begin() as conn:
+        audit.append(conn, event(1, ids=ids[:5]))
 
 
 def test_concurrent_appends_make_one_contiguous_chain(store: Store) -> None:

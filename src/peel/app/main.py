@@ -123,7 +123,9 @@ class CheckpointMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
         if scope["type"] == "http" and not scope["path"].startswith("/static/"):
-            await run_in_threadpool(_maybe_checkpoint, scope["app"].state.peel)
+            state = scope["app"].state.peel
+            if checkpoint.might_be_due(state.settings, str(state.store.engine.url)):
+                await run_in_threadpool(_maybe_checkpoint, state)
 
 
 def _maybe_checkpoint(state: Any) -> None:

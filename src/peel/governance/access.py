@@ -173,18 +173,26 @@ def operation(
     with store.begin() as conn:
         op = Operation(conn=conn, query=dict(query or {}))
         yield op
-        audit.append(
-            conn,
-            event_for(
-                caller,
-                operation=operation,
-                object_type=object_type,
-                object_ids=op.object_ids,
-                query=op.query,
-                recipient=op.recipient,
-            ),
-            clock=clock,
-        )
+        # One entry names at most audit.MAX_SUBJECTS objects; a bulk operation (publishing
+        # a city's profiles) is written as consecutive entries, "part k of n", in the same
+        # transaction, so every object is still named and found by a subject search.
+        ids = list(op.object_ids)
+        step = audit.MAX_SUBJECTS
+        parts = max(1, -(-len(ids) // step))
+        for k in range(parts):
+            q = op.query if parts == 1 else {**op.query, "part": k + 1, "parts": parts}
+            audit.append(
+                conn,
+                event_for(
+                    caller,
+                    operation=operation,
+                    object_type=object_type,
+                    object_ids=ids[k * step : (k + 1) * step],
+                    query=q,
+                    recipient=op.recipient,
+                ),
+                clock=clock,
+            )
 
 
 __all__ = ["Caller", "Operation", "check", "event_for", "operation", "record_denial"]

@@ -97,6 +97,17 @@ def head(conn: Connection) -> tuple[int, str]:
     return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
 
 
+# The highest seq this process has appended, per database (whether or not its transaction
+# committed): lets the app skip asking the database whether a checkpoint is due after
+# requests that could not have made one due (see checkpoint.might_be_due).
+_appended: dict[str, int] = {}
+
+
+def last_appended(engine_url: str) -> int:
+    """The highest seq this process appended to the database at `engine_url` (0: none)."""
+    return _appended.get(engine_url, 0)
+
+
 def append(
     conn: Connection,
     event: AuditEvent,
@@ -134,6 +145,8 @@ def append(
         }
         row["hash"] = entry_hash(row)
         conn.execute(insert(audit_log), [row])
+        url = str(conn.engine.url)
+        _appended[url] = max(_appended.get(url, 0), row["seq"])
         unique = sorted(set(ids))
         if unique:
             conn.execute(

@@ -394,6 +394,19 @@ def write_checkpoint(
     return path
 
 
+def might_be_due(settings: Settings, engine_url: str) -> bool:
+    """Could a checkpoint be due, judging only by what this process knows? False when the
+    last entry this process appended is fewer than `audit_checkpoint_every` past the last
+    checkpoint it has seen: then `maybe_checkpoint` would find nothing to do, and the app
+    skips it (a database read and a thread hop per request). Entries other processes append
+    are checked at this process's next append, or by the process that appended them."""
+    every = settings.audit_checkpoint_every
+    if every <= 0:
+        return False
+    known = _known.get(settings.checkpoint_dir)
+    return known is None or audit.last_appended(engine_url) - known >= every
+
+
 def maybe_checkpoint(
     conn: Connection,
     settings: Settings,
@@ -428,6 +441,7 @@ __all__ = [
     "key_id",
     "last_checkpoint_count",
     "maybe_checkpoint",
+    "might_be_due",
     "public_key_file",
     "read_checkpoint",
     "read_public_keys",
