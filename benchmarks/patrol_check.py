@@ -10,8 +10,8 @@
    clock, CPU and peak resident memory from `os.wait4` of that process). The city, lake and
    serving store are reused by later runs (`--rebuild` builds them again); the figures of the
    build that made them are printed again from `build.json`.
-2. **Server.** `uvicorn --factory peel.app.main:create_app --workers N` (`--workers`,
-   default 2) on 127.0.0.1, pinned to the cores `--server-cores` (`taskset`; default both,
+2. **Server.** `peel serve --workers N` (uvicorn; `--workers`, default 2; no access log) on
+   127.0.0.1, pinned to the cores `--server-cores` (`taskset`; default both,
    so the server shares the load generator's core), access log off, against (a) the SQLite
    serving store (WAL,
    `synchronous=FULL`: what `peel.serving.engine` sets on every connection; verified before the
@@ -391,10 +391,8 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         cmd = ["nice", "-n", str(nice)] if nice else []
-        cmd += ["taskset", "-c", cores, str(BIN / "uvicorn"), "--factory"]
-        cmd += ["peel.app.main:create_app", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--workers", str(workers)]
-        cmd += ["--no-access-log", "--log-level", "warning"]
+        cmd += ["taskset", "-c", cores, str(BIN / "peel"), "serve", "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port), "--workers", str(workers)]
         self.err = open(LOGS[0] / "server.stderr", "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.err, stderr=self.err, cwd=ROOT)
         deadline = time.monotonic() + 120
