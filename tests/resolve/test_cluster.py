@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 import pytest
 
@@ -96,6 +98,107 @@ def test_an_estimated_date_does_not_let_a_group_take_any_date_of_its_year() -> N
     assert run(recs, pairs([("a", "b", 30), ("b", "c", 25)]), dates_must_agree=False) == [
         ["a", "b", "c"]
     ]
+
+
+def people(rows: list[tuple[str, str, str, str | None, str | None, str | None]]) -> pa.Table:
+    """(record_id, forename, surname, dob, address, postcode) rows."""
+    cols = ("record_id", "forename1", "surname_norm", "dob", "address_norm", "postcode")
+    t: dict[str, list[Any]] = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+    t |= {"pnc_id": [None] * len(rows), "cro_number": [None] * len(rows)}
+    t["forename_keys"] = [[] for _ in rows]
+    return pa.table(t)
+
+
+def run_people(recs: pa.Table, edges: pa.Table, *, need_home: bool = True) -> list[list[str]]:
+    clusters, _ = cluster(
+        recs,
+        edges,
+        threshold=0.99,
+        distinct_identifiers=["pnc_id", "cro_number"],
+        same_reference=False,
+        constraints=Constraints(),
+        dates_must_agree=True,
+        names_must_agree=True,
+        inexact_dates_need_home=need_home,
+    )
+    return clusters
+
+
+def test_a_namesake_born_a_digit_apart_elsewhere_is_kept_apart() -> None:
+    recs = people(
+        [
+            ("a", "HEATHER", "TAYLOR", "1978-05-24", "FLAT 13 37 SWALLOW WAY", "LX17 1PH"),
+            ("m", "HEATHER", "TAYLOR", "1978-05-24", None, None),  # a marker: no address
+            ("n", "HEATHER", "TAYLOR", "1978-04-24", "91 CRESS STREET", "LX8 5ZJ"),
+            # the same person, date mistyped, at home: joins
+            ("t", "HEATHER", "TAYLOR", "1978-05-14", "FLAT 13 37 SWALLOW WAY", "LX171PH"),
+            # the same person, date mistyped, home mistyped too: joins
+            ("u", "HEATHER", "TAYLOR", "1978-05-25", "FLAT 13 37 SWALLOW WAI", "LX17 1PJ"),
+        ]
+    )
+    edges = pairs([("a", "m", 30), ("n", "m", 25), ("a", "t", 22), ("u", "a", 21)])
+    assert run_people(recs, edges) == [["a", "m", "t", "u"], ["n"]]
+    # Without the rule the namesake joins through the marker, which has no address.
+    assert run_people(recs, edges, need_home=False) == [["a", "m", "n", "t", "u"]]
+
+
+def test_a_warning_joins_records_elsewhere_only_through_an_identifier() -> None:
+    recs = people(
+        [
+            ("p", "LEIGH", "WILSON", "1975-08-17", "FLAT 9 23 THURSBY PLACE", "LX3 6ZH"),
+            ("w", "LEIGH", "WILSON", "1975-08-17", None, None),  # the warning marker
+            ("k", "LEIGH", "WILSON", "1975-08-17", "55 JESSOP LANE", "LX9 6JB"),  # a namesake
+            ("h", "LEIGH", "WILSON", "1975-08-17", "FLAT 9 23 THURSBY PLACE", "LX3 6ZH"),
+        ]
+    )
+    recs = recs.append_column(
+        "lake_table", pa.array(["person", "warning_marker", "crime", "crime"])
+    )
+    edges = pairs([("p", "w", 30), ("k", "w", 29), ("k", "p", 25), ("h", "p", 24)])
+
+    def go(guarded: tuple[str, ...]) -> list[list[str]]:
+        clusters, _ = cluster(
+            recs,
+            edges,
+            threshold=0.99,
+            distinct_identifiers=["pnc_id"],
+            same_reference=False,
+            constraints=Constraints(),
+            dates_must_agree=True,
+            names_must_agree=True,
+            guarded_tables=guarded,
+        )
+        return clusters
+
+    assert go(("warning_marker",)) == [["h", "p", "w"], ["k"]]
+    assert go(()) == [["h", "k", "p", "w"]]
+    # With an identifier in common the records join wherever they live.
+    with_id = recs.set_column(
+        recs.schema.get_field_index("pnc_id"), "pnc_id", pa.array([None, "01/1A", "01/1A", None])
+    )
+    clusters, _ = cluster(
+        with_id,
+        edges,
+        threshold=0.99,
+        distinct_identifiers=["pnc_id"],
+        same_reference=False,
+        constraints=Constraints(),
+        shared_identifiers=["pnc_id"],
+        guarded_tables=("warning_marker",),
+    )
+    assert clusters == [["h", "k", "p", "w"]]
+
+
+def test_one_swapped_record_does_not_make_every_bearer_of_its_surname_compatible() -> None:
+    recs = people(
+        [
+            ("a", "DOMINIC", "NDUNGU", "2006-11-23", "FLAT 10", "LX15 7AF"),
+            ("s", "NDUNGU", "DOMINIC", "2006-11-23", "FLAT 10", "LX15 7AF"),  # names swapped
+            ("j", "JEPCHUMBA", "NDUNGU", None, "FLAT 10", "LX15 7AF"),
+        ]
+    )
+    edges = pairs([("a", "s", 30), ("j", "s", 20), ("j", "a", 20)])
+    assert run_people(recs, edges) == [["a", "s"], ["j"]]
 
 
 def test_analyst_split_and_merge_are_obeyed() -> None:

@@ -6,8 +6,10 @@ notion of "these two may never be one person". Peel joins pairs from the stronge
 refuses a join that would put two different values of a person identifier (PNC ID, CRO
 number: `distinct_identifiers`), dates of birth that cannot be one date mistyped
 (`dates_of_birth_must_agree`), forenames that cannot be one name (`forenames_must_agree`),
-or an analyst's "not the same person" (a split) into one profile. Must-links (one reference
-in one system; an analyst's merge) are applied first.
+no date of birth and no home in common (`inexact_dates_need_home`), a warrant or warning
+with records that live elsewhere and share no identifier (`guarded_tables`), or an analyst's
+"not the same person" (a split) into one profile. Must-links (one reference in one system; an
+analyst's merge) are applied first.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def dates_compatible(a: str, b: str) -> bool:
 def names_compatible(a: str, b: str, keys: dict[str, frozenset[str]]) -> bool:
     """Could two forenames be one person's as records carry them? A veto, so lenient: equal,
     one typing error apart, a known nickname of one formal name, one cut short of the other,
-    or close in spelling (Jaro-Winkler at least 0.75, or 0.6 with the same initial). Splink's
+    or close in spelling (Jaro-Winkler at least 0.75, or 0.7 with the same initial). Splink's
     score still has to join them; this only stops joins of plainly different names."""
     if not a or not b or a == b or jellyfish.damerau_levenshtein_distance(a, b) <= 1:
         return True
@@ -65,7 +67,19 @@ def names_compatible(a: str, b: str, keys: dict[str, frozenset[str]]) -> bool:
     if min(len(a), len(b)) >= 2 and (a.startswith(b) or b.startswith(a)):
         return True
     jw = jellyfish.jaro_winkler_similarity(a, b)
-    return jw >= 0.75 or (a[0] == b[0] and jw >= 0.6)
+    return jw >= 0.75 or (a[0] == b[0] and jw >= 0.7)
+
+
+def homes_compatible(a: tuple[set[str], set[str]], b: tuple[set[str], set[str]]) -> bool:
+    """Could two groups' (addresses, postcodes) be one person's? A postcode in common, or two
+    addresses that are nearly the same (Jaro-Winkler at least 0.9: the residence comparison's
+    own bar, which a mistyped address clears)."""
+    (aa, pa_), (ab, pb) = a, b
+    if not pa_.isdisjoint(pb) or not aa.isdisjoint(ab):
+        return True
+    if len(aa) * len(ab) > 400:  # a group this varied is compared on exact values only
+        return False
+    return any(jellyfish.jaro_winkler_similarity(x, y) >= 0.9 for x in aa for y in ab)
 
 
 def _specific(dates: set[str]) -> set[str]:
@@ -84,14 +98,28 @@ class _Groups:
         n: int,
         ids: list[dict[str, str]],
         dobs: list[str | None] | None = None,
-        names: list[tuple[set[str], set[str]]] | None = None,
+        names: list[set[tuple[str, str]]] | None = None,
         name_keys: dict[str, frozenset[str]] | None = None,
         distinct: frozenset[str] = frozenset(),
+        homes: list[tuple[set[str], set[str]]] | None = None,
+        dates_must_agree: bool = True,
+        guarded: list[bool] | None = None,
+        inexact_need_home: bool = False,
     ) -> None:
+        self.inexact_need_home = inexact_need_home
         self.distinct = distinct
+        self.dates_must_agree = dates_must_agree
+        # Per group: does it hold a warrant or warning-marker record?
+        self.guarded: dict[int, bool] | None = (
+            dict(enumerate(guarded)) if guarded is not None else None
+        )
+        # Per group: (addresses, postcodes) seen; only when inexact dates need a home.
+        self.homes: dict[int, tuple[set[str], set[str]]] | None = (
+            dict(enumerate(homes)) if homes is not None else None
+        )
         self.parent = list(range(n))
-        # Per group: (forenames, surnames) seen.
-        self.names: dict[int, tuple[set[str], set[str]]] | None = (
+        # Per group: the (forename, surname) pairs of its records ("" where missing).
+        self.names: dict[int, set[tuple[str, str]]] | None = (
             dict(enumerate(names)) if names is not None else None
         )
         self.name_keys = name_keys or {}
@@ -131,22 +159,63 @@ class _Groups:
             return self._split_between(ra, rb)
         if self.dobs is not None:
             da, db = _specific(self.dobs[ra]), _specific(self.dobs[rb])
-            if da and db and not any(dates_compatible(x, y) for x in da for y in db):
-                return True
-        if self.names is not None:
-            (fa, sa), (fb, sb) = self.names[ra], self.names[rb]
             if (
-                fa
-                and fb
-                and not any(
-                    names_compatible(x, y, self.name_keys)
-                    for xs, ys in ((fa, fb), (fa, sb), (sa, fb))  # same, or names swapped
-                    for x in xs
-                    for y in ys
-                )
+                self.dates_must_agree
+                and da
+                and db
+                and not any(dates_compatible(x, y) for x in da for y in db)
             ):
                 return True
+            if (
+                self.inexact_need_home
+                and self.homes is not None
+                and self.dobs[ra].isdisjoint(self.dobs[rb])
+                and all(self.homes[ra])
+                and all(self.homes[rb])
+                and not homes_compatible(self.homes[ra], self.homes[rb])
+            ):
+                # No date of birth in common (one mistyped, estimated or missing) and
+                # nowhere in common: a namesake, unless an identifier says otherwise.
+                return True
+        if (
+            self.guarded is not None
+            and self.homes is not None
+            and (self.guarded[ra] or self.guarded[rb])
+            and all(self.homes[ra])
+            and all(self.homes[rb])
+            and not homes_compatible(self.homes[ra], self.homes[rb])
+        ):
+            # A warrant or warning joins records elsewhere only through an identifier:
+            # name and date of birth alone are shared by namesakes. Left apart, both
+            # profiles still come up at a check on that name and date, each with what
+            # differs; joined wrongly, the warning is shown as someone else's.
+            return True
+        if self.names is not None and not self._names_agree(self.names[ra], self.names[rb]):
+            return True
         return self._split_between(ra, rb)
+
+    def _names_agree(self, na: set[tuple[str, str]], nb: set[tuple[str, str]]) -> bool:
+        """Some forename of one group could be some forename of the other, or one record's
+        names are another's swapped (its forename the other's surname *and* its surname the
+        other's forename: one swapped record must not make every bearer of its surname
+        compatible)."""
+        keys = self.name_keys
+        fa = {f for f, _ in na if f}
+        fb = {f for f, _ in nb if f}
+        if not fa or not fb:
+            return True
+        if any(names_compatible(x, y, keys) for x in fa for y in fb):
+            return True
+        return any(
+            f1
+            and s1
+            and f2
+            and s2
+            and names_compatible(f1, s2, keys)
+            and names_compatible(s1, f2, keys)
+            for f1, s1 in na
+            for f2, s2 in nb
+        )
 
     def _split_between(self, ra: int, rb: int) -> bool:
         """Has an analyst said a record of one group is not a record of the other?"""
@@ -169,10 +238,14 @@ class _Groups:
             self.cannot[ra].update(self.cannot.pop(rb))
         if self.dobs is not None:
             self.dobs[ra].update(self.dobs.pop(rb))
+        if self.guarded is not None:
+            self.guarded[ra] = self.guarded[ra] or self.guarded.pop(rb)
+        if self.homes is not None:
+            ab, pb = self.homes.pop(rb)
+            self.homes[ra][0].update(ab)
+            self.homes[ra][1].update(pb)
         if self.names is not None:
-            fb, sb = self.names.pop(rb)
-            self.names[ra][0].update(fb)
-            self.names[ra][1].update(sb)
+            self.names[ra].update(self.names.pop(rb))
 
 
 def cluster(
@@ -186,6 +259,8 @@ def cluster(
     dates_must_agree: bool = False,
     names_must_agree: bool = False,
     shared_identifiers: Iterable[str] = (),
+    inexact_dates_need_home: bool = False,
+    guarded_tables: Iterable[str] = (),
 ) -> tuple[list[list[str]], dict[str, int]]:
     """Clusters of record ids (each sorted, the list sorted by first member) and counts of
     what the constraints did."""
@@ -195,22 +270,35 @@ def cluster(
     keys = sorted(distinct | set(shared_identifiers))
     cols = {k: records[k].to_pylist() for k in keys}
     ids = [{k: cols[k][i] for k in keys if cols[k][i]} for i in range(len(rid))]
-    names: list[tuple[set[str], set[str]]] | None = None
+    names: list[set[tuple[str, str]]] | None = None
     name_keys: dict[str, frozenset[str]] = {}
     if names_must_agree:
         fore = records["forename1"].to_pylist()
         sur = records["surname_norm"].to_pylist()
-        names = [({f} if f else set(), {s} if s else set()) for f, s in zip(fore, sur, strict=True)]
+        names = [{(f or "", s or "")} for f, s in zip(fore, sur, strict=True)]
         for f, k in zip(fore, records["forename_keys"].to_pylist(), strict=True):
             if f and k:
                 name_keys[f] = frozenset(k)
+    guarded_set = frozenset(guarded_tables)
+    homes: list[tuple[set[str], set[str]]] | None = None
+    if inexact_dates_need_home or guarded_set:
+        homes = [
+            ({a} if a else set(), {p.replace(" ", "")} if p else set())
+            for a, p in zip(
+                records["address_norm"].to_pylist(), records["postcode"].to_pylist(), strict=True
+            )
+        ]
     g = _Groups(
         len(rid),
         ids,
-        records["dob"].to_pylist() if dates_must_agree else None,
+        records["dob"].to_pylist() if dates_must_agree or inexact_dates_need_home else None,
         names,
         name_keys,
         distinct,
+        homes,
+        dates_must_agree,
+        [t in guarded_set for t in records["lake_table"].to_pylist()] if guarded_set else None,
+        inexact_dates_need_home,
     )
     stats = Counter[str]()
     for a, b in constraints.cannot:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from peel.errors import PeelError
+from peel.errors import PeelError, SchemaError
 from peel.governance.policy import Policy, check_special_category_use
 from peel.schema import Registry
 
@@ -74,6 +74,8 @@ class ResolveConfig(_Strict):
     same_reference_is_same_person: bool
     dates_of_birth_must_agree: bool
     forenames_must_agree: bool
+    inexact_dates_need_home: bool = False
+    guarded_tables: list[str] = Field(default_factory=list)
     seed: int
 
     def check(self, policy: Policy, registry: Registry) -> None:
@@ -95,6 +97,11 @@ class ResolveConfig(_Strict):
         for c in [*self.distinct_identifiers, *self.shared_identifiers]:
             if c not in SOURCE_FIELDS:
                 raise PeelError(f"resolve settings: distinct_identifiers names unknown {c!r}")
+        for t in self.guarded_tables:
+            try:
+                registry.by_table(t)
+            except SchemaError as e:
+                raise PeelError(f"resolve settings: guarded_tables: {e}") from e
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,16 @@ def _name(c: Comparison) -> ComparisonCreator:
             )
         )
     levels += [cll.DamerauLevenshteinLevel(col, 1), cll.JaroWinklerLevel(col, 0.92)]
+    if c.other:
+        # Transposed names are often also mistyped (one record's clerk keyed "ZIERHLZ LOUIS"
+        # for "LOUIS ZIERHOLZ"): both crossings within one edit, after the closer levels.
+        levels.append(
+            cll.CustomLevel(
+                f'damerau_levenshtein("{col}_l", "{c.other}_r") <= 1 AND '
+                f'damerau_levenshtein("{col}_r", "{c.other}_l") <= 1',
+                label_for_charts=f"{col} swapped with {c.other}, one typing error",
+            )
+        )
     if c.variants:
         levels.append(
             cll.ArrayIntersectLevel(c.variants, min_intersection=1).configure(
@@ -105,6 +115,9 @@ def _residence(c: Comparison) -> ComparisonCreator:
         cll.And(cll.ExactMatchLevel(addr), cll.ExactMatchLevel(pc)),
         cll.ExactMatchLevel(addr),
         cll.And(cll.JaroWinklerLevel(addr, 0.90), cll.ExactMatchLevel(pc)),
+        # A nearly equal address whose postcode differs (a mistyped or missing postcode)
+        # says more than a shared postcode alone.
+        cll.JaroWinklerLevel(addr, 0.90),
         cll.ExactMatchLevel(pc),
         cll.CustomLevel(
             f'left("{pc}_l", length("{pc}_l") - 2) = left("{pc}_r", length("{pc}_r") - 2)',

@@ -173,6 +173,8 @@ def resolve_people(
         dates_must_agree=cfg.dates_of_birth_must_agree,
         names_must_agree=cfg.forenames_must_agree,
         shared_identifiers=cfg.shared_identifiers,
+        inexact_dates_need_home=cfg.inexact_dates_need_home,
+        guarded_tables=cfg.guarded_tables,
     )
     previous = current_run(settings)
     before: dict[str, str] = {}
