@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from helpers.appenv import AppEnv
+from peel.resolve import check
 from peel.resolve.check import misread_variants
 from peel.serving.tables import audit_log, resolve_overrides
 
@@ -88,6 +89,32 @@ def test_several_plausible_people_are_all_listed(published: AppEnv) -> None:
         assert c["identity"]["confidence"].startswith("ambiguous")
         assert "score" in c["identity"]
     assert "none is chosen for you" in body["message"]
+
+
+def test_a_too_broad_name_says_incomplete_and_lists_the_closest_names(
+    published: AppEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = published
+    h = env.headers("patrol_officer")
+    whole = env.client.get("/api/check/person", params=NAMESAKES, headers=h).json()
+    assert whole["complete"] is True
+    monkeypatch.setattr(check, "MAX_KEY_ROWS", 2)  # a large force: the bucket overflows
+    body = env.client.get("/api/check/person", params=NAMESAKES, headers=h).json()
+    assert body["complete"] is False and "narrow the search" in body["message"]
+    # Only the closest tier is scored: the surname as given, the forename as given or
+    # sounding alike; every one of those the whole search listed is still listed.
+    closest = [
+        c["profile_id"]
+        for c in whole["candidates"]
+        if not any(
+            d.startswith(("surname", "forename", "no forename")) for d in c["identity"]["differs"]
+        )
+    ]
+    assert closest and {c["profile_id"] for c in body["candidates"]} >= set(closest)
+    assert all(
+        not any(d.startswith("surname") for d in c["identity"]["differs"])
+        for c in body["candidates"]
+    )
 
 
 def test_vehicle_check_exact_plate_and_misreads_apart(published: AppEnv) -> None:

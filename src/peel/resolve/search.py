@@ -81,44 +81,74 @@ def _similar(a: str | None, b: str | None) -> float | None:
     return float(jellyfish.jaro_winkler_similarity(a, b))
 
 
-def score(query: Keys, key: dict[str, Any]) -> tuple[float, list[str]]:
-    """(score in 0..1, what differs in words) for one published identity."""
+Part = tuple[list[tuple[float, float]], list[str]]
+
+
+def name_part(
+    query: Keys, surname: str | None, forename: str | None, metaphone: str | None
+) -> Part:
+    """The names' (weight, similarity) parts of the score and what differs in words."""
     differs: list[str] = []
     parts: list[tuple[float, float]] = []
-    sur = _similar(query.surname, key["surname"])
+    sur = _similar(query.surname, surname)
     if sur is not None:
         parts.append((0.45, sur))
         if sur < 1:
-            phonetic = jellyfish.metaphone(query.surname or "") == key["surname_metaphone"]
+            phonetic = jellyfish.metaphone(query.surname or "") == metaphone
             differs.append(
                 f"surname spelled differently (similarity {sur:.2f}"
                 + (", sounds alike)" if phonetic else ")")
             )
-    fore = _similar(query.forename, key["forename"])
+    fore = _similar(query.forename, forename)
     if fore is not None:
         parts.append((0.25, fore))
         if fore < 1:
             differs.append(f"forename spelled differently (similarity {fore:.2f})")
     elif query.forename:
         differs.append("no forename recorded")
-    if query.dob:
-        if key["dob"] is None:
-            parts.append((0.30, 0.5))
-            differs.append("no date of birth recorded")
-        elif key["dob"] == query.dob:
-            parts.append((0.30, 1.0))
-        elif key["dob_swapped"] == query.dob:
-            parts.append((0.30, 0.8))
-            differs.append("date of birth has day and month swapped")
-        elif key["birth_year"] == int(query.dob[:4]):
-            parts.append((0.30, 0.4))
-            differs.append("date of birth differs (same year)")
-        else:
-            parts.append((0.30, 0.0))
-            differs.append("date of birth differs")
+    return parts, differs
+
+
+def dob_part(query: Keys, dob: str | None, dob_swapped: str | None, year: int | None) -> Part:
+    """The date of birth's part of the score (none when the query gives no date)."""
+    if not query.dob:
+        return [], []
+    if dob is None:
+        return [(0.30, 0.5)], ["no date of birth recorded"]
+    if dob == query.dob:
+        return [(0.30, 1.0)], []
+    if dob_swapped == query.dob:
+        return [(0.30, 0.8)], ["date of birth has day and month swapped"]
+    if year == int(query.dob[:4]):
+        return [(0.30, 0.4)], ["date of birth differs (same year)"]
+    return [(0.30, 0.0)], ["date of birth differs"]
+
+
+def combine(name: Part, dob: Part) -> tuple[float, list[str]]:
+    parts = name[0] + dob[0]
     total = sum(w for w, _ in parts)
     value = sum(w * s for w, s in parts) / total if total else 0.0
-    return round(value, 3), differs
+    return round(value, 3), name[1] + dob[1]
 
 
-__all__ = ["MAX_KEY_ROWS", "PLAUSIBLE", "Keys", "first_forename", "norm_name", "score", "swapped"]
+def score(query: Keys, key: dict[str, Any]) -> tuple[float, list[str]]:
+    """(score in 0..1, what differs in words) for one published identity."""
+    return combine(
+        name_part(query, key["surname"], key["forename"], key["surname_metaphone"]),
+        dob_part(query, key["dob"], key["dob_swapped"], key["birth_year"]),
+    )
+
+
+__all__ = [
+    "MAX_KEY_ROWS",
+    "PLAUSIBLE",
+    "Keys",
+    "Part",
+    "combine",
+    "dob_part",
+    "first_forename",
+    "name_part",
+    "norm_name",
+    "score",
+    "swapped",
+]

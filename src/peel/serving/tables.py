@@ -301,6 +301,10 @@ person_search_keys = Table(
     Index("ix_person_search_keys_surname_soundex", "surname_soundex"),
     Index("ix_person_search_keys_dob", "dob"),
     Index("ix_person_search_keys_dob_swapped", "dob_swapped"),
+    # A check with a date of birth reads only keys of that birth year or with no date.
+    Index("ix_person_search_keys_surname_year", "surname", "birth_year"),
+    Index("ix_person_search_keys_surname_metaphone_year", "surname_metaphone", "birth_year"),
+    Index("ix_person_search_keys_surname_soundex_year", "surname_soundex", "birth_year"),
 )
 
 vehicle_profiles = Table(
