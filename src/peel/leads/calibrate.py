@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,11 +47,7 @@ def null_sets(
         tries += 1
         a = int(rng.integers(len(usable)))
         k = int(rng.integers(sizes[0], sizes[1] + 1))
-        ok = (
-            (month == month[a])
-            & (kind == kind[a])
-            & (np.hypot(*(xy - xy[a]).T) <= area_km * 1000)
-        )
+        ok = (month == month[a]) & (kind == kind[a]) & (np.hypot(*(xy - xy[a]).T) <= area_km * 1000)
         idx = np.flatnonzero(ok)
         if len(idx) < k:
             continue
@@ -65,7 +62,7 @@ def cache_key(fingerprint: str, p: Params, crime_type: str) -> str:
 
 def read_cache(path: os.PathLike[str], key: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     got = data.get(key)
@@ -74,7 +71,7 @@ def read_cache(path: os.PathLike[str], key: str) -> dict[str, Any] | None:
 
 def write_cache(path: os.PathLike[str], key: str, value: dict[str, Any]) -> None:
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = {}
     data[key] = value

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -55,7 +56,7 @@ class Result:
 
 
 def _far_reads(
-    engine: Engine, spans: list[tuple[int, str, object, object]]
+    engine: Engine, spans: list[tuple[int, str, datetime, datetime]]
 ) -> dict[tuple[int, str], list[tuple[float, float, float, str, str]]]:
     """Reads of (set, plate) within the spans: (time, x, y, read id, camera) per key."""
     if not spans:
@@ -109,12 +110,10 @@ def search_many(
     wt = windows_table(flat, margin_min=p.margin_min, set_ids=qids)
     # ci within the set, not within the flat list.
     offsets = np.cumsum([0] + [len(s) for s in sets])
-    hits = window_hits(engine, wt, radius_m=p.radius_m).to_pylist()
-    by_set: dict[int, list[dict[str, object]]] = defaultdict(list)
+    hits: list[dict[str, Any]] = window_hits(engine, wt, radius_m=p.radius_m).to_pylist()
+    by_set: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for h in hits:
-        q = int(h["qid"])
-        h["ci"] = int(h["ci"]) - int(offsets[q]) if False else int(h["ci"])
-        by_set[q].append(h)
+        by_set[int(h["qid"])].append(h)
     results: list[Result] = []
     for q, crimes in enumerate(sets):
         local = [dict(h, ci=int(h["ci"]) - int(offsets[q])) for h in by_set.get(q, [])]
@@ -168,10 +167,8 @@ def _score_set(
     cands = []
     for plate, per_crime in q.hits.items():
         row = index.get(plate)
-        if row is None:  # a plate the background does not know yet: prior only
-            prob = np.full(len(crimes), 1e-6)
-        else:
-            prob = prob_all[row]
+        # A plate the background does not know yet: prior only.
+        prob = np.full(len(crimes), 1e-6) if row is None else prob_all[row]
         g = gains(prob[None, :], q.weights, p)[0]
         covered = sorted(per_crime)
         cands.append(

@@ -41,7 +41,9 @@ def windows_table(
     m = timedelta(minutes=margin_min)
     return pa.table(
         {
-            "qid": pa.array(list(set_ids) if set_ids is not None else [0] * len(crimes), pa.int64()),
+            "qid": pa.array(
+                list(set_ids) if set_ids is not None else [0] * len(crimes), pa.int64()
+            ),
             "ci": pa.array(range(len(crimes)), pa.int64()),
             "x": pa.array([c.x for c in crimes], pa.float64()),
             "y": pa.array([c.y for c in crimes], pa.float64()),
