@@ -90,8 +90,6 @@ def prepare(
     """Background rates of every plate for every crime, with this query's hits left out.
     `hits` rows: ci, plate, camera_id, read_at, read_id."""
     cam_code = {str(c): i for i, c in enumerate(bg.cameras)}
-    m = np.timedelta64(0, "s")
-    del m
     margin = p.margin_min * 60.0
     n = len(crimes)
     V = len(bg.plates)
@@ -132,9 +130,8 @@ def prepare(
             if cam_code[cam] in near[i]:
                 lam[index[plate], i] -= overlaps[i][how]
     lam = np.clip(lam, 0.0, None) / bg.weeks
-    # The prior keeps every rate above zero (after the leave-out, too).
-    floor = p.prior_reads * totals[:, None] * 0.0 + 1e-6
-    lam = np.maximum(lam, floor)
+    # Every rate stays above zero (after the leave-out, too).
+    lam = np.maximum(lam, 1e-6)
     return Query(crimes, near, near_ids, weights, lam, by_plate)
 
 
@@ -189,7 +186,10 @@ def expected_at_least(
     B = GRID + 1
     jumps = np.minimum(np.rint(gain / delta), B - 1).astype(np.int64)
     mult = np.ones(len(gain)) if mult is None else mult
-    cut = np.clip(np.ceil(scores_arr / delta - 1e-9).astype(np.int64), 0, B - 1)
+    # Each jump is rounded to the grid (at most half a bin off), so a sum of n of them may be
+    # n/2 bins off: the cut allows that, erring towards a larger (more cautious) figure.
+    slack = 0.5 * gain.shape[1] if gain.ndim == 2 else 0.0
+    cut = np.clip(np.ceil(scores_arr / delta - slack - 1e-9).astype(np.int64), 0, B - 1)
     total = np.zeros(len(scores_arr))
     cols = np.arange(B)
     for s in range(0, len(gain), 4096):
