@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from leads.memlake import T0
+from leads.memlake import T0, MemoryEngine
 from peel.leads.background import Background
 from peel.leads.chain import clone_flags
 from peel.leads.crimes import Crime
@@ -106,7 +106,7 @@ def test_multiplicity_matches_a_constructed_null() -> None:
     assert abs(observed - e) < 0.25 * e + 0.05
 
 
-def test_clone_flag_stops_the_keeper_being_the_suspect(mem) -> None:  # type: ignore[no-untyped-def]
+def test_clone_flag_stops_the_keeper_being_the_suspect(mem: MemoryEngine) -> None:
     mem.cameras([("A", 0.0, 0.0), ("B", 3000.0, 0.0)])
     mem.reads(
         [

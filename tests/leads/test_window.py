@@ -4,11 +4,10 @@ from datetime import timedelta
 
 import pytest
 
+from leads.memlake import T0, MemoryEngine
 from peel.errors import InputRefused
 from peel.leads.crimes import by_refs, parse_day
 from peel.leads.window import window_hits, windows_table
-
-from leads.memlake import T0, MemoryEngine
 
 
 def _setup(mem: MemoryEngine) -> None:

@@ -56,8 +56,15 @@ def null_sets(
     return out
 
 
+# Bumped whenever scoring changes, so a cached factor from older code is never reused.
+SCORING_VERSION = 2
+
+
 def cache_key(fingerprint: str, p: Params, crime_type: str) -> str:
-    return json.dumps({"bg": fingerprint, "params": asdict(p), "type": crime_type}, sort_keys=True)
+    return json.dumps(
+        {"bg": fingerprint, "params": asdict(p), "type": crime_type, "v": SCORING_VERSION},
+        sort_keys=True,
+    )
 
 
 def read_cache(path: os.PathLike[str], key: str) -> dict[str, Any] | None:
