@@ -1,0 +1,141 @@
+"""The per-plate background: how often each plate is read at each camera in each hour of the
+week, over the whole lake. Built once (one GROUP BY over the reads) and cached under
+`PEEL_DATA_DIR/leads/background/`, keyed by the committed files it was built from, so a new
+ingest builds a new one and a lead search never scans the year.
+
+Hours of the week are counted in UTC from the epoch (portable: EXTRACT(EPOCH ...) exists in
+DuckDB, PostgreSQL and Spark); hour 0 is Monday 00:00 UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from peel.lake import Lake
+from peel.lake.engine import Engine
+from peel.leads.window import PLATE
+
+logger = logging.getLogger(__name__)
+HOURS_PER_WEEK = 168
+# 1970-01-01 was a Thursday: three days after a Monday.
+EPOCH_HOUR_OF_WEEK = 72
+
+
+@dataclass
+class Background:
+    """Counts per (plate, camera, hour of week) as arrays, with per-plate totals."""
+
+    plates: np.ndarray  # plate text, index = plate code
+    cameras: np.ndarray  # camera id, index = camera code
+    plate: np.ndarray  # int32 per row
+    camera: np.ndarray  # int32 per row
+    how: np.ndarray  # int16 per row, hour of week
+    n: np.ndarray  # float64 per row, reads
+    weeks: float  # span of the reads, in weeks
+    fingerprint: str
+    build_seconds: float
+    cached: bool
+
+    @property
+    def plate_total(self) -> np.ndarray:
+        return np.bincount(self.plate, weights=self.n, minlength=len(self.plates))
+
+    def cell_share(self) -> np.ndarray:
+        """Share of all reads at each (camera, hour of week): shape (cameras, 168)."""
+        m = np.zeros((len(self.cameras), HOURS_PER_WEEK))
+        np.add.at(m, (self.camera, self.how), self.n)
+        return m / max(m.sum(), 1.0)
+
+    def index(self) -> dict[str, int]:
+        return {str(p): i for i, p in enumerate(self.plates)}
+
+
+def fingerprint(lake: Lake) -> str:
+    files = [str(p) for t in ("anpr_read", "anpr_camera") for p in lake.catalog.table_files(t)]
+    return hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:20]
+
+
+def _build(engine: Engine) -> tuple[pa.Table, float]:
+    counts = engine.query(
+        f"""
+        SELECT plate, camera_id, CAST(MOD(h + {EPOCH_HOUR_OF_WEEK}, {HOURS_PER_WEEK}) AS SMALLINT)
+                 AS how, COUNT(*) AS n
+        FROM (SELECT {PLATE.format(c="vrm")} AS plate, camera_id,
+                     CAST(FLOOR(EXTRACT(EPOCH FROM read_at) / 3600) AS BIGINT) AS h
+              FROM {engine.table_sql("anpr_read")} WHERE vrm IS NOT NULL) r
+        GROUP BY plate, camera_id, MOD(h + {EPOCH_HOUR_OF_WEEK}, {HOURS_PER_WEEK})
+        ORDER BY plate, camera_id, how
+        """
+    )
+    span = engine.query(
+        "SELECT MIN(EXTRACT(EPOCH FROM read_at)) AS a, MAX(EXTRACT(EPOCH FROM read_at)) AS b "
+        f"FROM {engine.table_sql('anpr_read')}"
+    ).to_pylist()[0]
+    weeks = max(((span["b"] or 0) - (span["a"] or 0)) / (7 * 86400.0), 1.0)
+    return counts, float(weeks)
+
+
+def load(lake: Lake, engine: Engine, *, rebuild: bool = False) -> Background:
+    """The cached background for the lake's current reads, built if missing."""
+    fp = fingerprint(lake)
+    folder = lake.settings.data_dir / "leads" / "background"
+    path = folder / f"{fp}.parquet"
+    meta_path = folder / f"{fp}.json"
+    cached = path.exists() and meta_path.exists() and not rebuild
+    if cached:
+        table = pq.read_table(path)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        weeks, seconds = float(meta["weeks"]), float(meta["build_seconds"])
+    else:
+        t0 = time.perf_counter()
+        table, weeks = _build(engine)
+        seconds = time.perf_counter() - t0
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_parquet(table, path)
+        _atomic_text(
+            meta_path, json.dumps({"weeks": weeks, "build_seconds": seconds, "rows": len(table)})
+        )
+        logger.info("per-plate background built: %d rows in %.1fs", len(table), seconds)
+    return _arrays(table, weeks, fp, seconds, cached)
+
+
+def _atomic_parquet(table: pa.Table, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _arrays(table: pa.Table, weeks: float, fp: str, seconds: float, cached: bool) -> Background:
+    plate_enc = table["plate"].combine_chunks().dictionary_encode()
+    cam_enc = table["camera_id"].combine_chunks().dictionary_encode()
+    return Background(
+        plates=np.asarray(plate_enc.dictionary.to_pylist(), dtype=object),
+        cameras=np.asarray(cam_enc.dictionary.to_pylist(), dtype=object),
+        plate=plate_enc.indices.to_numpy(zero_copy_only=False).astype(np.int32),
+        camera=cam_enc.indices.to_numpy(zero_copy_only=False).astype(np.int32),
+        how=table["how"].to_numpy().astype(np.int16),
+        n=table["n"].to_numpy().astype(np.float64),
+        weeks=weeks,
+        fingerprint=fp,
+        build_seconds=seconds,
+        cached=cached,
+    )
+
+
+__all__ = ["HOURS_PER_WEEK", "Background", "fingerprint", "load"]

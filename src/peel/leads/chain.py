@@ -1,0 +1,195 @@
+"""From a vehicle to the person behind it: the keeper at the time of the reads (a resolved
+profile; a hire or company keeper said plainly), the keeper's history relevant to the crime
+type (convictions, crimes with a role, intelligence), and the possible-clone check that stops
+a keeper being presented as the suspect when the plate is probably on another car."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from peel.lake.engine import Engine
+from peel.leads.crimes import current_sql
+from peel.leads.window import PLATE
+from peel.resolve.output import ResolveRun
+
+
+@dataclass
+class Keeper:
+    kind: str  # "person", "hire", "company", ... as the register says
+    profile_id: str | None
+    record: str
+    start: str | None
+    end: str | None
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _record_key(row: dict[str, Any]) -> str:
+    rk = (row.get("rk") or "").replace(chr(31), "|")
+    return f"{row['_source']}:{rk or row['row_id']}"
+
+
+def keepers(
+    engine: Engine, plates: Sequence[str], when: dict[str, tuple[date, date]]
+) -> dict[str, list[Keeper]]:
+    """Keepers of each plate whose keeping overlaps the days of its reads (`when`)."""
+    if not plates:
+        return {}
+    con = getattr(engine, "con", None)
+    assert con is not None
+    con.register("peel_leads_kplates", pa.table({"plate": pa.array(list(plates), pa.string())}))
+    try:
+        rows = engine.query(
+            f"SELECT {PLATE.format(c='vrm')} AS plate, keeper_type, start_date, end_date, "
+            "_source, _record_key AS rk, CAST(row_id AS VARCHAR) AS row_id "
+            f"FROM {current_sql(engine, 'person_vehicle', 'row_id')} k "
+            f"WHERE vrm IS NOT NULL AND {PLATE.format(c='vrm')} IN "
+            "(SELECT plate FROM peel_leads_kplates) ORDER BY plate, start_date, row_id"
+        ).to_pylist()
+    finally:
+        con.unregister("peel_leads_kplates")
+    out: dict[str, list[Keeper]] = defaultdict(list)
+    for r in rows:
+        first, last = when[r["plate"]]
+        if r["start_date"] is not None and r["start_date"] > last:
+            continue
+        if r["end_date"] is not None and r["end_date"] < first:
+            continue
+        out[r["plate"]].append(
+            Keeper(
+                kind=(r["keeper_type"] or "private").lower().replace("private", "person"),
+                profile_id=None,
+                record=_record_key(r),
+                start=r["start_date"].isoformat() if r["start_date"] else None,
+                end=r["end_date"].isoformat() if r["end_date"] else None,
+            )
+        )
+    return dict(out)
+
+
+def _words(crime_type: str) -> list[str]:
+    return [w for w in crime_type.lower().replace("-", " ").split() if len(w) > 3]
+
+
+def attach_history(
+    engine: Engine, run: ResolveRun | None, found: dict[str, list[Keeper]], crime_types: set[str]
+) -> None:
+    """Set each person keeper's profile id and history relevant to `crime_types`."""
+    persons = [k for ks in found.values() for k in ks if k.kind == "person"]
+    if not persons or run is None:
+        return
+    clusters = run.clusters()
+    profile_of = dict(
+        zip(clusters["record_id"].to_pylist(), clusters["profile_id"].to_pylist(), strict=True)
+    )
+    for k in persons:
+        k.profile_id = profile_of.get(k.record)
+    wanted = {k.profile_id for k in persons if k.profile_id}
+    if not wanted:
+        return
+    records = run.records().select(["record_id", "lake_table", "row_id"])
+    members = [
+        (profile_of[r["record_id"]], r["lake_table"], r["row_id"])
+        for r in records.to_pylist()
+        if profile_of.get(r["record_id"]) in wanted
+    ]
+    con = getattr(engine, "con", None)
+    assert con is not None
+    con.register(
+        "peel_leads_members",
+        pa.table(
+            {
+                "profile_id": [m[0] for m in members],
+                "lake_table": [m[1] for m in members],
+                "row_id": [m[2] for m in members],
+            }
+        ),
+    )
+    crimes = current_sql(engine, "crime", "crime_ref")
+    hist: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    words = {w for t in crime_types for w in _words(t)}
+    try:
+        for r in engine.query(
+            "SELECT m.profile_id, CAST(v.row_id AS VARCHAR) AS row_id, v.offence_description, "
+            "v.conviction_date, c.crime_type FROM "
+            f"{engine.table_sql('conviction')} v JOIN peel_leads_members m "
+            "ON m.lake_table = 'conviction' AND m.row_id = CAST(v.row_id AS VARCHAR) "
+            f"LEFT JOIN {crimes} c ON c.crime_ref = v.crime_ref ORDER BY v.conviction_date"
+        ).to_pylist():
+            text = (r["offence_description"] or "").lower()
+            if r["crime_type"] in crime_types or any(w in text for w in words):
+                hist[r["profile_id"]]["convictions"].append(
+                    {"record": f"conviction:{r['row_id']}", "date": _iso(r["conviction_date"])}
+                )
+        for r in engine.query(
+            "SELECT m.profile_id, CAST(p.row_id AS VARCHAR) AS row_id, p.role, c.crime_type "
+            f"FROM {engine.table_sql('person_crime')} p JOIN peel_leads_members m "
+            "ON m.lake_table = 'person_crime' AND m.row_id = CAST(p.row_id AS VARCHAR) "
+            f"LEFT JOIN {crimes} c ON c.crime_ref = p.crime_ref"
+        ).to_pylist():
+            if r["crime_type"] in crime_types and r["role"] in ("suspect", "arrested", "convicted"):
+                hist[r["profile_id"]]["crimes"].append(
+                    {"record": f"person_crime:{r['row_id']}", "role": r["role"]}
+                )
+        for r in engine.query(
+            "SELECT m.profile_id, CAST(i.row_id AS VARCHAR) AS row_id, c.crime_type "
+            f"FROM {engine.table_sql('intelligence_report')} i JOIN peel_leads_members m "
+            "ON m.lake_table = 'intelligence_report' AND m.row_id = CAST(i.row_id AS VARCHAR) "
+            f"LEFT JOIN {crimes} c ON c.crime_ref = i.crime_ref"
+        ).to_pylist():
+            key = "intelligence" if r["crime_type"] in crime_types else "other_intelligence"
+            hist[r["profile_id"]][key].append({"record": f"intelligence_report:{r['row_id']}"})
+    finally:
+        con.unregister("peel_leads_members")
+    for k in persons:
+        if k.profile_id:
+            k.history = {key: list(v) for key, v in hist.get(k.profile_id, {}).items()}
+
+
+def _iso(v: Any) -> str | None:
+    return v.isoformat() if isinstance(v, date | datetime) else None
+
+
+def clone_flags(
+    engine: Engine, plates: Sequence[str], *, max_kmh: float = 200.0, min_km: float = 1.0
+) -> dict[str, dict[str, Any]]:
+    """Plates among `plates` read twice in a row at cameras at least `min_km` apart, faster
+    than `max_kmh` in a straight line (the rule of peel.resolve.vehicles.clone_flags, for the
+    candidates only, with a shorter minimum distance so a borough-sized area can show it)."""
+    if not plates:
+        return {}
+    from peel.leads.window import plate_reads
+
+    reads = plate_reads(
+        engine, plates, datetime(1900, 1, 1).astimezone(), datetime(2200, 1, 1).astimezone()
+    ).to_pylist()
+    out: dict[str, dict[str, Any]] = {}
+    prev: dict[str, dict[str, Any]] = {}
+    for r in reads:
+        q = prev.get(r["plate"])
+        prev[r["plate"]] = r
+        if q is None or r["x"] is None or q["x"] is None:
+            continue
+        metres = float(np.hypot(r["x"] - q["x"], r["y"] - q["y"]))
+        if metres < min_km * 1000:
+            continue
+        hours = max((r["read_at"] - q["read_at"]).total_seconds() / 3600.0, 1 / 3600)
+        kmh = metres / 1000 / hours
+        if kmh > max_kmh:
+            f = out.setdefault(
+                r["plate"], {"impossible_pairs": 0, "fastest_kmh": 0.0, "evidence": []}
+            )
+            f["impossible_pairs"] += 1
+            if kmh > f["fastest_kmh"]:
+                f["fastest_kmh"] = round(kmh)
+                f["evidence"] = [f"anpr_read:{q['read_id']}", f"anpr_read:{r['read_id']}"]
+    return out
+
+
+__all__ = ["Keeper", "attach_history", "clone_flags", "keepers"]

@@ -1,0 +1,234 @@
+"""Scoring: how surprising is each vehicle's presence near these crimes, against its own
+background, and how many vehicles would do as well by chance.
+
+For a vehicle v and crime i, the background rate `lam[v, i]` is the expected number of its
+reads at the cameras within the radius of the crime during the crime's widened window, from
+its own counts per camera and hour of the week (reads of this search's hits left out, so the
+crimes do not explain themselves), plus a small prior: its total reads spread like all traffic
+over those cameras and hours (a vehicle never seen there could still pass). The chance that it
+is read there by chance is p = 1 - exp(-lam).
+
+A crime covered by v adds  w_i * ln(max(rho, p) / p)  to v's score: a log likelihood ratio
+between "it was there because it was involved" (read with chance rho, or p if that is higher:
+a car that passes daily is not less likely to be read because it is involved) and "it passes
+anyway". `w_i` falls with the crime's window length. A read of v far away during the committed
+window rules out the part of the window it could not have reached the scene in (at `speed_kmh`
+in a straight line), and adds w_i * ln(1 - excluded share) (at most ln 0.05 per crime).
+
+The chance figure of a score s is E(s) = sum over every vehicle u in the background of
+P(S_u >= s) when each crime is covered independently with u's own p: the expected number of
+vehicles, among all considered, that would score s or more by chance. It is computed exactly on
+a grid by dynamic programming (vehicles with the same totals and no reads near any scene share
+one distribution), then calibrated on null sets of background crimes (find.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from peel.leads.background import HOURS_PER_WEEK, Background
+from peel.leads.crimes import Crime
+
+P_FLOOR = 1e-9
+GRID = 400
+
+
+@dataclass(frozen=True)
+class Params:
+    radius_m: float = 500.0
+    margin_min: float = 30.0
+    rho: float = 0.5  # chance an involved vehicle is read at a camera near the scene
+    weight_hours: float = 24.0  # a crime's weight is 1 / (1 + window hours / weight_hours)
+    prior_reads: float = 1.0  # weight of the traffic-shaped prior, in reads
+    speed_kmh: float = 40.0  # for far-away reads: the straight-line speed a vehicle can keep
+    far_m: float = 1500.0  # a read at least this far from the scene is "far away"
+    max_penalty: float = float(np.log(0.05))
+
+
+def crime_weight(hours: float, p: Params) -> float:
+    """A crime's weight: 1 for a window of minutes, 1/2 at `weight_hours`, near 0 for weeks."""
+    return 1.0 / (1.0 + max(hours, 0.0) / p.weight_hours)
+
+
+def epoch_s(dt: object) -> float:
+    return float(dt.timestamp())  # type: ignore[attr-defined]
+
+
+def hour_overlap(lo: float, hi: float) -> np.ndarray:
+    """Hours of the window [lo, hi] (epoch seconds) falling in each hour of the week."""
+    out = np.zeros(HOURS_PER_WEEK)
+    if hi <= lo:
+        return out
+    h = np.arange(int(np.floor(lo / 3600)), int(np.ceil(hi / 3600)))
+    ov = np.minimum(hi, (h + 1) * 3600.0) - np.maximum(lo, h * 3600.0)
+    np.add.at(out, (h + 72) % HOURS_PER_WEEK, np.clip(ov, 0, None) / 3600.0)
+    return out
+
+
+@dataclass
+class Query:
+    """One set of crimes prepared against the background."""
+
+    crimes: Sequence[Crime]
+    near: list[np.ndarray]  # camera codes (background index) within the radius, per crime
+    near_ids: list[list[str]]
+    weights: np.ndarray
+    lam: np.ndarray  # (plates, crimes)
+    hits: dict[str, dict[int, list[tuple[str, str, float]]]] = field(default_factory=dict)
+
+
+def prepare(
+    crimes: Sequence[Crime],
+    hits: Sequence[dict[str, object]],
+    bg: Background,
+    cams: dict[str, tuple[float, float]],
+    p: Params,
+) -> Query:
+    """Background rates of every plate for every crime, with this query's hits left out.
+    `hits` rows: ci, plate, camera_id, read_at, read_id."""
+    cam_code = {str(c): i for i, c in enumerate(bg.cameras)}
+    margin = p.margin_min * 60.0
+    n = len(crimes)
+    V = len(bg.plates)
+    near, near_ids, overlaps = [], [], []
+    for c in crimes:
+        ids = sorted(
+            cid for cid, (x, y) in cams.items() if (x - c.x) ** 2 + (y - c.y) ** 2 <= p.radius_m**2
+        )
+        near_ids.append(ids)
+        near.append(np.array([cam_code[i] for i in ids if i in cam_code], dtype=np.int64))
+        lo = epoch_s(c.committed_from) - margin
+        hi = epoch_s(c.committed_to) + margin
+        overlaps.append(hour_overlap(lo, hi))
+    weights = np.array([crime_weight(c.window_hours, p) for c in crimes])
+    share = bg.cell_share()
+    totals = bg.plate_total
+    lam = np.zeros((V, n))
+    relevant = np.isin(bg.camera, np.concatenate(near)) if n else np.zeros(0, bool)
+    rp, rc, rh, rn = bg.plate[relevant], bg.camera[relevant], bg.how[relevant], bg.n[relevant]
+    for i in range(n):
+        sel = np.isin(rc, near[i])
+        lam[:, i] = np.bincount(rp[sel], weights=rn[sel] * overlaps[i][rh[sel]], minlength=V)
+        q = float((share[near[i]] * overlaps[i][None, :]).sum()) if len(near[i]) else 0.0
+        lam[:, i] += p.prior_reads * totals * q
+    # Leave this query's hits out of the counts (each hit was counted once in its cell).
+    index = bg.index()
+    by_plate: dict[str, dict[int, list[tuple[str, str, float]]]] = {}
+    seen: set[str] = set()
+    for h in hits:
+        plate, cam, rid = str(h["plate"]), str(h["camera_id"]), str(h["read_id"])
+        t = epoch_s(h["read_at"])
+        by_plate.setdefault(plate, {}).setdefault(int(h["ci"]), []).append((cam, rid, t))  # type: ignore[call-overload]
+        if rid in seen or plate not in index or cam not in cam_code:
+            continue
+        seen.add(rid)
+        how = int((np.floor(t / 3600) + 72) % HOURS_PER_WEEK)
+        for i in range(n):
+            if cam_code[cam] in near[i]:
+                lam[index[plate], i] -= overlaps[i][how]
+    lam = np.clip(lam, 0.0, None) / bg.weeks
+    # Every rate stays above zero (after the leave-out, too).
+    lam = np.maximum(lam, 1e-6)
+    return Query(crimes, near, near_ids, weights, lam, by_plate)
+
+
+def chance(lam: np.ndarray) -> np.ndarray:
+    return np.clip(1.0 - np.exp(-lam), P_FLOOR, 1.0)
+
+
+def gains(prob: np.ndarray, weights: np.ndarray, p: Params) -> np.ndarray:
+    """Score added by covering each crime: w * ln(max(rho, p) / p)."""
+    return weights[None, :] * np.log(np.maximum(p.rho, prob) / prob)
+
+
+def far_penalty(
+    crime: Crime, reads: Sequence[tuple[float, float, float]], weight: float, p: Params
+) -> tuple[float, float]:
+    """(penalty, excluded share of the committed window) from reads (time, x, y) of a
+    vehicle at least `far_m` from the scene: it could not be at the scene within d / speed of
+    each of them."""
+    a, b = epoch_s(crime.committed_from), epoch_s(crime.committed_to)
+    speed = p.speed_kmh / 3.6
+    spans = []
+    for t, x, y in reads:
+        d = float(np.hypot(x - crime.x, y - crime.y))
+        if d < p.far_m or t < a - d / speed or t > b + d / speed:
+            continue
+        spans.append((max(a, t - d / speed), min(b, t + d / speed)))
+    if not spans:
+        return 0.0, 0.0
+    spans.sort()
+    covered, cur_a, cur_b = 0.0, spans[0][0], spans[0][1]
+    for s0, s1 in spans[1:]:
+        if s0 > cur_b:
+            covered += cur_b - cur_a
+            cur_a, cur_b = s0, s1
+        else:
+            cur_b = max(cur_b, s1)
+    covered += cur_b - cur_a
+    share = 1.0 if b <= a else min(covered / (b - a), 1.0)
+    return weight * max(float(np.log(max(1.0 - share, 1e-12))), p.max_penalty), share
+
+
+def expected_at_least(
+    gain: np.ndarray, prob: np.ndarray, scores: Sequence[float], *, mult: np.ndarray | None = None
+) -> np.ndarray:
+    """E(s) for each s in `scores`: the sum over rows (vehicles; `mult` copies each) of the
+    chance that independent coverage with probabilities `prob` earns gains adding up to s."""
+    scores_arr = np.asarray(scores, dtype=float)
+    if len(scores_arr) == 0:
+        return scores_arr
+    top = float(max(scores_arr.max(), 1e-6))
+    delta = top / GRID
+    B = GRID + 1
+    jumps = np.minimum(np.rint(gain / delta), B - 1).astype(np.int64)
+    mult = np.ones(len(gain)) if mult is None else mult
+    # Each jump is rounded to the grid (at most half a bin off), so a sum of n of them may be
+    # n/2 bins off: the cut allows that, erring towards a larger (more cautious) figure.
+    slack = 0.5 * gain.shape[1] if gain.ndim == 2 else 0.0
+    cut = np.clip(np.ceil(scores_arr / delta - slack - 1e-9).astype(np.int64), 0, B - 1)
+    total = np.zeros(len(scores_arr))
+    cols = np.arange(B)
+    for s in range(0, len(gain), 4096):
+        j, pr = jumps[s : s + 4096], prob[s : s + 4096]
+        h = np.zeros((len(j), B))
+        h[:, 0] = 1.0
+        for i in range(gain.shape[1]):
+            src = cols[None, :] - j[:, i : i + 1]
+            shifted = np.where(src >= 0, np.take_along_axis(h, np.clip(src, 0, None), 1), 0.0)
+            # Mass pushed past the top bin stays in it.
+            suffix = np.cumsum(h[:, ::-1], axis=1)[:, ::-1]
+            over = suffix[np.arange(len(j)), np.clip(B - 1 - j[:, i], 0, B - 1)]
+            shifted[:, B - 1] = over
+            h = (1 - pr[:, i : i + 1]) * h + pr[:, i : i + 1] * shifted
+        tail = np.cumsum(h[:, ::-1], axis=1)[:, ::-1]
+        total += (mult[s : s + 4096, None] * tail[:, cut]).sum(axis=0)
+    return total
+
+
+def null_expectation(q: Query, scores: Sequence[float], p: Params) -> tuple[np.ndarray, int]:
+    """E(s) over every plate of the background, and how many plates that is. Plates whose
+    rates are all prior-only and equal share one computation."""
+    prob = chance(q.lam)
+    g = gains(prob, q.weights, p)
+    key = np.round(q.lam, 12)
+    _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+    e = expected_at_least(g[first], prob[first], scores, mult=counts.astype(float))
+    return e, int(q.lam.shape[0])
+
+
+__all__ = [
+    "Params",
+    "Query",
+    "chance",
+    "crime_weight",
+    "expected_at_least",
+    "far_penalty",
+    "gains",
+    "hour_overlap",
+    "null_expectation",
+    "prepare",
+]

@@ -1,0 +1,202 @@
+"""One or many lead searches over the lake: the window query, the background rates, the
+scores with far-away reads against them, and the chance figure before calibration.
+
+Many query sets run together (calibration, evaluation): one window query for all of them and
+one query for the far-away reads of the vehicles that could matter.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from peel.lake.engine import Engine
+from peel.leads.background import Background
+from peel.leads.crimes import Crime
+from peel.leads.score import (
+    Params,
+    Query,
+    chance,
+    far_penalty,
+    gains,
+    null_expectation,
+    prepare,
+)
+from peel.leads.window import PLATE, _register, window_hits, windows_table
+
+# Only vehicles whose uncorrected chance figure is at most this get the far-away check (it can
+# only lower a score, so it cannot move anyone else across the threshold).
+FAR_CHECK_BELOW = 5.0
+
+
+@dataclass
+class Candidate:
+    plate: str
+    score: float
+    covered: list[int]
+    hits: dict[int, list[tuple[str, str, float]]]
+    gain: dict[int, float]
+    prob: dict[int, float]
+    far: dict[int, dict[str, object]] = field(default_factory=dict)
+    expected: float = float("inf")  # E(score) before calibration
+
+
+@dataclass
+class Result:
+    crimes: Sequence[Crime]
+    query: Query
+    candidates: list[Candidate]  # best first
+    considered: int
+
+
+def _far_reads(
+    engine: Engine, spans: list[tuple[int, str, datetime, datetime]]
+) -> dict[tuple[int, str], list[tuple[float, float, float, str, str]]]:
+    """Reads of (set, plate) within the spans: (time, x, y, read id, camera) per key."""
+    if not spans:
+        return {}
+    table = pa.table(
+        {
+            "qid": pa.array([s[0] for s in spans], pa.int64()),
+            "plate": pa.array([s[1] for s in spans], pa.string()),
+            "lo": pa.array([s[2] for s in spans], pa.timestamp("us", tz="UTC")),
+            "hi": pa.array([s[3] for s in spans], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    con = _register(engine, "peel_leads_spans", table)
+    try:
+        rows = engine.query(
+            f"""
+            WITH cams AS (
+              SELECT camera_id, location_x AS x, location_y AS y,
+                     row_number() OVER (PARTITION BY camera_id ORDER BY _seq DESC) AS rn
+              FROM {engine.table_sql("anpr_camera")}
+            )
+            SELECT s.qid, s.plate, r.read_at, CAST(r.row_id AS VARCHAR) AS read_id,
+                   r.camera_id, c.x, c.y
+            FROM {engine.table_sql("anpr_read")} r
+            JOIN peel_leads_spans s ON {PLATE.format(c="r.vrm")} = s.plate
+              AND r.read_at >= s.lo AND r.read_at <= s.hi
+            JOIN cams c ON c.camera_id = r.camera_id AND c.rn = 1
+            WHERE c.x IS NOT NULL
+            ORDER BY s.qid, s.plate, r.read_at, read_id
+            """
+        ).to_pylist()
+    finally:
+        con.unregister("peel_leads_spans")
+    out: dict[tuple[int, str], list[tuple[float, float, float, str, str]]] = defaultdict(list)
+    for r in rows:
+        out[(r["qid"], r["plate"])].append(
+            (r["read_at"].timestamp(), r["x"], r["y"], r["read_id"], r["camera_id"])
+        )
+    return out
+
+
+def search_many(
+    engine: Engine,
+    bg: Background,
+    cams: dict[str, tuple[float, float]],
+    sets: Sequence[Sequence[Crime]],
+    p: Params,
+) -> list[Result]:
+    flat = [c for s in sets for c in s]
+    qids = [q for q, s in enumerate(sets) for _ in s]
+    wt = windows_table(flat, margin_min=p.margin_min, set_ids=qids)
+    # ci within the set, not within the flat list.
+    offsets = np.cumsum([0] + [len(s) for s in sets])
+    hits: list[dict[str, Any]] = window_hits(engine, wt, radius_m=p.radius_m).to_pylist()
+    by_set: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for h in hits:
+        by_set[int(h["qid"])].append(h)
+    results: list[Result] = []
+    for q, crimes in enumerate(sets):
+        local = [dict(h, ci=int(h["ci"]) - int(offsets[q])) for h in by_set.get(q, [])]
+        results.append(_score_set(crimes, local, bg, cams, p))
+    # Far-away reads for the vehicles that could matter, all sets in one query.
+    slack = timedelta(hours=1)
+    spans = []
+    for q, res in enumerate(results):
+        lo = min(c.committed_from for c in res.crimes) - slack
+        hi = max(c.committed_to for c in res.crimes) + slack
+        for cand in res.candidates:
+            if cand.expected <= FAR_CHECK_BELOW:
+                spans.append((q, cand.plate, lo, hi))
+    far = _far_reads(engine, spans)
+    for q, res in enumerate(results):
+        touched = False
+        for cand in res.candidates:
+            reads = far.get((q, cand.plate))
+            if not reads:
+                continue
+            for i, crime in enumerate(res.crimes):
+                pen, share = far_penalty(
+                    crime, [(t, x, y) for t, x, y, _, _ in reads], float(res.query.weights[i]), p
+                )
+                if pen < 0:
+                    a = crime.committed_from.timestamp()
+                    b = crime.committed_to.timestamp()
+                    shown = [
+                        {"read": f"anpr_read:{rid}", "camera": cam}
+                        for t, x, y, rid, cam in reads
+                        if a <= t <= b and np.hypot(x - crime.x, y - crime.y) >= p.far_m
+                    ]
+                    cand.far[i] = {"penalty": pen, "excluded_share": share, "reads": shown[:5]}
+                    cand.score += pen
+                    touched = True
+        if touched:
+            _expect(res, p)
+    return results
+
+
+def _score_set(
+    crimes: Sequence[Crime],
+    hits: list[dict[str, object]],
+    bg: Background,
+    cams: dict[str, tuple[float, float]],
+    p: Params,
+) -> Result:
+    q = prepare(crimes, hits, bg, cams, p)
+    index = bg.index()
+    prob_all = chance(q.lam)
+    cands = []
+    for plate, per_crime in q.hits.items():
+        row = index.get(plate)
+        # A plate the background does not know yet: prior only.
+        prob = np.full(len(crimes), 1e-6) if row is None else prob_all[row]
+        g = gains(prob[None, :], q.weights, p)[0]
+        covered = sorted(per_crime)
+        cands.append(
+            Candidate(
+                plate=plate,
+                score=float(sum(g[i] for i in covered)),
+                covered=covered,
+                hits=per_crime,
+                gain={i: float(g[i]) for i in covered},
+                prob={i: float(prob[i]) for i in range(len(crimes))},
+            )
+        )
+    res = Result(crimes, q, cands, int(q.lam.shape[0]))
+    _expect(res, p)
+    return res
+
+
+def _expect(res: Result, p: Params) -> None:
+    positive = [c for c in res.candidates if c.score > 0]
+    if positive:
+        e, n = null_expectation(res.query, [c.score for c in positive], p)
+        for c, v in zip(positive, e, strict=True):
+            c.expected = float(v)
+        res.considered = n
+    for c in res.candidates:
+        if c.score <= 0:
+            c.expected = float(res.considered)
+    res.candidates.sort(key=lambda c: (c.expected, -c.score, c.plate))
+
+
+__all__ = ["Candidate", "Result", "search_many"]

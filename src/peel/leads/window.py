@@ -1,0 +1,108 @@
+"""The window query: reads by cameras within a radius of each crime, inside its committed
+window widened by a margin. Portable SQL through the engine seam; positions are the projected
+ones (metres), so a radius is plain geometry, and edges are inclusive (a read exactly at the
+radius or exactly at the widened edge counts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from peel.lake.engine import Engine
+from peel.leads.crimes import Crime, current_sql
+
+PLATE = "upper(replace({c}, ' ', ''))"
+
+
+def cameras(engine: Engine) -> pa.Table:
+    """Every camera with a projected position: camera_id, x, y."""
+    return engine.query(
+        f"SELECT camera_id, location_x AS x, location_y AS y FROM "
+        f"{current_sql(engine, 'anpr_camera', 'camera_id')} c "
+        "WHERE location_x IS NOT NULL AND location_y IS NOT NULL ORDER BY camera_id"
+    )
+
+
+def _register(engine: Engine, name: str, table: pa.Table) -> Any:
+    con = getattr(engine, "con", None)
+    if con is None:  # pragma: no cover - the Spark engine arrives later
+        raise NotImplementedError("engine cannot register a query table")
+    con.register(name, table)
+    return con
+
+
+def windows_table(
+    crimes: Sequence[Crime], *, margin_min: float, set_ids: Sequence[int] | None = None
+) -> pa.Table:
+    """One row per crime: query set, index in the set, position and the widened window."""
+    m = timedelta(minutes=margin_min)
+    return pa.table(
+        {
+            "qid": pa.array(
+                list(set_ids) if set_ids is not None else [0] * len(crimes), pa.int64()
+            ),
+            "ci": pa.array(range(len(crimes)), pa.int64()),
+            "x": pa.array([c.x for c in crimes], pa.float64()),
+            "y": pa.array([c.y for c in crimes], pa.float64()),
+            "lo": pa.array([c.committed_from - m for c in crimes], pa.timestamp("us", tz="UTC")),
+            "hi": pa.array([c.committed_to + m for c in crimes], pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def window_hits(engine: Engine, windows: pa.Table, *, radius_m: float) -> pa.Table:
+    """(qid, ci, plate, camera_id, read_at, read_id) for every read at a camera within
+    `radius_m` of a crime and inside its widened window. `windows` as `windows_table` makes.
+    The reads are joined on camera and time range (an interval join written as plain SQL), so
+    a layout sorted by time and partitioned by day reads only the hours asked for."""
+    con = _register(engine, "peel_leads_windows", windows)
+    try:
+        return engine.query(
+            f"""
+            WITH cams AS (
+              SELECT camera_id, location_x AS cx, location_y AS cy
+              FROM {current_sql(engine, "anpr_camera", "camera_id")} c
+              WHERE location_x IS NOT NULL AND location_y IS NOT NULL
+            ), near AS (
+              SELECT w.qid, w.ci, c.camera_id, w.lo, w.hi
+              FROM peel_leads_windows w JOIN cams c
+                ON (c.cx - w.x) * (c.cx - w.x) + (c.cy - w.y) * (c.cy - w.y) <= $r2
+            )
+            SELECT n.qid, n.ci, {PLATE.format(c="r.vrm")} AS plate, r.camera_id, r.read_at,
+                   CAST(r.row_id AS VARCHAR) AS read_id
+            FROM {engine.table_sql("anpr_read")} r
+            JOIN near n ON r.camera_id = n.camera_id AND r.read_at >= n.lo AND r.read_at <= n.hi
+            WHERE r.vrm IS NOT NULL
+            ORDER BY n.qid, n.ci, r.read_at, read_id
+            """,
+            {"r2": radius_m * radius_m},
+        )
+    finally:
+        con.unregister("peel_leads_windows")
+
+
+def plate_reads(engine: Engine, plates: Sequence[str], start: datetime, end: datetime) -> pa.Table:
+    """Every read of these plates from `start` to `end`: plate, camera_id, read_at, read_id,
+    and the camera's position (for far-away reads and impossible journeys)."""
+    con = _register(engine, "peel_leads_plates", pa.table({"plate": pa.array(plates, pa.string())}))
+    try:
+        return engine.query(
+            f"""
+            SELECT {PLATE.format(c="r.vrm")} AS plate, r.camera_id, r.read_at,
+                   CAST(r.row_id AS VARCHAR) AS read_id, c.location_x AS x, c.location_y AS y
+            FROM {engine.table_sql("anpr_read")} r
+            JOIN {current_sql(engine, "anpr_camera", "camera_id")} c ON c.camera_id = r.camera_id
+            WHERE r.read_at >= $a AND r.read_at <= $b AND r.vrm IS NOT NULL
+              AND {PLATE.format(c="r.vrm")} IN (SELECT plate FROM peel_leads_plates)
+            ORDER BY plate, r.read_at, read_id
+            """,
+            {"a": start, "b": end},
+        )
+    finally:
+        con.unregister("peel_leads_plates")
+
+
+__all__ = ["PLATE", "cameras", "plate_reads", "window_hits", "windows_table"]

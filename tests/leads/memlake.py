@@ -1,0 +1,60 @@
+"""A tiny in-memory lake for the leads tests: an engine with the seam's methods over DuckDB
+tables the test fills (cameras, reads, crimes), so edges can be placed to the metre and
+second."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class MemoryEngine:
+    def __init__(self) -> None:
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        return self.con.sql(sql, params=params or {}).to_arrow_table()
+
+    def reader(self, sql: str, params: dict[str, Any] | None = None) -> pa.RecordBatchReader:
+        return self.con.sql(sql, params=params or {}).to_arrow_reader(65_536)
+
+    def table_sql(self, table: str, partitions: set[str] | None = None) -> str:
+        return f'"{table}"'
+
+    def close(self) -> None:
+        self.con.close()
+
+    def cameras(self, rows: list[tuple[str, float, float]]) -> None:
+        self.con.execute(
+            "CREATE OR REPLACE TABLE anpr_camera (camera_id VARCHAR, location_x DOUBLE, "
+            "location_y DOUBLE, _seq BIGINT, _line BIGINT)"
+        )
+        for cid, x, y in rows:
+            self.con.execute("INSERT INTO anpr_camera VALUES (?, ?, ?, 1, 1)", [cid, x, y])
+
+    def reads(self, rows: list[tuple[str, str, str, datetime]]) -> None:
+        self.con.execute(
+            "CREATE OR REPLACE TABLE anpr_read (row_id VARCHAR, vrm VARCHAR, camera_id VARCHAR, "
+            "read_at TIMESTAMPTZ)"
+        )
+        for rid, vrm, cam, at in rows:
+            self.con.execute("INSERT INTO anpr_read VALUES (?, ?, ?, ?)", [rid, vrm, cam, at])
+
+    def crimes(self, rows: list[tuple[str, str, float, float, datetime, datetime]]) -> None:
+        self.con.execute(
+            "CREATE OR REPLACE TABLE crime (crime_ref VARCHAR, crime_type VARCHAR, "
+            "location_x DOUBLE, location_y DOUBLE, committed_from TIMESTAMPTZ, "
+            "committed_to TIMESTAMPTZ, row_id VARCHAR, _dataset VARCHAR, _seq BIGINT, "
+            "_line BIGINT)"
+        )
+        for ref, t, x, y, a, b in rows:
+            self.con.execute(
+                "INSERT INTO crime VALUES (?, ?, ?, ?, ?, ?, ?, 'test', 1, 1)",
+                [ref, t, x, y, a, b, f"row-{ref}"],
+            )

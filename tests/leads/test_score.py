@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+
+from leads.memlake import T0, MemoryEngine
+from peel.leads.background import Background
+from peel.leads.chain import clone_flags
+from peel.leads.crimes import Crime
+from peel.leads.find import _explain
+from peel.leads.score import (
+    Params,
+    chance,
+    crime_weight,
+    expected_at_least,
+    far_penalty,
+    gains,
+    prepare,
+)
+from peel.leads.search import Candidate, Result
+
+
+def crime(ref: str, hours: float, x: float = 0.0, y: float = 0.0, day: int = 0) -> Crime:
+    a = T0 + timedelta(days=day)
+    return Crime(ref, "burglary", x, y, a, a + timedelta(hours=hours), f"row-{ref}", "test")
+
+
+def test_weight_falls_with_window_length() -> None:
+    p = Params()
+    w = [crime_weight(h, p) for h in (0.25, 2, 24, 168)]
+    assert w == sorted(w, reverse=True)
+    assert w[0] > 0.98 and abs(w[2] - 0.5) < 1e-9 and w[3] < 0.15
+
+
+def _bg(rows: list[tuple[str, str, int, float]], weeks: float = 52.0) -> Background:
+    plates = sorted({r[0] for r in rows})
+    cams = sorted({r[1] for r in rows})
+    return Background(
+        plates=np.array(plates, dtype=object),
+        cameras=np.array(cams, dtype=object),
+        plate=np.array([plates.index(r[0]) for r in rows], np.int32),
+        camera=np.array([cams.index(r[1]) for r in rows], np.int32),
+        how=np.array([r[2] for r in rows], np.int16),
+        n=np.array([r[3] for r in rows], float),
+        weeks=weeks,
+        fingerprint="t",
+        build_seconds=0.0,
+        cached=False,
+    )
+
+
+def test_background_suppresses_a_commuter() -> None:
+    # T0 is Monday 12:00 UTC: hour of week 12. The commuter passes camera A then every week.
+    how = 12
+    traffic = [(f"OTHER{i}", "B", h, 30.0) for i in range(50) for h in range(0, 168, 7)]
+    bg = _bg(
+        [("COMMUTER", "A", how, 52.0), ("RARE", "A", 100, 1.0), ("RARE", "B", 50, 20.0), *traffic]
+    )
+    cams = {"A": (100.0, 0.0), "B": (5000.0, 0.0)}
+    crimes = [crime("C1", 1.0)]
+    hits = [
+        {
+            "ci": 0,
+            "plate": pl,
+            "camera_id": "A",
+            "read_at": T0 + timedelta(minutes=10),
+            "read_id": f"r-{pl}",
+        }
+        for pl in ("COMMUTER", "RARE")
+    ]
+    q = prepare(crimes, hits, bg, cams, Params())
+    prob = chance(q.lam)
+    g = gains(prob, q.weights, Params())
+    commuter, rare = bg.index()["COMMUTER"], bg.index()["RARE"]
+    assert prob[commuter, 0] > 0.5 > prob[rare, 0]
+    assert g[commuter, 0] < 0.7 < 3 < g[rare, 0]
+
+
+def test_far_away_read_counts_against() -> None:
+    p = Params()
+    c = crime("C1", 0.5)
+    t = c.committed_from.timestamp() + 900
+    near_pen, _ = far_penalty(c, [(t, 300.0, 0.0)], 1.0, p)
+    far_pen, share = far_penalty(c, [(t, 20_000.0, 0.0)], 1.0, p)
+    assert near_pen == 0.0
+    assert share == 1.0 and far_pen == p.max_penalty
+    mid_pen, mid_share = far_penalty(c, [(t, 2_000.0, 0.0)], 1.0, p)
+    assert 0 < mid_share < 1 and p.max_penalty < mid_pen < 0
+
+
+def test_multiplicity_matches_a_constructed_null() -> None:
+    # 2,000 vehicles, 6 crimes, each covered independently with chance 0.05: the expected
+    # number covering at least 3 crimes is 2000 * P(Binomial(6, 0.05) >= 3).
+    rng = np.random.default_rng(1)
+    v, n, p0 = 2000, 6, 0.05
+    prob = np.full((v, n), p0)
+    gain = np.ones((v, n))
+    e = expected_at_least(gain, prob, [3.0])[0]
+    from math import comb
+
+    exact = v * sum(comb(n, k) * p0**k * (1 - p0) ** (n - k) for k in range(3, n + 1))
+    assert abs(e - exact) / exact < 0.02
+    sims = (rng.random((200, v, n)) < p0).sum(axis=2)
+    observed = (sims >= 3).sum(axis=1).mean()
+    assert abs(observed - e) < 0.25 * e + 0.05
+
+
+def test_clone_flag_stops_the_keeper_being_the_suspect(mem: MemoryEngine) -> None:
+    mem.cameras([("A", 0.0, 0.0), ("B", 3000.0, 0.0)])
+    mem.reads(
+        [
+            ("r1", "CL0 NED", "A", T0),
+            ("r2", "CL0 NED", "B", T0 + timedelta(seconds=30)),  # 3 km in 30 s
+            ("r3", "HONEST", "A", T0),
+            ("r4", "HONEST", "B", T0 + timedelta(minutes=10)),
+        ]
+    )
+    flags = clone_flags(mem, ["CL0NED", "HONEST"])
+    assert set(flags) == {"CL0NED"}
+    from peel.leads.chain import Keeper
+    from peel.leads.score import Query
+
+    crimes = [crime("C1", 1.0)]
+    q = Query(crimes, [np.array([0])], [["A"]], np.array([1.0]), np.zeros((1, 1)))
+    cand = Candidate("CL0NED", 5.0, [0], {0: [("A", "r1", 0.0)]}, {0: 5.0}, {0: 0.01})
+    keeper = Keeper("person", "P1", "pnc:1", None, None, {"convictions": [{"record": "c:1"}]})
+    res = Result(crimes, q, [cand], 10)
+    cal = {"sets": 1, "observed": 1, "factor": 1.0, "crime_type": "burglary"}
+    out = _explain(cand, res, cal, 0.01, [keeper], flags["CL0NED"], "burglary", 1500, "t")
+    assert out["_suspect"] is None
+    assert "possible clone" in out["claim"] and "conviction" not in out["claim"]
+    plain = _explain(cand, res, cal, 0.01, [keeper], None, "burglary", 1500, "t")
+    assert plain["_suspect"] == "P1" and "1 burglary conviction" in plain["claim"]
