@@ -1,0 +1,1 @@
+"""ANPR leads: vehicles near crimes, convoys, and their evaluation against ground truth."""
