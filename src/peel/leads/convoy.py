@@ -197,13 +197,14 @@ def _main_sql(reads: str) -> str:
            (SELECT count(DISTINCT day) FROM t) AS days,
            (SELECT count(DISTINCT camera_id) FROM t) AS cameras,
            (SELECT count(DISTINCT plate) FROM o) AS candidates,
+           (SELECT count(DISTINCT CAST(floor(ts / 86400.0) AS BIGINT)) FROM o) AS data_days,
            CAST(NULL AS VARCHAR) AS t_rid, CAST(NULL AS VARCHAR) AS t_read_id,
            CAST(NULL AS VARCHAR) AS camera_id, CAST(NULL AS BIGINT) AS t_ts,
            CAST(NULL AS BIGINT) AS t_day, CAST(NULL AS BIGINT) AS t_trip,
            CAST(NULL AS VARCHAR) AS o_rid, CAST(NULL AS VARCHAR) AS o_read_id,
            CAST(NULL AS BIGINT) AS o_ts
     UNION ALL
-    SELECT 'P', plate, NULL, NULL, NULL, NULL, NULL, t_rid, t_read_id, camera_id, t_ts, t_day,
+    SELECT 'P', plate, NULL, NULL, NULL, NULL, NULL, NULL, t_rid, t_read_id, camera_id, t_ts, t_day,
            t_trip, o_rid, o_read_id, o_ts
     FROM pairs"""
     )
@@ -305,11 +306,13 @@ def search(engine: Engine, q: ConvoyQuery) -> dict[str, Any]:
     """Companions of `q.plate` over the range: every vehicle alongside at least
     `q.min_passes` passes, ranked (reported first, then by passes), each explained."""
     started = time.perf_counter()
-    days = q.partitions()
-    reads = engine.table_sql("anpr_read", days)
+    reads = engine.table_sql("anpr_read", q.partitions())
     rows = engine.query(_main_sql(reads), _params(q)).to_pylist()
     head = next(r for r in rows if r["kind"] == "T")
     passes, trips = int(head["passes"] or 0), int(head["trips"] or 0)
+    # D: the days of the range on which the target's cameras read anything (a day with no
+    # reads, before the data starts or while cameras were down, is no chance to be there).
+    range_days = max(int(head["data_days"] or 0), int(head["days"] or 0))
     out: dict[str, Any] = {
         "query": {
             "from": q.start.isoformat(),
@@ -323,7 +326,7 @@ def search(engine: Engine, q: ConvoyQuery) -> dict[str, Any]:
             "trips": trips,
             "days": int(head["days"] or 0),
             "cameras": int(head["cameras"] or 0),
-            "range_days": len(days),
+            "range_days": range_days,
         },
         "vehicles_at_cameras": int(head["candidates"] or 0),
         "companions": [],
@@ -343,8 +346,8 @@ def search(engine: Engine, q: ConvoyQuery) -> dict[str, Any]:
         )
         b = _Background(
             trips=trips,
-            range_days=len(days),
-            day_pairs=trips * max(len(days) - 1, 0),
+            range_days=range_days,
+            day_pairs=trips * max(range_days - 1, 0),
             vehicles=len(hits_of),
         )
         levels, counts = np.unique(
@@ -426,7 +429,8 @@ def _companion(
     )
     arithmetic = [
         f"target: {passes} passes (reads) in {b.trips} trips (reads more than "
-        f"{TRIP_GAP // 60} min apart start a new trip); range: D = {b.range_days} days",
+        f"{TRIP_GAP // 60} min apart start a new trip); D = {b.range_days} days of the range "
+        "with reads at these cameras",
         f"alongside (same camera, |dt| <= {q.seconds} s): {n_pass} passes, {len(cams)} cameras, "
         f"{n_days} days, k = {k} trips",
         f"trip-days to compare = trips x (D - 1) = {b.trips} x {max(b.range_days - 1, 0)} = "
