@@ -1,5 +1,6 @@
-"""`peel leads find|evaluate`: vehicles read near a set of crimes, the person behind each,
-explained; and the search scored against a synthetic city's truth."""
+"""`peel leads find|convoy|evaluate`: vehicles read near a set of crimes, the person behind
+each, explained; vehicles travelling with a target; and the search scored against a synthetic
+city's truth."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from peel.cli.common import (
     handled,
     setup_logging,
 )
+from peel.cli.leads_convoy import convoy
 from peel.errors import InputRefused
 from peel.lake import Lake
 
@@ -25,6 +27,7 @@ app = typer.Typer(
     help="ANPR leads: vehicles near a series of crimes, the keeper behind each, explained.",
     no_args_is_help=True,
 )
+app.command("convoy")(convoy)
 
 
 def _near(text: str | None) -> tuple[float, float] | None:

@@ -1,5 +1,6 @@
 """ANPR leads: vehicles read near a set of crimes, scored against their own background, with
-a chance figure that accounts for multiplicity, and the keeper behind each, explained."""
+a chance figure that accounts for multiplicity, and the keeper behind each, explained; and
+convoys (vehicles travelling with a target, `peel.leads.convoy`)."""
 
 from __future__ import annotations
 
