@@ -51,4 +51,4 @@ def test_febrl3_with_default_settings(tmp_path: Path) -> None:
     figures = score(require_run(settings), truth_labels(truth))
     assert figures["records_scored"] == 5000
     assert figures["precision"] >= 0.999
-    assert figures["f1"] >= 0.985
+    assert figures["f1"] >= 0.99  # the target; measured 0.9914
