@@ -136,6 +136,9 @@ def peel_env(data: Path, reference_time: str, database_url: str | None = None) -
     )
     if database_url:
         env["PEEL_DATABASE_URL"] = database_url
+        # Each store has its own audit chain, so its own signed checkpoints: sharing the
+        # folder, each store's checkpoints would contradict the other's chain.
+        env["PEEL_AUDIT_CHECKPOINT_DIR"] = str(data / "audit-checkpoints-postgres")
     return env
 
 

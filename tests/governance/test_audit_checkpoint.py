@@ -94,6 +94,35 @@ def test_maybe_checkpoint_writes_every_n_entries(store: Store) -> None:
         assert ck.maybe_checkpoint(conn, s) is not None
 
 
+def test_a_broken_chain_is_tried_again_only_after_every_more_entries(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = store.settings.model_copy(update={"audit_checkpoint_every": 5})
+    build_chain(store, 5)
+    tries: list[int] = []
+    real = ck.write_checkpoint
+
+    def broken(conn: object, settings: object, **kw: object) -> object:
+        tries.append(1)
+        raise ck.ChainBroken("not signing the audit log: test")
+
+    monkeypatch.setattr(ck, "write_checkpoint", broken)
+    url = str(store.engine.url)
+    with store.connect() as conn, pytest.raises(ck.ChainBroken):
+        ck.maybe_checkpoint(conn, s)
+    build_chain(store, 4, start=6)  # fewer than `every` since the failure
+    with store.connect() as conn:
+        assert ck.maybe_checkpoint(conn, s) is None
+    assert not ck.might_be_due(s, url)
+    assert len(tries) == 1
+    build_chain(store, 1, start=10)
+    assert ck.might_be_due(s, url)
+    monkeypatch.setattr(ck, "write_checkpoint", real)
+    with store.connect() as conn:
+        path = ck.maybe_checkpoint(conn, s)
+    assert path is not None and path.name == "checkpoint-000000000010.json"
+
+
 def test_a_tampered_log_is_never_signed(store: Store) -> None:
     build_chain(store, 10)
     with store.connect() as conn:

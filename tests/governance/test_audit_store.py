@@ -96,6 +96,42 @@ def test_a_bulk_operation_names_every_object_across_entries(
         audit.append(conn, event(1, ids=ids[:5]))
 
 
+def test_a_consultation_reads_beside_a_writer_and_is_audited_before_it_returns(
+    store: Store,
+) -> None:
+    policy = default_policy()
+    with store.begin() as conn:
+        conn.execute(insert(teams), [{"code": "T1", "name": "Burglary", "crime_types": []}])
+    writer = store.engine.connect()
+    tx = writer.begin()  # on SQLite: BEGIN IMMEDIATE, the database's write lock
+    writer.execute(insert(teams), [{"code": "T2", "name": "Robbery", "crime_types": []}])
+    with access.consultation(
+        store, policy, ANALYST, permission="records.read", object_type="team"
+    ) as op:
+        # The read takes no write lock: it neither waits for the writer nor sees its rows.
+        names = op.conn.execute(select(teams.c.name)).scalars().all()
+        op.returned(["T1"])
+        tx.commit()
+    writer.close()
+    assert names == ["Burglary"]
+    with store.connect() as conn:
+        rows = conn.execute(select(audit_log)).mappings().all()
+    assert [(r["operation"], r["object_type"], r["object_ids"]) for r in rows] == [
+        ("consultation", "team", '["T1"]')
+    ]
+    # If the entry cannot be written, the consultation fails: nothing is returned.
+    break_audit_inserts(store)
+    got = None
+    with pytest.raises(AuditError):
+        with access.consultation(
+            store, policy, ANALYST, permission="records.read", object_type="team"
+        ) as op:
+            got = op.conn.execute(select(teams.c.name)).scalars().all()
+            op.returned(["T1"])
+        names = got
+    assert names == ["Burglary"]  # unchanged: the assignment after the block never ran
+
+
 def test_concurrent_appends_make_one_contiguous_chain(store: Store) -> None:
     threads, per_thread = 8, 25
     errors: list[BaseException] = []

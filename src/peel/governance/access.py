@@ -173,26 +173,80 @@ def operation(
     with store.begin() as conn:
         op = Operation(conn=conn, query=dict(query or {}))
         yield op
-        # One entry names at most audit.MAX_SUBJECTS objects; a bulk operation (publishing
-        # a city's profiles) is written as consecutive entries, "part k of n", in the same
-        # transaction, so every object is still named and found by a subject search.
-        ids = list(op.object_ids)
-        step = audit.MAX_SUBJECTS
-        parts = max(1, -(-len(ids) // step))
-        for k in range(parts):
-            q = op.query if parts == 1 else {**op.query, "part": k + 1, "parts": parts}
-            audit.append(
-                conn,
-                event_for(
-                    caller,
-                    operation=operation,
-                    object_type=object_type,
-                    object_ids=ids[k * step : (k + 1) * step],
-                    query=q,
-                    recipient=op.recipient,
-                ),
-                clock=clock,
-            )
+        _audit(conn, caller, operation, object_type, op, clock)
 
 
-__all__ = ["Caller", "Operation", "check", "event_for", "operation", "record_denial"]
+@contextmanager
+def consultation(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    *,
+    permission: str,
+    object_type: str,
+    query: Mapping[str, Any] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Iterator[Operation]:
+    """A read-only operation: checked, run in a read transaction, then audited in a short
+    write transaction of its own, before the caller returns anything (if the entry cannot be
+    written, AuditError propagates and nothing is returned). Unlike `operation`, the reads
+    hold no write lock: on SQLite, concurrent roadside checks in several server processes
+    no longer queue behind each other for the whole of each check, only for the append."""
+    try:
+        check(policy, caller, permission)
+    except AccessDenied:
+        record_denial(
+            store,
+            caller,
+            operation="consultation",
+            object_type=object_type,
+            query=query,
+            clock=clock,
+        )
+        raise
+    with store.read() as conn:
+        op = Operation(conn=conn, query=dict(query or {}))
+        yield op
+    with store.begin() as conn:
+        _audit(conn, caller, "consultation", object_type, op, clock)
+
+
+def _audit(
+    conn: Connection,
+    caller: Caller,
+    operation: str,
+    object_type: str,
+    op: Operation,
+    clock: Callable[[], datetime],
+) -> None:
+    # One entry names at most audit.MAX_SUBJECTS objects; a bulk operation (publishing a
+    # city's profiles) is written as consecutive entries, "part k of n", in the same
+    # transaction, so every object is still named and found by a subject search.
+    ids = list(op.object_ids)
+    step = audit.MAX_SUBJECTS
+    parts = max(1, -(-len(ids) // step))
+    for k in range(parts):
+        q = op.query if parts == 1 else {**op.query, "part": k + 1, "parts": parts}
+        audit.append(
+            conn,
+            event_for(
+                caller,
+                operation=operation,
+                object_type=object_type,
+                object_ids=ids[k * step : (k + 1) * step],
+                query=q,
+                recipient=op.recipient,
+            ),
+            clock=clock,
+        )
+
+
+__all__ = [
+    "Caller",
+    "Operation",
+    "check",
+    "consultation",
+    "event_for",
+    "operation",
+    "record_denial",
+]

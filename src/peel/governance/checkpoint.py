@@ -57,6 +57,8 @@ _FIELDS = {"count", "format", "head_hash", "key_id", "signature", "ts"}
 # Highest checkpoint count seen per folder, so that `maybe_checkpoint` lists the folder only
 # when a checkpoint may be due (the folder can sit on a slow network mount).
 _known: dict[Path, int] = {}
+# Per checkpoint folder: the log's length when signing last failed (a broken chain).
+_failed: dict[Path, int] = {}
 
 
 class CheckpointError(PeelError):
@@ -404,7 +406,11 @@ def might_be_due(settings: Settings, engine_url: str) -> bool:
     if every <= 0:
         return False
     known = _known.get(settings.checkpoint_dir)
-    return known is None or audit.last_appended(engine_url) - known >= every
+    seq = audit.last_appended(engine_url)
+    failed = _failed.get(settings.checkpoint_dir)
+    if failed is not None and seq - failed < every:
+        return False
+    return known is None or seq - known >= every
 
 
 def maybe_checkpoint(
@@ -428,7 +434,17 @@ def maybe_checkpoint(
     _known[directory] = last
     if count - last < every:
         return None
-    return write_checkpoint(conn, settings, clock=clock)
+    failed = _failed.get(directory)
+    if failed is not None and count - failed < every:
+        # The last attempt found the chain broken: verifying it again costs a read of
+        # everything since the last good checkpoint; try again after `every` more entries
+        # (`peel audit verify` says what is wrong in the meantime).
+        return None
+    try:
+        return write_checkpoint(conn, settings, clock=clock)
+    except ChainBroken:
+        _failed[directory] = count
+        raise
 
 
 __all__ = [

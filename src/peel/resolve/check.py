@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from peel import clock as data_clock
 from peel.errors import PeelError
-from peel.governance.access import Caller, operation
+from peel.governance.access import Caller, consultation
 from peel.governance.policy import Policy
 from peel.resolve.search import (
     MAX_KEY_ROWS,
@@ -198,12 +198,11 @@ def vehicle_check(
     key = plate_ok(vrm)
     variants = misread_variants(key)
     today = data_clock.now().date()
-    with operation(
+    with consultation(
         store,
         policy,
         caller,
         permission="vehicle.check",
-        operation="consultation",
         object_type="vehicle_check",
         query={"vrm": key},
         clock=clock,
@@ -396,12 +395,11 @@ def person_check(
             person_search_keys.c.dob.in_([d for d in (k["dob"], k["dob_swapped"]) if d]),
             person_search_keys.c.dob_swapped == k["dob"],
         ]
-    with operation(
+    with consultation(
         store,
         policy,
         caller,
         permission="person.check",
-        operation="consultation",
         object_type="person_check",
         query={"surname": surname, "forename": forename, "date_of_birth": k["dob"]},
         clock=clock,
