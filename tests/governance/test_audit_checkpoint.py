@@ -123,6 +123,28 @@ def test_a_broken_chain_is_tried_again_only_after_every_more_entries(
     assert path is not None and path.name == "checkpoint-000000000010.json"
 
 
+def test_a_checkpoint_signed_by_another_process_after_this_snapshot_is_not_an_error(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = store.settings.model_copy(update={"audit_checkpoint_every": 5})
+    build_chain(store, 10)
+    with store.connect() as conn:
+        seen = ck.audit.head(conn)  # this process's snapshot: 10 entries
+    build_chain(store, 5, start=11)  # another process appends and signs entry 15
+    with store.connect() as conn:
+        ck.write_checkpoint(conn, s)
+    # This process still sees its snapshot, and listed the folder before that file appeared
+    # (the race between two server processes).
+    monkeypatch.setattr(ck.audit, "head", lambda conn: seen)
+    monkeypatch.setattr(ck, "last_checkpoint_count", lambda directory: 0)
+    ck._known.pop(s.checkpoint_dir, None)
+    with store.connect() as conn:
+        with pytest.raises(ck.CheckpointAhead):
+            ck.write_checkpoint(conn, s)
+        assert ck.maybe_checkpoint(conn, s) is None
+    assert s.checkpoint_dir not in ck._failed
+
+
 def test_a_tampered_log_is_never_signed(store: Store) -> None:
     build_chain(store, 10)
     with store.connect() as conn:

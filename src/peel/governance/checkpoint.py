@@ -70,6 +70,11 @@ class ChainBroken(CheckpointError):
     checkpoint is signed (run `peel audit verify`)."""
 
 
+class CheckpointAhead(ChainBroken):
+    """A checkpoint covers more entries than this connection sees: entries were removed, or
+    another process signed a later head after this snapshot was taken."""
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A signed statement: the audit log had `count` entries and the last one had `head_hash`."""
@@ -345,7 +350,7 @@ def _anchor(
             logger.warning("ignoring checkpoint %s: %s", path.name, e)
             continue
         if n > count:
-            raise ChainBroken(
+            raise CheckpointAhead(
                 f"the log has {count} entries but {path.name} covers {n}: "
                 "entries were removed; run `peel audit verify`"
             )
@@ -442,6 +447,11 @@ def maybe_checkpoint(
         return None
     try:
         return write_checkpoint(conn, settings, clock=clock)
+    except CheckpointAhead:
+        # Another server process signed a later head after this connection's snapshot was
+        # taken: nothing to do. (A log that really lost entries fails the hash check at
+        # the next attempt, once it has grown past that checkpoint, and `audit verify`.)
+        return None
     except ChainBroken:
         _failed[directory] = count
         raise
@@ -451,6 +461,7 @@ __all__ = [
     "FORMAT",
     "ChainBroken",
     "Checkpoint",
+    "CheckpointAhead",
     "CheckpointError",
     "check_signature",
     "checkpoint_paths",
