@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         default=None, description="Secure flag on cookies (default: on outside development)"
     )
     max_body_bytes: int = Field(default=1 << 20, description="largest API request body")
+    server_threads: int = Field(
+        default=2, ge=1, le=256, description="threads per server process for blocking work"
+    )
 
     @property
     def lake_dir(self) -> Path:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peel.resolve.search import PLAUSIBLE, Keys, score
+from peel.resolve.search import PLAUSIBLE, Keys, best_possible, score, surname_similarity
 
 NAMES = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12)
 DATES = st.dates(min_value=date(1920, 1, 1), max_value=date(2020, 12, 31)).map(date.isoformat)
@@ -65,3 +65,26 @@ def test_same_names_born_in_another_year_are_never_plausible(
     for near in ("1995-01-01", "1995-04-05", None):
         key = Keys("FASASI", forename, near).row()
         assert _may_fit(query, key)
+
+
+@given(
+    surname=NAMES,
+    forename=st.none() | NAMES,
+    dob=st.none() | DATES,
+    key_surname=NAMES,
+    key_forename=st.none() | NAMES,
+    key_dob=st.none() | DATES,
+)
+def test_the_bound_that_skips_far_surnames_never_skips_a_plausible_key(
+    surname: str,
+    forename: str | None,
+    dob: str | None,
+    key_surname: str,
+    key_forename: str | None,
+    key_dob: str | None,
+) -> None:
+    query = Keys(surname, forename, dob)
+    key = Keys(key_surname, key_forename, key_dob).row()
+    sim = surname_similarity(query, key["surname"])
+    assert sim is not None
+    assert best_possible(query, sim, key["forename"] is not None) >= score(query, key)[0] - 1e-3

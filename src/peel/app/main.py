@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
 import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,6 +58,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Blocking endpoints run on a thread pool. anyio's default of 40 threads lets a
+        # burst start 40 requests at once, all contending for the GIL and the store's
+        # connections: each then costs more CPU and they all finish late. A few threads
+        # per process keep the cores busy; the rest wait their turn in the event loop.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         yield
         state.store.dispose()
 

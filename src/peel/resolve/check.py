@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, case, or_, select
 
 from peel import clock as data_clock
 from peel.errors import PeelError
@@ -30,11 +30,13 @@ from peel.resolve.search import (
     PLAUSIBLE,
     Keys,
     Part,
+    best_possible,
     combine,
     dob_part,
     first_forename,
     name_part,
     norm_name,
+    surname_similarity,
 )
 from peel.serving import Store
 from peel.serving.tables import (
@@ -63,8 +65,8 @@ UK_PLATE = re.compile(
     r"|[0-9]{1,4}[A-Z]{1,3}|[A-Z]{1,3}[0-9]{1,4})$"  # dateless
 )
 MAX_CANDIDATES = 10
-# Keys read from the closest tier when the whole search is too broad.
-MAX_TIER_ROWS = 2000
+# Keys read from the closest tier when the whole search is too broad (exact names first).
+MAX_TIER_ROWS = 500
 SAFETY_VOI = (
     "stolen-vehicle",
     "stolen-plates",
@@ -433,24 +435,41 @@ def person_check(
             keys.dob_swapped,
             keys.birth_year,
         )
+        order: list[ColumnElement[Any]] = [keys.id]
+        if not complete and k["forename"]:
+            # The tier's exact names first: they are the ones listed, the answer being
+            # incomplete anyway.
+            order.insert(0, case((keys.forename == k["forename"], 0), else_=1))
         rows = op.conn.execute(
             select(keys.profile_id, *cols)
             .where(where)
-            .order_by(keys.id)
+            .order_by(*order)
             .limit(MAX_KEY_ROWS if complete else MAX_TIER_ROWS)
         ).all()
         # Keys share names and dates (a profile's records, a surname's bucket): each part
         # of the score is worked out once per distinct value.
         name_parts: dict[tuple[Any, ...], Part] = {}
-        dob_parts: dict[tuple[Any, ...], Part] = {}
+        dob_parts: dict[tuple[Any, ...] | None, Part] = {}
+        scores: dict[tuple[Any, ...], tuple[float, list[str]]] = {}
         best: dict[str, tuple[float, list[str]]] = {}
+        surnames: dict[str | None, float | None] = {}
         for pid, sur, fore, meta, dob, dob_sw, year in rows:
-            nk, dk = (sur, fore, meta), (dob, dob_sw, year)
-            if nk not in name_parts:
-                name_parts[nk] = name_part(q, sur, fore, meta)
-            if dk not in dob_parts:
-                dob_parts[dk] = dob_part(q, dob, dob_sw, year)
-            s, differs = combine(name_parts[nk], dob_parts[dk])
+            if sur not in surnames:
+                surnames[sur] = surname_similarity(q, sur)
+            sim = surnames[sur]
+            # (less half a thousandth: scores are rounded to three places)
+            if sim is not None and best_possible(q, sim, fore is not None) < PLAUSIBLE - 5e-4:
+                continue  # a surname this far off cannot be plausible whatever else agrees
+            # Without a date in the query the key's date plays no part in its score.
+            nk = (sur, fore, meta)
+            dk = (dob, dob_sw, year) if q.dob else None
+            if (nk, dk) not in scores:
+                if nk not in name_parts:
+                    name_parts[nk] = name_part(q, sur, fore, meta)
+                if dk not in dob_parts:
+                    dob_parts[dk] = dob_part(q, dob, dob_sw, year)
+                scores[nk, dk] = combine(name_parts[nk], dob_parts[dk])
+            s, differs = scores[nk, dk]
             if pid not in best or s > best[pid][0]:
                 best[pid] = (s, differs)
         plausible = sorted(

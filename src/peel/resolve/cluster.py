@@ -327,9 +327,19 @@ def cluster(
     left = pairs["record_id_l"].to_pylist()
     right = pairs["record_id_r"].to_pylist()
     keep = np.nonzero(prob >= threshold)[0]
-    # Strongest first; ties broken by the record ids so the result never depends on the
-    # order Splink returned the pairs in.
-    order = sorted(keep.tolist(), key=lambda k: (-weight[k], left[k], right[k]))
+    shared_keys = [k for k in keys if k in set(shared_identifiers)]
+
+    def confirmed(k: int) -> bool:
+        """Do the two records carry one value of a shared identifier (a PNC ID, say)?"""
+        a, b = ids[index[left[k]]], ids[index[right[k]]]
+        return any(a.get(c) is not None and a.get(c) == b.get(c) for c in shared_keys)
+
+    # Pairs an identifier confirms first, so each person's records are together before any
+    # link on name and date alone is weighed against them (otherwise a namesake could join
+    # a record with the identifier first, and the identifier then lift the vetoes for the
+    # rest of that person's records); within each, strongest first; ties broken by the
+    # record ids so the result never depends on the order Splink returned the pairs in.
+    order = sorted(keep.tolist(), key=lambda k: (not confirmed(k), -weight[k], left[k], right[k]))
     for k in order:
         ia, ib = index[left[k]], index[right[k]]
         if g.find(ia) == g.find(ib):

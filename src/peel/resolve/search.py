@@ -124,6 +124,24 @@ def dob_part(query: Keys, dob: str | None, dob_swapped: str | None, year: int | 
     return [(0.30, 0.0)], ["date of birth differs"]
 
 
+def surname_similarity(query: Keys, surname: str | None) -> float | None:
+    return _similar(query.surname, surname)
+
+
+def best_possible(query: Keys, surname_sim: float, key_has_forename: bool) -> float:
+    """The highest score a key with this surname similarity could reach (its forename and
+    date agreeing fully): a key below PLAUSIBLE here can be skipped unscored."""
+    w = s = 0.45
+    s *= surname_sim
+    if query.forename and key_has_forename:
+        w += 0.25
+        s += 0.25
+    if query.dob:
+        w += 0.30
+        s += 0.30
+    return s / w
+
+
 def combine(name: Part, dob: Part) -> tuple[float, list[str]]:
     parts = name[0] + dob[0]
     total = sum(w for w, _ in parts)
@@ -144,11 +162,13 @@ __all__ = [
     "PLAUSIBLE",
     "Keys",
     "Part",
+    "best_possible",
     "combine",
     "dob_part",
     "first_forename",
     "name_part",
     "norm_name",
     "score",
+    "surname_similarity",
     "swapped",
 ]
