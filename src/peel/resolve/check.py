@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, case, or_, select
 
 from peel import clock as data_clock
 from peel.errors import PeelError
@@ -407,14 +407,33 @@ def person_check(
         clock=clock,
     ) as op:
         published = latest_publish(op.conn)
-        # How many keys match, counted on ids alone (no sort, no rows built): on a large
-        # force a common surname's phonetic bucket passes the limit, and reading and scoring
-        # thousands of rows only to answer "incomplete" made name-only checks slow.
-        matched = len(
-            op.conn.execute(select(keys.id).where(or_(*conds)).limit(MAX_KEY_ROWS + 1)).all()
+        cols = (
+            keys.surname,
+            keys.forename,
+            keys.surname_metaphone,
+            keys.dob,
+            keys.dob_swapped,
+            keys.birth_year,
         )
-        complete = matched <= MAX_KEY_ROWS
         where = or_(*conds)
+        rows: Sequence[Row[Any, Any, Any, Any, Any, Any, Any]] = []
+        if k["dob"]:
+            # With a date the keys are few: read them at once, one more than the limit.
+            rows = op.conn.execute(
+                select(keys.profile_id, *cols)
+                .where(where)
+                .order_by(keys.id)
+                .limit(MAX_KEY_ROWS + 1)
+            ).all()
+            matched = len(rows)
+        else:
+            # Without one, count on ids alone first (no sort, no rows built): on a large
+            # force a common surname's phonetic bucket passes the limit, and reading and
+            # scoring thousands of rows only to answer "incomplete" made checks slow.
+            matched = len(
+                op.conn.execute(select(keys.id).where(where).limit(MAX_KEY_ROWS + 1)).all()
+            )
+        complete = matched <= MAX_KEY_ROWS
         if not complete:
             # Too broad to search whole: score the closest tier only (the surname as given,
             # and the forename as given or sounding alike), and say the answer is incomplete.
@@ -427,25 +446,18 @@ def person_check(
                     )
                 )
             where = and_(where, *narrow)
-        cols = (
-            keys.surname,
-            keys.forename,
-            keys.surname_metaphone,
-            keys.dob,
-            keys.dob_swapped,
-            keys.birth_year,
-        )
-        order: list[ColumnElement[Any]] = [keys.id]
-        if not complete and k["forename"]:
-            # The tier's exact names first: they are the ones listed, the answer being
-            # incomplete anyway.
-            order.insert(0, case((keys.forename == k["forename"], 0), else_=1))
-        rows = op.conn.execute(
-            select(keys.profile_id, *cols)
-            .where(where)
-            .order_by(*order)
-            .limit(MAX_KEY_ROWS if complete else MAX_TIER_ROWS)
-        ).all()
+            order: list[ColumnElement[Any]] = [keys.id]
+            if k["forename"]:
+                # The tier's exact names first: they are the ones listed, the answer being
+                # incomplete anyway.
+                order.insert(0, case((keys.forename == k["forename"], 0), else_=1))
+            rows = op.conn.execute(
+                select(keys.profile_id, *cols).where(where).order_by(*order).limit(MAX_TIER_ROWS)
+            ).all()
+        elif not rows:
+            rows = op.conn.execute(
+                select(keys.profile_id, *cols).where(where).order_by(keys.id)
+            ).all()
         # Keys share names and dates (a profile's records, a surname's bucket): each part
         # of the score is worked out once per distinct value.
         name_parts: dict[tuple[Any, ...], Part] = {}
