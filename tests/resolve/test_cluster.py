@@ -186,7 +186,37 @@ def test_a_warning_joins_records_elsewhere_only_through_an_identifier() -> None:
         shared_identifiers=["pnc_id"],
         guarded_tables=("warning_marker",),
     )
-    assert clusters == [["h", "k", "p", "w"]]
+    assert clusters == [["h", "p"], ["k", "w"]]
+
+
+def test_identifier_links_come_first_so_a_namesake_cannot_borrow_the_identifier() -> None:
+    recs = people(
+        [
+            ("p", "LEIGH", "WILSON", "1975-08-17", "FLAT 9 23 THURSBY PLACE", "LX3 6ZH"),
+            ("w", "LEIGH", "WILSON", "1975-08-17", None, None),  # warning marker
+            ("c", "LEIGH", "WILSON", "1975-08-17", None, None),  # conviction
+            ("k", "LEIGH", "WILSON", "1975-08-17", "55 JESSOP LANE", "LX9 6JB"),  # namesake
+        ]
+    )
+    pnc = pa.array(["10/1P", "10/1P", "10/1P", None])
+    recs = recs.set_column(recs.schema.get_field_index("pnc_id"), "pnc_id", pnc)
+    recs = recs.append_column(
+        "lake_table", pa.array(["person", "warning_marker", "conviction", "x"])
+    )
+    # The namesake's link to the conviction row (no address to tell them apart) is the
+    # strongest; joined first, the conviction's PNC ID would then lift every veto.
+    edges = pairs([("c", "k", 40), ("p", "w", 30), ("c", "p", 30), ("k", "w", 29)])
+    clusters, _ = cluster(
+        recs,
+        edges,
+        threshold=0.99,
+        distinct_identifiers=["pnc_id"],
+        same_reference=False,
+        constraints=Constraints(),
+        shared_identifiers=["pnc_id"],
+        guarded_tables=("warning_marker",),
+    )
+    assert clusters == [["c", "p", "w"], ["k"]]
 
 
 def test_one_swapped_record_does_not_make_every_bearer_of_its_surname_compatible() -> None:
