@@ -44,6 +44,54 @@ def _plate(v: str) -> str:
     return v.replace(" ", "").upper()
 
 
+def query_sets(
+    pool: list[Crime],
+    series_of: dict[str, Any],
+    vehicles: dict[int, dict[str, Any]],
+    covered: set[str],
+    rng: np.random.Generator,
+) -> tuple[list[list[Crime]], list[dict[str, Any]], list[Crime]]:
+    """One query set per planted series: the series with one crime dropped at random and one
+    or two background crimes of the same type, month and area (2 km) added, in random order.
+    Returns (sets, what each set is about, the background crimes)."""
+    by_series: dict[int, list[Crime]] = {}
+    for c in pool:
+        s = series_of.get(c.crime_ref, -1)
+        if s is not None and s >= 0:
+            by_series.setdefault(int(s), []).append(c)
+    background_pool = [c for c in pool if (series_of.get(c.crime_ref, -1) or -1) < 0]
+    sets, meta = [], []
+    for sid in sorted(by_series):
+        crimes = sorted(by_series[sid], key=lambda c: c.committed_from)
+        drop = int(rng.integers(len(crimes)))
+        kept = [c for i, c in enumerate(crimes) if i != drop]
+        cx = float(np.mean([c.x for c in crimes]))
+        cy = float(np.mean([c.y for c in crimes]))
+        month = kept[int(rng.integers(len(kept)))].committed_from
+        extra = [
+            c
+            for c in background_pool
+            if c.crime_type == crimes[0].crime_type
+            and (c.committed_from.year, c.committed_from.month) == (month.year, month.month)
+            and math.hypot(c.x - cx, c.y - cy) <= 2000
+        ]
+        k = int(rng.integers(1, 3))
+        if extra:
+            pick = rng.choice(len(extra), size=min(k, len(extra)), replace=False)
+            kept += [extra[int(i)] for i in pick]
+        order = rng.permutation(len(kept))
+        sets.append([kept[int(i)] for i in order])
+        meta.append(
+            {
+                "series_id": sid,
+                "how": vehicles[sid]["how"],
+                "camera_covered": sum(1 for c in kept if c.crime_ref in covered),
+                "true": _plate(vehicles[sid]["vrm_read"]),
+            }
+        )
+    return sets, meta, background_pool
+
+
 def evaluate(
     lake: Lake,
     truth: Path,
@@ -74,47 +122,13 @@ def evaluate(
         bg = background.load(lake, engine)
         cams = {r["camera_id"]: (r["x"], r["y"]) for r in cameras(engine).to_pylist()}
         types = sorted({str(v.get("crime_type", "")) for v in vehicles.values()} - {""})
-        by_series: dict[int, list[Crime]] = {}
         all_types = {
             r["crime_type"]
             for r in crime_truth
             if r["series_id"] is not None and r["series_id"] >= 0
         }
         pool = pool_of(engine, all_types | set(types))
-        for c in pool:
-            s = series_of.get(c.crime_ref, -1)
-            if s is not None and s >= 0:
-                by_series.setdefault(int(s), []).append(c)
-        background_pool = [c for c in pool if (series_of.get(c.crime_ref, -1) or -1) < 0]
-        sets, meta = [], []
-        for sid in sorted(by_series):
-            crimes = sorted(by_series[sid], key=lambda c: c.committed_from)
-            drop = int(rng.integers(len(crimes)))
-            kept = [c for i, c in enumerate(crimes) if i != drop]
-            cx = float(np.mean([c.x for c in crimes]))
-            cy = float(np.mean([c.y for c in crimes]))
-            month = kept[int(rng.integers(len(kept)))].committed_from
-            extra = [
-                c
-                for c in background_pool
-                if c.crime_type == crimes[0].crime_type
-                and (c.committed_from.year, c.committed_from.month) == (month.year, month.month)
-                and math.hypot(c.x - cx, c.y - cy) <= 2000
-            ]
-            k = int(rng.integers(1, 3))
-            if extra:
-                pick = rng.choice(len(extra), size=min(k, len(extra)), replace=False)
-                kept += [extra[int(i)] for i in pick]
-            order = rng.permutation(len(kept))
-            sets.append([kept[int(i)] for i in order])
-            meta.append(
-                {
-                    "series_id": sid,
-                    "how": vehicles[sid]["how"],
-                    "camera_covered": sum(1 for c in kept if c.crime_ref in covered),
-                    "true": _plate(vehicles[sid]["vrm_read"]),
-                }
-            )
+        sets, meta, background_pool = query_sets(pool, series_of, vehicles, covered, rng)
         cal = {
             t: calibration(lake, engine, bg, cams, t, p)
             for t in sorted({s[0].crime_type for s in sets})
@@ -171,4 +185,4 @@ def evaluate(
     }
 
 
-__all__ = ["evaluate", "wilson"]
+__all__ = ["evaluate", "query_sets", "wilson"]
