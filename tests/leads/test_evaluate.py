@@ -22,3 +22,40 @@ def test_small_city_evaluate_floor(resolved_world: ResolvedWorld) -> None:
     # Regression floor: the planted series' vehicles rank in the first three on average.
     ranks = [r["rank"] for r in figures["by_series"] if r["camera_covered"] >= 2]
     assert ranks and sum(1 for r in ranks if r is not None and r <= 3) / len(ranks) >= 0.5
+
+
+def test_query_sets_keep_series_zero_out_of_the_background() -> None:
+    # Series 0 is a series like any other: its crimes are never the "unrelated" crimes added
+    # to a query set, and never background (null sets are drawn from the background).
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from peel.leads.crimes import Crime
+    from peel.leads.evaluate import query_sets
+
+    t0 = datetime(2024, 3, 4, 12, tzinfo=UTC)
+
+    def c(ref: str, day: int, x: float) -> Crime:
+        a = t0 + timedelta(days=day)
+        return Crime(ref, "burglary", x, 0.0, a, a + timedelta(hours=2), f"r-{ref}", "t")
+
+    series0 = [c(f"S0-{i}", i, 100.0 * i) for i in range(5)]
+    series1 = [c(f"S1-{i}", i, 100.0 * i) for i in range(5)]
+    other = [c(f"B-{i}", i, 50.0 * i) for i in range(3)]
+    series_of: dict[str, int | None] = {x.crime_ref: 0 for x in series0}
+    series_of |= {x.crime_ref: 1 for x in series1}
+    series_of |= {x.crime_ref: -1 for x in other[:2]}
+    series_of[other[2].crime_ref] = None
+    vehicles = {s: {"how": "own", "vrm_read": f"PL{s}"} for s in (0, 1)}
+    for seed in range(20):
+        sets, meta, background = query_sets(
+            [*series0, *series1, *other], series_of, vehicles, set(), np.random.default_rng(seed)
+        )
+        assert {x.crime_ref for x in background} == {x.crime_ref for x in other}
+        assert [m["series_id"] for m in meta] == [0, 1]
+        for s, crimes in zip((0, 1), sets, strict=True):
+            refs = [x.crime_ref for x in crimes]
+            assert len(refs) == len(set(refs))
+            own = [r for r in refs if series_of[r] == s]
+            assert len(own) == 4 and all(series_of[r] in (-1, None, s) for r in refs)

@@ -44,6 +44,10 @@ def _plate(v: str) -> str:
     return v.replace(" ", "").upper()
 
 
+def _in_series(s: Any) -> bool:
+    return s is not None and int(s) >= 0
+
+
 def query_sets(
     pool: list[Crime],
     series_of: dict[str, Any],
@@ -56,10 +60,12 @@ def query_sets(
     Returns (sets, what each set is about, the background crimes)."""
     by_series: dict[int, list[Crime]] = {}
     for c in pool:
-        s = series_of.get(c.crime_ref, -1)
-        if s is not None and s >= 0:
+        s = series_of.get(c.crime_ref)
+        if _in_series(s):
             by_series.setdefault(int(s), []).append(c)
-    background_pool = [c for c in pool if (series_of.get(c.crime_ref, -1) or -1) < 0]
+    # Series 0 is a series: `series_of.get(ref, -1) or -1` took it for background (0 is falsy),
+    # so its crimes were added to its own query set and drawn into null sets.
+    background_pool = [c for c in pool if not _in_series(series_of.get(c.crime_ref))]
     sets, meta = [], []
     for sid in sorted(by_series):
         crimes = sorted(by_series[sid], key=lambda c: c.committed_from)
