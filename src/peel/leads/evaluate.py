@@ -61,7 +61,7 @@ def query_sets(
     by_series: dict[int, list[Crime]] = {}
     for c in pool:
         s = series_of.get(c.crime_ref)
-        if _in_series(s):
+        if s is not None and _in_series(s):
             by_series.setdefault(int(s), []).append(c)
     # Series 0 is a series: `series_of.get(ref, -1) or -1` took it for background (0 is falsy),
     # so its crimes were added to its own query set and drawn into null sets.
