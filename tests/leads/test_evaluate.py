@@ -59,3 +59,36 @@ def test_query_sets_keep_series_zero_out_of_the_background() -> None:
             assert len(refs) == len(set(refs))
             own = [r for r in refs if series_of[r] == s]
             assert len(own) == 4 and all(series_of[r] in (-1, None, s) for r in refs)
+
+
+def test_evaluate_command_says_what_it_ran_as(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    # `find` needs a named account; `evaluate` reads the lake as no user, and must say so in
+    # its text output and its JSON.
+    import json
+
+    from typer.testing import CliRunner
+
+    import peel.leads.evaluate as ev
+    from peel.cli.main import app
+
+    figures = {
+        "ran_as": ev.RAN_AS,
+        "top1_rate": 0.5,
+        "series": 2,
+        "draws": 1,
+        "series_counted": 2,
+        "false_lead_rate": 0.04,
+        "false_lead_rate_ci95": [0.02, 0.06],
+        "null_sets": 500,
+        "stated_chance": 0.05,
+    }
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: figures)
+    runner = CliRunner()
+    out = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "ran as no user" in " ".join(out.output.split())
+    assert "not audited" in " ".join(out.output.split())
+    got = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path), "--json"])
+    assert got.exit_code == 0 and json.loads(got.stdout)["ran_as"].startswith("no user")
