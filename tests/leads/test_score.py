@@ -196,23 +196,3 @@ def test_clone_flag_stops_the_keeper_being_the_suspect(mem: MemoryEngine) -> Non
     assert "possible clone" in out["claim"] and "conviction" not in out["claim"]
     plain = _explain(cand, res, cal, 0.01, [keeper], None, "burglary", 1500, "t")
     assert plain["_suspect"] == "P1" and "1 burglary conviction" in plain["claim"]
-
-
-def test_calibration_fits_the_tail_not_only_the_reference() -> None:
-    from peel.leads.calibrate import calibrated, fit_tail
-
-    # 200 null sets whose vehicles fall at or below each computed figure e as 1.2 * e^1.5
-    # per set: a figure that is right at e = 1 up to a factor but more cautious in the tail.
-    n, f, g = 200, 1.2, 1.5
-    figures = [(k / (n * f)) ** (1 / g) for k in range(1, int(n * f) + 1)]
-    fit = fit_tail(figures, n)
-    assert abs(fit["factor"] - f) < 0.05 and abs(fit["gamma"] - g) < 0.05
-    assert fit["counts"][1.0] == int(n * f)
-    # At the threshold the fitted figure is well below the constant factor's.
-    assert calibrated(0.05, fit) < 0.5 * 0.05 * f
-    # A constant factor stays one (gamma 1); too few points fall back to the reference.
-    flat = fit_tail([k / (n * 0.8) for k in range(1, int(n * 0.8) + 1)], n)
-    assert abs(flat["gamma"] - 1) < 0.05 and abs(flat["factor"] - 0.8) < 0.05
-    few = fit_tail([0.9, 0.95], n)
-    assert few["gamma"] == 1.0 and abs(few["factor"] - 2 / n) < 1e-12
-    assert calibrated(0.3, {"factor": 2.0}) == 0.6

@@ -3,15 +3,9 @@
 A null set is what an investigator might pick if there were no series: background crimes of
 one type, from one calendar month, within `area_km` of a first one. On each, every vehicle is
 scored exactly as in a real search; if the chance figure were exact, the number of vehicles
-whose figure is at most e would average e per set. It is not exact (crimes are not covered
-independently, rates are estimated), and its error need not be the same at e = 1 as at the
-reporting threshold (0.05), where too few null vehicles fall to measure it directly. So the
-observed average count per set, N(e), is measured at several e from 1 down to the threshold
-and fitted as N(e) = factor * e^gamma (a straight line in logs, each point weighted by its
-count); the reported figure is factor * E^gamma. gamma = 1 is a constant factor, as at
-first; gamma > 1 says the computed figure is more cautious in the tail than at 1. gamma is
-kept within [0.5, 2] and is 1 when fewer than two points have counts. The fit is cached per
-background, settings and crime type.
+whose figure is at most e would average e per set. The calibration factor is the observed
+average at e = `REFERENCE` divided by `REFERENCE`, and the reported figure is the computed one
+times that factor. The factor is cached per background, settings and crime type.
 """
 
 from __future__ import annotations
@@ -29,9 +23,6 @@ from peel.leads.crimes import Crime
 from peel.leads.score import Params
 
 REFERENCE = 1.0
-# Where N(e) is counted for the fit: from the reference down to the reporting threshold.
-FIT_POINTS = (1.0, 0.5, 0.2, 0.1, 0.05)
-GAMMA_RANGE = (0.5, 2.0)
 
 
 def null_sets(
@@ -65,36 +56,8 @@ def null_sets(
     return out
 
 
-def fit_tail(figures: Sequence[float], n_sets: int) -> dict[str, Any]:
-    """Fit N(e) = factor * e^gamma to the computed figures of every null vehicle (`figures`,
-    all sets pooled) over `n_sets` null sets (see the module docstring)."""
-    arr = np.asarray(figures, dtype=float)
-    counts = {e: int((arr <= e).sum()) for e in FIT_POINTS}
-    if n_sets == 0:
-        return {"factor": 1.0, "gamma": 1.0, "counts": counts}
-    pts = [(e, c) for e, c in counts.items() if c > 0]
-    at_ref = counts[REFERENCE] / (n_sets * REFERENCE)
-    if len(pts) < 2:
-        return {"factor": max(at_ref, 1e-3), "gamma": 1.0, "counts": counts}
-    x = np.log([e for e, _ in pts])
-    y = np.log([c / n_sets for _, c in pts])
-    w = np.array([c for _, c in pts], dtype=float)
-    xm, ym = np.average(x, weights=w), np.average(y, weights=w)
-    sxx = float(np.sum(w * (x - xm) ** 2))
-    gamma = float(np.sum(w * (x - xm) * (y - ym)) / sxx) if sxx > 0 else 1.0
-    gamma = float(np.clip(gamma, *GAMMA_RANGE))
-    # The line through the weighted centre with that slope.
-    factor = float(np.exp(ym - gamma * xm))
-    return {"factor": max(factor, 1e-3), "gamma": gamma, "counts": counts}
-
-
-def calibrated(expected: float, cal: dict[str, Any]) -> float:
-    """The reported chance figure for a computed one: factor * E^gamma."""
-    return float(cal["factor"]) * max(expected, 0.0) ** float(cal.get("gamma", 1.0))
-
-
 # Bumped whenever scoring changes, so a cached factor from older code is never reused.
-SCORING_VERSION = 4
+SCORING_VERSION = 3
 
 
 def cache_key(fingerprint: str, p: Params, crime_type: str) -> str:
@@ -125,13 +88,4 @@ def write_cache(path: os.PathLike[str], key: str, value: dict[str, Any]) -> None
     os.replace(tmp, path)
 
 
-__all__ = [
-    "FIT_POINTS",
-    "REFERENCE",
-    "cache_key",
-    "calibrated",
-    "fit_tail",
-    "null_sets",
-    "read_cache",
-    "write_cache",
-]
+__all__ = ["REFERENCE", "cache_key", "null_sets", "read_cache", "write_cache"]

@@ -75,20 +75,15 @@ def calibration(
     sets = calibrate.null_sets(
         pool_of(engine, {crime_type}), np.random.default_rng(seed), n_sets=n_sets
     )
-    figures = [
-        c.expected
-        for res in search_many(engine, bg, cams, sets, p)
-        for c in res.candidates
-        if c.expected <= calibrate.REFERENCE
-    ]
+    observed = 0
+    for res in search_many(engine, bg, cams, sets, p):
+        observed += sum(1 for c in res.candidates if c.expected <= calibrate.REFERENCE)
     n = len(sets)
-    fit = calibrate.fit_tail(figures, n)
+    factor = (observed / (n * calibrate.REFERENCE)) if n else 1.0
     value = {
         "sets": n,
-        "observed": fit["counts"][calibrate.REFERENCE],
-        "factor": fit["factor"],
-        "gamma": fit["gamma"],
-        "counts": {f"{e:g}": c for e, c in fit["counts"].items()},
+        "observed": observed,
+        "factor": max(factor, 1e-3) if n else 1.0,
         "seconds": round(time.perf_counter() - t0, 2),
         "crime_type": crime_type,
     }
@@ -151,16 +146,12 @@ def _explain(
         f"vehicles considered: {res.considered:,}; expected number scoring {c.score:.2f} or "
         f"more by chance (each crime covered independently at its own rate) = {c.expected:.3g}"
     )
-    counts = ", ".join(f"{k}: {v}" for k, v in dict(cal.get("counts", {})).items())
-    gamma = float(cal.get("gamma", 1.0))
     arithmetic.append(
         f"calibration on {cal['sets']} null sets of background {cal['crime_type']} crimes: "
-        f"vehicles at or below each computed figure ({counts}), fitted as "
-        f"{cal['factor']:.2f} x E^{gamma:.2f} per set"
+        f"{cal['observed']} vehicles at or below {calibrate.REFERENCE:g} against "
+        f"{cal['sets'] * calibrate.REFERENCE:g} expected -> factor {cal['factor']:.2f}"
     )
-    arithmetic.append(
-        f"chance figure = {cal['factor']:.2f} x {c.expected:.3g}^{gamma:.2f} = {chance_fig:.3g}"
-    )
+    arithmetic.append(f"chance figure = {c.expected:.3g} x {cal['factor']:.2f} = {chance_fig:.3g}")
     keeper_text = []
     suspect = None
     for k in keepers_:
@@ -231,10 +222,7 @@ def find_leads(
         types = sorted({c.crime_type for c in crimes})
         crime_type = types[0] if len(types) == 1 else ",".join(types)
         cal = calibration(lake, eng, bg, cams, types[0], p, n_sets=calibration_sets)
-        log_step(
-            f"calibration {cal['factor']:.2f} x E^{float(cal.get('gamma', 1.0)):.2f} "
-            f"from {cal['sets']} null sets"
-        )
+        log_step(f"calibration factor {cal['factor']:.2f} from {cal['sets']} null sets")
         t1 = time.perf_counter()
         res = search_many(eng, bg, cams, [list(crimes)], p)[0]
         search_s = time.perf_counter() - t1
@@ -245,7 +233,7 @@ def find_leads(
         clones = clone_flags(eng, plates)
         leads = []
         for rank, c in enumerate(top, start=1):
-            fig = calibrate.calibrated(c.expected, cal)
+            fig = c.expected * float(cal["factor"])
             exp = _explain(
                 c,
                 res,
