@@ -15,13 +15,20 @@ def test_wilson_interval_holds_the_rate() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_small_city_evaluate_floor(resolved_world: ResolvedWorld) -> None:
-    figures = evaluate(Lake(resolved_world.settings), resolved_world.city / "truth", null_count=100)
+    figures = evaluate(
+        Lake(resolved_world.settings), resolved_world.city / "truth", null_count=100, draws=5
+    )
     assert figures["null_sets"] >= 50
-    assert figures["false_lead_rate"] <= 0.15
-    assert figures["series"] >= 1
-    # Regression floor: the planted series' vehicles rank in the first three on average.
+    assert figures["false_lead_rate"] <= 0.12
+    assert figures["series"] >= 1 and figures["query_sets"] == 5 * figures["series"]
+    # Regression floor, a little under what was measured on this city (tiny, seed 3) with the
+    # full likelihood ratio: top1_rate 0.39 over 18 counted query sets (4 series, 5 draws;
+    # the hire series every time, the own cars 2 of 13), false_lead_rate 0.04 on 100 null
+    # sets, the true vehicle in the first three 19 times out of 20.
+    assert figures["top1_rate"] >= 0.33
     ranks = [r["rank"] for r in figures["by_series"] if r["camera_covered"] >= 2]
-    assert ranks and sum(1 for r in ranks if r is not None and r <= 3) / len(ranks) >= 0.5
+    assert ranks and sum(1 for r in ranks if r is not None and r <= 3) / len(ranks) >= 0.85
+    assert figures["ran_as"].startswith("no user")
 
 
 def test_query_sets_keep_series_zero_out_of_the_background() -> None:
