@@ -15,10 +15,87 @@ def test_wilson_interval_holds_the_rate() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_small_city_evaluate_floor(resolved_world: ResolvedWorld) -> None:
-    figures = evaluate(Lake(resolved_world.settings), resolved_world.city / "truth", null_count=100)
+    figures = evaluate(
+        Lake(resolved_world.settings), resolved_world.city / "truth", null_count=100, draws=5
+    )
     assert figures["null_sets"] >= 50
-    assert figures["false_lead_rate"] <= 0.15
-    assert figures["series"] >= 1
-    # Regression floor: the planted series' vehicles rank in the first three on average.
+    assert figures["false_lead_rate"] <= 0.12
+    assert figures["series"] >= 1 and figures["query_sets"] == 5 * figures["series"]
+    # Regression floor, a little under what was measured on this city (tiny, seed 3) with the
+    # full likelihood ratio: top1_rate 0.39 over 18 counted query sets (4 series, 5 draws;
+    # the hire series every time, the own cars 2 of 13), false_lead_rate 0.04 on 100 null
+    # sets, the true vehicle in the first three 19 times out of 20.
+    assert figures["top1_rate"] >= 0.33
     ranks = [r["rank"] for r in figures["by_series"] if r["camera_covered"] >= 2]
-    assert ranks and sum(1 for r in ranks if r is not None and r <= 3) / len(ranks) >= 0.5
+    assert ranks and sum(1 for r in ranks if r is not None and r <= 3) / len(ranks) >= 0.85
+    assert figures["ran_as"].startswith("no user")
+
+
+def test_query_sets_keep_series_zero_out_of_the_background() -> None:
+    # Series 0 is a series like any other: its crimes are never the "unrelated" crimes added
+    # to a query set, and never background (null sets are drawn from the background).
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from peel.leads.crimes import Crime
+    from peel.leads.evaluate import query_sets
+
+    t0 = datetime(2024, 3, 4, 12, tzinfo=UTC)
+
+    def c(ref: str, day: int, x: float) -> Crime:
+        a = t0 + timedelta(days=day)
+        return Crime(ref, "burglary", x, 0.0, a, a + timedelta(hours=2), f"r-{ref}", "t")
+
+    series0 = [c(f"S0-{i}", i, 100.0 * i) for i in range(5)]
+    series1 = [c(f"S1-{i}", i, 100.0 * i) for i in range(5)]
+    other = [c(f"B-{i}", i, 50.0 * i) for i in range(3)]
+    series_of: dict[str, int | None] = {x.crime_ref: 0 for x in series0}
+    series_of |= {x.crime_ref: 1 for x in series1}
+    series_of |= {x.crime_ref: -1 for x in other[:2]}
+    series_of[other[2].crime_ref] = None
+    vehicles = {s: {"how": "own", "vrm_read": f"PL{s}"} for s in (0, 1)}
+    for seed in range(20):
+        sets, meta, background = query_sets(
+            [*series0, *series1, *other], series_of, vehicles, set(), np.random.default_rng(seed)
+        )
+        assert {x.crime_ref for x in background} == {x.crime_ref for x in other}
+        assert [m["series_id"] for m in meta] == [0, 1]
+        for s, crimes in zip((0, 1), sets, strict=True):
+            refs = [x.crime_ref for x in crimes]
+            assert len(refs) == len(set(refs))
+            own = [r for r in refs if series_of[r] == s]
+            assert len(own) == 4 and all(series_of[r] in (-1, None, s) for r in refs)
+
+
+def test_evaluate_command_says_what_it_ran_as(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    # `find` needs a named account; `evaluate` reads the lake as no user, and must say so in
+    # its text output and its JSON.
+    import json
+
+    from typer.testing import CliRunner
+
+    import peel.leads.evaluate as ev
+    from peel.cli.main import app
+
+    figures = {
+        "ran_as": ev.RAN_AS,
+        "top1_rate": 0.5,
+        "series": 2,
+        "draws": 1,
+        "series_counted": 2,
+        "false_lead_rate": 0.04,
+        "false_lead_rate_ci95": [0.02, 0.06],
+        "null_sets": 500,
+        "stated_chance": 0.05,
+    }
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: figures)
+    runner = CliRunner()
+    out = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "ran as no user" in " ".join(out.output.split())
+    assert "not audited" in " ".join(out.output.split())
+    got = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path), "--json"])
+    assert got.exit_code == 0 and json.loads(got.stdout)["ran_as"].startswith("no user")

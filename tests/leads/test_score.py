@@ -74,7 +74,54 @@ def test_background_suppresses_a_commuter() -> None:
     g = gains(prob, q.weights, Params())
     commuter, rare = bg.index()["COMMUTER"], bg.index()["RARE"]
     assert prob[commuter, 0] > 0.5 > prob[rare, 0]
-    assert g[commuter, 0] < 0.7 < 3 < g[rare, 0]
+    # The commuter earns little more than any vehicle read at a scene does (the part of the
+    # ratio for not missing it); the rare visitor several times that.
+    assert g[commuter, 0] < 1.0 < 3 < g[rare, 0]
+    assert g[rare, 0] > 3 * g[commuter, 0]
+
+
+def _full_log_lr(prob: np.ndarray, weights: np.ndarray, covered: list[int], rho: float) -> float:
+    """The log likelihood ratio written out crime by crime: involved, a vehicle is read near
+    a scene with chance rho on top of its background p; a crime is informative with chance w."""
+    total = 0.0
+    for i, (pi, w) in enumerate(zip(prob, weights, strict=True)):
+        if i in covered:
+            total += np.log(w * (rho + (1 - rho) * pi) / pi + (1 - w))
+        else:
+            total += np.log(w * (1 - rho) + (1 - w))
+    return float(total)
+
+
+def test_gains_are_the_full_likelihood_ratio_missed_crimes_included() -> None:
+    p = Params()
+    prob = np.array([0.03, 0.2, 0.001, 0.6, 0.05])
+    weights = np.array([1.0, 0.5, 0.9, 0.2, 0.7])
+    g = gains(prob[None, :], weights, p)[0]
+    assert (g >= 0).all()
+    base = _full_log_lr(prob, weights, [], p.rho)
+    for covered in ([0], [0, 2], [1, 3, 4], [0, 1, 2, 3, 4]):
+        expected = _full_log_lr(prob, weights, covered, p.rho) - base
+        assert abs(sum(g[i] for i in covered) - expected) < 1e-9
+
+
+def test_a_plate_covering_more_crimes_outranks_a_rarer_one_covering_fewer() -> None:
+    # A is read near 3 of the 4 scenes, each at a 3% background chance; B near 2 of them at
+    # 0.6%. Counting only the crimes each covered (the old score) B came first; the missed
+    # crime counts against B, and A comes first.
+    p = Params()
+    weights = np.ones(4)
+    a = gains(np.array([[0.03, 0.03, 0.03, 0.03]]), weights, p)[0][:3].sum()
+    b = gains(np.array([[0.006, 0.006, 0.5, 0.5]]), weights, p)[0][:2].sum()
+    assert a > b
+    old = [3 * np.log(0.5 / 0.03), 2 * np.log(0.5 / 0.006)]
+    assert old[0] < old[1]
+
+
+def test_a_long_window_says_less() -> None:
+    p = Params()
+    short, long = crime_weight(1.0, p), crime_weight(72.0, p)
+    g = gains(np.array([[0.01, 0.01]]), np.array([short, long]), p)[0]
+    assert g[0] > g[1] > 0
 
 
 def test_far_away_read_counts_against() -> None:
@@ -87,6 +134,23 @@ def test_far_away_read_counts_against() -> None:
     assert share == 1.0 and far_pen == p.max_penalty
     mid_pen, mid_share = far_penalty(c, [(t, 2_000.0, 0.0)], 1.0, p)
     assert 0 < mid_share < 1 and p.max_penalty < mid_pen < 0
+    # A long window (a small weight) loses less to the same far read.
+    low_pen, _ = far_penalty(c, [(t, 2_000.0, 0.0)], 0.3, p)
+    assert mid_pen < low_pen < 0
+
+
+def test_a_far_read_no_single_vehicle_could_make_is_not_counted() -> None:
+    # The plate is read near the scene (300 m) and, 60 s later, 20 km away: no one vehicle
+    # does 1,200 km/h, so the far read is another vehicle with the plate (a clone) and says
+    # nothing about whether this one was at the scene. Read there an hour later, it could be.
+    p = Params()
+    c = crime("C1", 2.0)
+    t = c.committed_from.timestamp() + 1800
+    near = [(t, 300.0, 0.0)]
+    pen, share = far_penalty(c, [(t + 60, 20_000.0, 0.0)], 1.0, p, near=near)
+    assert (pen, share) == (0.0, 0.0)
+    pen, share = far_penalty(c, [(t + 3600, 20_000.0, 0.0)], 1.0, p, near=near)
+    assert pen < 0 and share > 0
 
 
 def test_multiplicity_matches_a_constructed_null() -> None:

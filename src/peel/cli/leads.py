@@ -151,8 +151,10 @@ def evaluate_cmd(
         emit_json(figures)
         return
     lo, hi = figures["false_lead_rate_ci95"]
+    err.print(f"ran as {figures['ran_as']}")
     err.print(
-        f"top1_rate {figures['top1_rate']} over {figures['series_counted']} series; "
+        f"top1_rate {figures['top1_rate']} over {figures['series_counted']} query sets "
+        f"({figures['series']} series, {figures['draws']} draw(s) each); "
         f"false_lead_rate {figures['false_lead_rate']:.3f} (95% {lo:.3f}-{hi:.3f}) on "
         f"{figures['null_sets']} null sets against the stated {figures['stated_chance']:g}"
     )

@@ -57,7 +57,7 @@ def null_sets(
 
 
 # Bumped whenever scoring changes, so a cached factor from older code is never reused.
-SCORING_VERSION = 2
+SCORING_VERSION = 3
 
 
 def cache_key(fingerprint: str, p: Params, crime_type: str) -> str:

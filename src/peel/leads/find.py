@@ -37,7 +37,7 @@ from peel.serving import Store
 logger = logging.getLogger(__name__)
 THRESHOLD = 0.05  # a lead is reported when about this many vehicles or fewer would do as well
 CALIBRATION_SETS = 150
-CODE_VERSION = f"peel {__version__} leads/1"
+CODE_VERSION = f"peel {__version__} leads/2"
 
 
 def pool_of(engine: Engine, crime_types: set[str]) -> list[Crime]:
@@ -107,6 +107,7 @@ def _explain(
     crime_type: str,
     far_m: float,
     model_version: str,
+    rho: float = 0.5,
 ) -> dict[str, Any]:
     n = len(res.crimes)
     p_far_km = far_m / 1000.0
@@ -129,15 +130,16 @@ def _explain(
         if i in c.covered:
             arithmetic.append(
                 f"{cr.crime_ref}: window {cr.window_hours:.1f} h, weight {w:.2f}; chance of "
-                f"this vehicle there anyway {c.prob[i]:.2g}; adds {w:.2f} x ln(max(0.5, p)/p) "
-                f"= {c.gain[i]:.2f}"
+                f"this vehicle there anyway p = {c.prob[i]:.2g}; an involved vehicle is read "
+                f"near a scene with chance {rho:g}; adds ln(1 + {w:.2f} x {rho:g} x (1 - p)/p) "
+                f"- ln(1 - {w:.2f} x {rho:g}) = {c.gain[i]:.2f}"
             )
         if i in c.far:
             f = c.far[i]
             arithmetic.append(
                 f"{cr.crime_ref}: read {p_far_km:.1f} km or more away during the window, which "
                 f"rules out {float(str(f['excluded_share'])):.0%} of it; adds "
-                f"{w:.2f} x ln(1 - share) = {float(str(f['penalty'])):.2f}"
+                f"ln(1 - {w:.2f} x share) = {float(str(f['penalty'])):.2f}"
             )
     arithmetic.append(f"score = {c.score:.2f}")
     arithmetic.append(
@@ -242,6 +244,7 @@ def find_leads(
                 crime_type,
                 p.far_m,
                 f"background {bg.fingerprint}",
+                p.rho,
             )
             suspect = exp.pop("_suspect")
             leads.append(

@@ -8,12 +8,25 @@ crimes do not explain themselves), plus a small prior: its total reads spread li
 over those cameras and hours (a vehicle never seen there could still pass). The chance that it
 is read there by chance is p = 1 - exp(-lam).
 
-A crime covered by v adds  w_i * ln(max(rho, p) / p)  to v's score: a log likelihood ratio
-between "it was there because it was involved" (read with chance rho, or p if that is higher:
-a car that passes daily is not less likely to be read because it is involved) and "it passes
-anyway". `w_i` falls with the crime's window length. A read of v far away during the committed
-window rules out the part of the window it could not have reached the scene in (at `speed_kmh`
-in a straight line), and adds w_i * ln(1 - excluded share) (at most ln 0.05 per crime).
+The score is the log likelihood ratio between "v was involved" and "v passes anyway", over
+every crime of the set. Involved, v is read near a scene with chance rho on top of its
+background (P(read) = rho + (1 - rho) p); not involved, with chance p. A crime's weight w_i
+(falling with the window's length) is the chance that the crime says anything at all: with
+chance 1 - w_i it is treated as uninformative (likelihood ratio 1). So a covered crime has
+ratio 1 + w_i rho (1 - p) / p and a crime v missed has ratio 1 - w_i rho; both kinds count.
+Measured from the score of a vehicle that covers nothing (the same for every vehicle of the
+query, so ranks and the chance figure do not depend on it), a covered crime adds
+
+    ln(1 + w_i rho (1 - p) / p) - ln(1 - w_i rho)
+
+which is never negative: a commuter (p near 1) earns about -ln(1 - w rho) per covered crime,
+a vehicle that rarely comes near the scene earns ln(w rho / p) more, and a plate that covers
+many crimes of the set pays for none of the misses that a plate covering few pays for. A read
+of v far away during the committed window rules out the part of the window it could not have
+reached the scene in (at `speed_kmh` in a straight line), and adds ln(1 - w_i * excluded
+share) (at most ln 0.05 per crime); a far read that no single vehicle could reconcile with
+v's own read near the same scene (faster than `clone_kmh`) is another vehicle carrying the
+plate (a clone, or a misread), and does not count against v.
 
 The chance figure of a score s is E(s) = sum over every vehicle u in the background of
 P(S_u >= s) when each crime is covered independently with u's own p: the expected number of
@@ -40,12 +53,13 @@ GRID = 400
 class Params:
     radius_m: float = 500.0
     margin_min: float = 30.0
-    rho: float = 0.5  # chance an involved vehicle is read at a camera near the scene
+    rho: float = 0.5  # chance an involved vehicle is read near a scene with a camera near it
     weight_hours: float = 24.0  # a crime's weight is 1 / (1 + window hours / weight_hours)
     prior_reads: float = 1.0  # weight of the traffic-shaped prior, in reads
     speed_kmh: float = 40.0  # for far-away reads: the straight-line speed a vehicle can keep
     far_m: float = 1500.0  # a read at least this far from the scene is "far away"
     max_penalty: float = float(np.log(0.05))
+    clone_kmh: float = 200.0  # two reads of a plate needing more than this are two vehicles
 
 
 def crime_weight(hours: float, p: Params) -> float:
@@ -140,22 +154,44 @@ def chance(lam: np.ndarray) -> np.ndarray:
 
 
 def gains(prob: np.ndarray, weights: np.ndarray, p: Params) -> np.ndarray:
-    """Score added by covering each crime: w * ln(max(rho, p) / p)."""
-    return weights[None, :] * np.log(np.maximum(p.rho, prob) / prob)
+    """Score added by covering each crime (see the module docstring):
+    ln(1 + w rho (1 - p) / p) - ln(1 - w rho)."""
+    wr = np.minimum(weights * p.rho, 0.99)[None, :]
+    return np.log1p(wr * (1.0 - prob) / prob) - np.log1p(-wr)
+
+
+def other_vehicle(
+    read: tuple[float, float, float], near: Sequence[tuple[float, float, float]], p: Params
+) -> bool:
+    """Whether a read (time, x, y) cannot be the vehicle of any of `near` (faster than
+    `clone_kmh` in a straight line between them)."""
+    t, x, y = read
+    return any(
+        float(np.hypot(x - nx, y - ny)) > p.clone_kmh / 3.6 * abs(t - nt) for nt, nx, ny in near
+    )
 
 
 def far_penalty(
-    crime: Crime, reads: Sequence[tuple[float, float, float]], weight: float, p: Params
+    crime: Crime,
+    reads: Sequence[tuple[float, float, float]],
+    weight: float,
+    p: Params,
+    *,
+    near: Sequence[tuple[float, float, float]] = (),
 ) -> tuple[float, float]:
     """(penalty, excluded share of the committed window) from reads (time, x, y) of a
     vehicle at least `far_m` from the scene: it could not be at the scene within d / speed of
-    each of them."""
+    each of them. `near` are the vehicle's own reads (time, x, y) near this scene: a far read
+    that could not be the same vehicle as one of them (faster than `clone_kmh`) is another
+    vehicle with the plate and is left out."""
     a, b = epoch_s(crime.committed_from), epoch_s(crime.committed_to)
     speed = p.speed_kmh / 3.6
     spans = []
     for t, x, y in reads:
         d = float(np.hypot(x - crime.x, y - crime.y))
         if d < p.far_m or t < a - d / speed or t > b + d / speed:
+            continue
+        if other_vehicle((t, x, y), near, p):
             continue
         spans.append((max(a, t - d / speed), min(b, t + d / speed)))
     if not spans:
@@ -170,7 +206,8 @@ def far_penalty(
             cur_b = max(cur_b, s1)
     covered += cur_b - cur_a
     share = 1.0 if b <= a else min(covered / (b - a), 1.0)
-    return weight * max(float(np.log(max(1.0 - share, 1e-12))), p.max_penalty), share
+    # With chance 1 - w the crime says nothing (see gains), so the ratio is 1 - w * share.
+    return max(float(np.log(max(1.0 - weight * share, 1e-12))), p.max_penalty), share
 
 
 def expected_at_least(
@@ -230,5 +267,6 @@ __all__ = [
     "gains",
     "hour_overlap",
     "null_expectation",
+    "other_vehicle",
     "prepare",
 ]

@@ -26,6 +26,7 @@ from peel.leads.score import (
     far_penalty,
     gains,
     null_expectation,
+    other_vehicle,
     prepare,
 )
 from peel.leads.window import PLATE, _register, window_hits, windows_table
@@ -135,8 +136,13 @@ def search_many(
             if not reads:
                 continue
             for i, crime in enumerate(res.crimes):
+                own = [(t, *cams[cam]) for cam, _, t in cand.hits.get(i, []) if cam in cams]
                 pen, share = far_penalty(
-                    crime, [(t, x, y) for t, x, y, _, _ in reads], float(res.query.weights[i]), p
+                    crime,
+                    [(t, x, y) for t, x, y, _, _ in reads],
+                    float(res.query.weights[i]),
+                    p,
+                    near=own,
                 )
                 if pen < 0:
                     a = crime.committed_from.timestamp()
@@ -144,7 +150,9 @@ def search_many(
                     shown = [
                         {"read": f"anpr_read:{rid}", "camera": cam}
                         for t, x, y, rid, cam in reads
-                        if a <= t <= b and np.hypot(x - crime.x, y - crime.y) >= p.far_m
+                        if a <= t <= b
+                        and np.hypot(x - crime.x, y - crime.y) >= p.far_m
+                        and not other_vehicle((t, x, y), own, p)
                     ]
                     cand.far[i] = {"penalty": pen, "excluded_share": share, "reads": shown[:5]}
                     cand.score += pen
