@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def null_sets(
     n_sets: int,
     sizes: tuple[int, int] = (4, 10),
     area_km: float = 2.0,
-    exclude: set[str] = frozenset(),  # type: ignore[assignment]
+    exclude: AbstractSet[str] = frozenset(),
 ) -> list[list[Crime]]:
     """`n_sets` sets of background crimes (same type, same month, close together)."""
     usable = [c for c in pool if c.crime_ref not in exclude]

@@ -122,7 +122,7 @@ def _explain(
     evidence = [f"crime:{res.crimes[i].row_id}" for i in c.covered]
     evidence += [f"anpr_read:{rid}" for i in c.covered for _, rid, _ in c.hits[i]]
     for f in c.far.values():
-        evidence += [str(r["read"]) for r in f["reads"]]  # type: ignore[attr-defined]
+        evidence += [r["read"] for r in f["reads"]]
     arithmetic = []
     for i in range(n):
         cr = res.crimes[i]
@@ -138,8 +138,8 @@ def _explain(
             f = c.far[i]
             arithmetic.append(
                 f"{cr.crime_ref}: read {p_far_km:.1f} km or more away during the window, which "
-                f"rules out {float(str(f['excluded_share'])):.0%} of it; adds "
-                f"ln(1 - {w:.2f} x share) = {float(str(f['penalty'])):.2f}"
+                f"rules out {f['excluded_share']:.0%} of it; adds "
+                f"ln(1 - {w:.2f} x share) = {f['penalty']:.2f}"
             )
     arithmetic.append(f"score = {c.score:.2f}")
     arithmetic.append(

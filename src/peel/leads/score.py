@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
 
 import numpy as np
 
@@ -67,8 +69,8 @@ def crime_weight(hours: float, p: Params) -> float:
     return 1.0 / (1.0 + max(hours, 0.0) / p.weight_hours)
 
 
-def epoch_s(dt: object) -> float:
-    return float(dt.timestamp())  # type: ignore[attr-defined]
+def epoch_s(dt: datetime) -> float:
+    return float(dt.timestamp())
 
 
 def hour_overlap(lo: float, hi: float) -> np.ndarray:
@@ -134,8 +136,8 @@ def prepare(
     seen: set[str] = set()
     for h in hits:
         plate, cam, rid = str(h["plate"]), str(h["camera_id"]), str(h["read_id"])
-        t = epoch_s(h["read_at"])
-        by_plate.setdefault(plate, {}).setdefault(int(h["ci"]), []).append((cam, rid, t))  # type: ignore[call-overload]
+        t = epoch_s(cast(datetime, h["read_at"]))
+        by_plate.setdefault(plate, {}).setdefault(cast(int, h["ci"]), []).append((cam, rid, t))
         if rid in seen or plate not in index or cam not in cam_code:
             continue
         seen.add(rid)

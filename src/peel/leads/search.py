@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +36,14 @@ from peel.leads.window import PLATE, _register, window_hits, windows_table
 FAR_CHECK_BELOW = 5.0
 
 
+class FarReads(TypedDict):
+    """Reads of a vehicle far from a scene during its window, and what they cost its score."""
+
+    penalty: float
+    excluded_share: float
+    reads: list[dict[str, str]]
+
+
 @dataclass
 class Candidate:
     plate: str
@@ -44,7 +52,7 @@ class Candidate:
     hits: dict[int, list[tuple[str, str, float]]]
     gain: dict[int, float]
     prob: dict[int, float]
-    far: dict[int, dict[str, object]] = field(default_factory=dict)
+    far: dict[int, FarReads] = field(default_factory=dict)
     expected: float = float("inf")  # E(score) before calibration
 
 
