@@ -142,6 +142,25 @@ def test_a_namesake_born_a_digit_apart_elsewhere_is_kept_apart() -> None:
     assert run_people(recs, edges, need_home=False) == [["a", "m", "n", "t", "u"]]
 
 
+def run_guarded(
+    recs: pa.Table, edges: pa.Table, guarded: tuple[str, ...] = ("warning_marker",)
+) -> list[list[str]]:
+    """Clusters with the name and date vetoes, PNC ID shared, warning markers guarded."""
+    clusters, _ = cluster(
+        recs,
+        edges,
+        threshold=0.99,
+        distinct_identifiers=["pnc_id"],
+        same_reference=False,
+        constraints=Constraints(),
+        dates_must_agree=True,
+        names_must_agree=True,
+        shared_identifiers=["pnc_id"],
+        guarded_tables=guarded,
+    )
+    return clusters
+
+
 def test_a_warning_joins_records_elsewhere_only_through_an_identifier() -> None:
     recs = people(
         [
@@ -156,37 +175,13 @@ def test_a_warning_joins_records_elsewhere_only_through_an_identifier() -> None:
     )
     edges = pairs([("p", "w", 30), ("k", "w", 29), ("k", "p", 25), ("h", "p", 24)])
 
-    def go(guarded: tuple[str, ...]) -> list[list[str]]:
-        clusters, _ = cluster(
-            recs,
-            edges,
-            threshold=0.99,
-            distinct_identifiers=["pnc_id"],
-            same_reference=False,
-            constraints=Constraints(),
-            dates_must_agree=True,
-            names_must_agree=True,
-            guarded_tables=guarded,
-        )
-        return clusters
-
-    assert go(("warning_marker",)) == [["h", "p", "w"], ["k"]]
-    assert go(()) == [["h", "k", "p", "w"]]
+    assert run_guarded(recs, edges) == [["h", "p", "w"], ["k"]]
+    assert run_guarded(recs, edges, guarded=()) == [["h", "k", "p", "w"]]
     # With an identifier in common the records join wherever they live.
     with_id = recs.set_column(
         recs.schema.get_field_index("pnc_id"), "pnc_id", pa.array([None, "01/1A", "01/1A", None])
     )
-    clusters, _ = cluster(
-        with_id,
-        edges,
-        threshold=0.99,
-        distinct_identifiers=["pnc_id"],
-        same_reference=False,
-        constraints=Constraints(),
-        shared_identifiers=["pnc_id"],
-        guarded_tables=("warning_marker",),
-    )
-    assert clusters == [["h", "p"], ["k", "w"]]
+    assert run_guarded(with_id, edges) == [["h", "p"], ["k", "w"]]
 
 
 def test_identifier_links_come_first_so_a_namesake_cannot_borrow_the_identifier() -> None:
@@ -206,17 +201,7 @@ def test_identifier_links_come_first_so_a_namesake_cannot_borrow_the_identifier(
     # The namesake's link to the conviction row (no address to tell them apart) is the
     # strongest; joined first, the conviction's PNC ID would then lift every veto.
     edges = pairs([("c", "k", 40), ("p", "w", 30), ("c", "p", 30), ("k", "w", 29)])
-    clusters, _ = cluster(
-        recs,
-        edges,
-        threshold=0.99,
-        distinct_identifiers=["pnc_id"],
-        same_reference=False,
-        constraints=Constraints(),
-        shared_identifiers=["pnc_id"],
-        guarded_tables=("warning_marker",),
-    )
-    assert clusters == [["c", "p", "w"], ["k"]]
+    assert run_guarded(recs, edges) == [["c", "p", "w"], ["k"]]
 
 
 def test_one_swapped_record_does_not_make_every_bearer_of_its_surname_compatible() -> None:

@@ -8,7 +8,7 @@ the requester, for one investigation and offence category, until an expiry. The 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 from peel import clock as data_clock
 from peel.errors import AccessDenied, PeelError
 from peel.governance import audit
-from peel.governance.access import Caller, check, event_for
+from peel.governance.access import Caller, check, event_for, record_denial
 from peel.governance.policy import (
     AnprDecision,
     Authorisation,
@@ -177,4 +177,33 @@ def decision_for(
     )
 
 
-__all__ = ["decision_for", "get", "grant", "list_for", "revoke"]
+def require_access(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    *,
+    read_time: datetime,
+    authorisation_id: int | None,
+    object_type: str,
+    query: Mapping[str, Any],
+) -> AnprDecision:
+    """The ANPR decision for a search whose oldest read was taken at `read_time`; a refusal
+    is audited as denied (with the reason) and raised as AccessDenied."""
+    with store.connect() as conn:
+        decision = decision_for(
+            conn, policy, caller, read_time=read_time, authorisation_id=authorisation_id
+        )
+    if not decision.allowed:
+        record_denial(
+            store,
+            caller,
+            operation="consultation",
+            object_type=object_type,
+            query={**query, "refused": decision.reason},
+            clock=lambda: datetime.now(UTC),
+        )
+        raise AccessDenied(f"ANPR reads from {read_time.date()}: {decision.reason}")
+    return decision
+
+
+__all__ = ["decision_for", "get", "grant", "list_for", "require_access", "revoke"]

@@ -43,9 +43,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from peel import clock as data_clock
-from peel.errors import AccessDenied, PeelError
-from peel.governance.access import Caller, operation, record_denial
-from peel.governance.anpr import decision_for
+from peel.errors import PeelError
+from peel.governance.access import Caller, operation
+from peel.governance.anpr import require_access
 from peel.governance.policy import Policy
 from peel.lake import Lake
 from peel.lake.engine import Engine
@@ -516,20 +516,15 @@ def find_convoys(
         "min_passes": min_passes,
         "authorisation": authorisation_id,
     }
-    with store.connect() as conn:
-        decision = decision_for(
-            conn, policy, caller, read_time=start, authorisation_id=authorisation_id
-        )
-    if not decision.allowed:
-        record_denial(
-            store,
-            caller,
-            operation="consultation",
-            object_type="anpr_read",
-            query={**query, "refused": decision.reason},
-            clock=lambda: datetime.now(UTC),
-        )
-        raise AccessDenied(f"ANPR reads from {start.date()}: {decision.reason}")
+    decision = require_access(
+        store,
+        policy,
+        caller,
+        read_time=start,
+        authorisation_id=authorisation_id,
+        object_type="anpr_read",
+        query=query,
+    )
     with operation(
         store,
         policy,

@@ -13,15 +13,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
 from peel import __version__
-from peel.errors import AccessDenied
-from peel.governance.access import Caller, operation, record_denial
-from peel.governance.anpr import decision_for
+from peel.governance.access import Caller, operation
+from peel.governance.anpr import require_access
 from peel.governance.policy import Policy
 from peel.lake import Lake
 from peel.lake.engine import DuckDBEngine, Engine
@@ -308,20 +307,15 @@ def authorised_find(
     p = kwargs.get("params") or Params()
     oldest, _ = read_times(crimes, p.margin_min)
     query = {"crimes": [c.crime_ref for c in crimes], "radius_m": p.radius_m}
-    with store.begin() as conn:
-        decision = decision_for(
-            conn, policy, caller, read_time=oldest, authorisation_id=authorisation_id
-        )
-    if not decision.allowed:
-        record_denial(
-            store,
-            caller,
-            operation="consultation",
-            object_type="anpr_lead_search",
-            query=query,
-            clock=lambda: datetime.now(UTC),
-        )
-        raise AccessDenied(f"ANPR reads: {decision.reason}")
+    decision = require_access(
+        store,
+        policy,
+        caller,
+        read_time=oldest,
+        authorisation_id=authorisation_id,
+        object_type="anpr_lead_search",
+        query=query,
+    )
     with operation(
         store,
         policy,
