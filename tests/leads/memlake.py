@@ -4,6 +4,8 @@ second."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,14 @@ class MemoryEngine:
 
     def table_sql(self, table: str, partitions: set[str] | None = None) -> str:
         return f'"{table}"'
+
+    @contextmanager
+    def temp_table(self, name: str, table: pa.Table) -> Iterator[None]:
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
 
     def close(self) -> None:
         self.con.close()

@@ -163,13 +163,7 @@ def operation(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Iterator[Operation]:
     """Check, run and audit one operation in one transaction (see the module docstring)."""
-    try:
-        check(policy, caller, permission)
-    except AccessDenied:
-        record_denial(
-            store, caller, operation=operation, object_type=object_type, query=query, clock=clock
-        )
-        raise
+    _check_recorded(store, policy, caller, permission, operation, object_type, query, clock)
     with store.begin() as conn:
         op = Operation(conn=conn, query=dict(query or {}))
         yield op
@@ -192,23 +186,32 @@ def consultation(
     written, AuditError propagates and nothing is returned). Unlike `operation`, the reads
     hold no write lock: on SQLite, concurrent roadside checks in several server processes
     no longer queue behind each other for the whole of each check, only for the append."""
-    try:
-        check(policy, caller, permission)
-    except AccessDenied:
-        record_denial(
-            store,
-            caller,
-            operation="consultation",
-            object_type=object_type,
-            query=query,
-            clock=clock,
-        )
-        raise
+    _check_recorded(store, policy, caller, permission, "consultation", object_type, query, clock)
     with store.read() as conn:
         op = Operation(conn=conn, query=dict(query or {}))
         yield op
     with store.begin() as conn:
         _audit(conn, caller, "consultation", object_type, op, clock)
+
+
+def _check_recorded(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    permission: str,
+    operation: str,
+    object_type: str,
+    query: Mapping[str, Any] | None,
+    clock: Callable[[], datetime],
+) -> None:
+    """`check`, with a refusal audited as denied before it is raised."""
+    try:
+        check(policy, caller, permission)
+    except AccessDenied:
+        record_denial(
+            store, caller, operation=operation, object_type=object_type, query=query, clock=clock
+        )
+        raise
 
 
 def _audit(

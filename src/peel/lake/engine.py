@@ -7,6 +7,8 @@ table lists exactly the files committed manifests name, so uncommitted files are
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +38,8 @@ class Engine(Protocol):
     def reader(self, sql: str, params: dict[str, Any] | None = None) -> pa.RecordBatchReader: ...
 
     def table_sql(self, table: str, partitions: set[str] | None = None) -> str: ...
+
+    def temp_table(self, name: str, table: pa.Table) -> AbstractContextManager[None]: ...
 
 
 def _sql_list(paths: list[Path]) -> str:
@@ -71,6 +75,16 @@ class DuckDBEngine:
 
     def reader(self, sql: str, params: dict[str, Any] | None = None) -> pa.RecordBatchReader:
         return self.con.sql(sql, params=params or {}).to_arrow_reader(65_536)
+
+    @contextmanager
+    def temp_table(self, name: str, table: pa.Table) -> Iterator[None]:
+        """`table` queryable as `name` for the length of the block (a query's own small
+        inputs: crime windows, a list of plates), then gone."""
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
 
     def table_sql(self, table: str, partitions: set[str] | None = None) -> str:
         """A FROM-able SQL expression over the table's committed files (typed and empty when

@@ -41,10 +41,8 @@ def keepers(
     """Keepers of each plate whose keeping overlaps the days of its reads (`when`)."""
     if not plates:
         return {}
-    con = getattr(engine, "con", None)
-    assert con is not None
-    con.register("peel_leads_kplates", pa.table({"plate": pa.array(list(plates), pa.string())}))
-    try:
+    kplates = pa.table({"plate": pa.array(list(plates), pa.string())})
+    with engine.temp_table("peel_leads_kplates", kplates):
         rows = engine.query(
             f"SELECT {PLATE.format(c='vrm')} AS plate, keeper_type, start_date, end_date, "
             "_source, _record_key AS rk, CAST(row_id AS VARCHAR) AS row_id "
@@ -52,8 +50,6 @@ def keepers(
             f"WHERE vrm IS NOT NULL AND {PLATE.format(c='vrm')} IN "
             "(SELECT plate FROM peel_leads_kplates) ORDER BY plate, start_date, row_id"
         ).to_pylist()
-    finally:
-        con.unregister("peel_leads_kplates")
     out: dict[str, list[Keeper]] = defaultdict(list)
     for r in rows:
         first, last = when[r["plate"]]
@@ -99,22 +95,17 @@ def attach_history(
         for r in records.to_pylist()
         if profile_of.get(r["record_id"]) in wanted
     ]
-    con = getattr(engine, "con", None)
-    assert con is not None
-    con.register(
-        "peel_leads_members",
-        pa.table(
-            {
-                "profile_id": [m[0] for m in members],
-                "lake_table": [m[1] for m in members],
-                "row_id": [m[2] for m in members],
-            }
-        ),
+    member_table = pa.table(
+        {
+            "profile_id": [m[0] for m in members],
+            "lake_table": [m[1] for m in members],
+            "row_id": [m[2] for m in members],
+        }
     )
     crimes = current_sql(engine, "crime", "crime_ref")
     hist: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     words = {w for t in crime_types for w in _words(t)}
-    try:
+    with engine.temp_table("peel_leads_members", member_table):
         for r in engine.query(
             "SELECT m.profile_id, CAST(v.row_id AS VARCHAR) AS row_id, v.offence_description, "
             "v.conviction_date, c.crime_type FROM "
@@ -145,8 +136,6 @@ def attach_history(
         ).to_pylist():
             key = "intelligence" if r["crime_type"] in crime_types else "other_intelligence"
             hist[r["profile_id"]][key].append({"record": f"intelligence_report:{r['row_id']}"})
-    finally:
-        con.unregister("peel_leads_members")
     for k in persons:
         if k.profile_id:
             k.history = {key: list(v) for key, v in hist.get(k.profile_id, {}).items()}

@@ -86,17 +86,11 @@ def by_refs(engine: Engine, refs: list[str]) -> tuple[list[Crime], list[str]]:
         raise InputRefused("a crime reference is given twice")
     import pyarrow as pa
 
-    con = getattr(engine, "con", None)
-    if con is None:  # pragma: no cover - the Spark engine arrives later
-        raise InputRefused("this engine cannot take a list of references")
-    con.register("peel_leads_refs", pa.table({"crime_ref": refs}))
-    try:
+    with engine.temp_table("peel_leads_refs", pa.table({"crime_ref": refs})):
         rows = engine.query(
             f"SELECT {_COLUMNS} FROM {current_sql(engine, 'crime', 'crime_ref')} c "
             "WHERE crime_ref IN (SELECT crime_ref FROM peel_leads_refs)"
         ).to_pylist()
-    finally:
-        con.unregister("peel_leads_refs")
     found = {r["crime_ref"]: r for r in rows}
     missing = [r for r in refs if r not in found]
     if missing:

@@ -29,7 +29,7 @@ from peel.leads.score import (
     other_vehicle,
     prepare,
 )
-from peel.leads.window import PLATE, _register, window_hits, windows_table
+from peel.leads.window import PLATE, window_hits, windows_table
 
 # Only vehicles whose uncorrected chance figure is at most this get the far-away check (it can
 # only lower a score, so it cannot move anyone else across the threshold).
@@ -78,8 +78,7 @@ def _far_reads(
             "hi": pa.array([s[3] for s in spans], pa.timestamp("us", tz="UTC")),
         }
     )
-    con = _register(engine, "peel_leads_spans", table)
-    try:
+    with engine.temp_table("peel_leads_spans", table):
         rows = engine.query(
             f"""
             WITH cams AS (
@@ -97,8 +96,6 @@ def _far_reads(
             ORDER BY s.qid, s.plate, r.read_at, read_id
             """
         ).to_pylist()
-    finally:
-        con.unregister("peel_leads_spans")
     out: dict[tuple[int, str], list[tuple[float, float, float, str, str]]] = defaultdict(list)
     for r in rows:
         out[(r["qid"], r["plate"])].append(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import pyarrow as pa
 
@@ -24,14 +23,6 @@ def cameras(engine: Engine) -> pa.Table:
         f"{current_sql(engine, 'anpr_camera', 'camera_id')} c "
         "WHERE location_x IS NOT NULL AND location_y IS NOT NULL ORDER BY camera_id"
     )
-
-
-def _register(engine: Engine, name: str, table: pa.Table) -> Any:
-    con = getattr(engine, "con", None)
-    if con is None:  # pragma: no cover - the Spark engine arrives later
-        raise NotImplementedError("engine cannot register a query table")
-    con.register(name, table)
-    return con
 
 
 def windows_table(
@@ -58,8 +49,7 @@ def window_hits(engine: Engine, windows: pa.Table, *, radius_m: float) -> pa.Tab
     `radius_m` of a crime and inside its widened window. `windows` as `windows_table` makes.
     The reads are joined on camera and time range (an interval join written as plain SQL), so
     a layout sorted by time and partitioned by day reads only the hours asked for."""
-    con = _register(engine, "peel_leads_windows", windows)
-    try:
+    with engine.temp_table("peel_leads_windows", windows):
         return engine.query(
             f"""
             WITH cams AS (
@@ -80,15 +70,13 @@ def window_hits(engine: Engine, windows: pa.Table, *, radius_m: float) -> pa.Tab
             """,
             {"r2": radius_m * radius_m},
         )
-    finally:
-        con.unregister("peel_leads_windows")
 
 
 def plate_reads(engine: Engine, plates: Sequence[str], start: datetime, end: datetime) -> pa.Table:
     """Every read of these plates from `start` to `end`: plate, camera_id, read_at, read_id,
     and the camera's position (for far-away reads and impossible journeys)."""
-    con = _register(engine, "peel_leads_plates", pa.table({"plate": pa.array(plates, pa.string())}))
-    try:
+    plate_table = pa.table({"plate": pa.array(plates, pa.string())})
+    with engine.temp_table("peel_leads_plates", plate_table):
         return engine.query(
             f"""
             SELECT {PLATE.format(c="r.vrm")} AS plate, r.camera_id, r.read_at,
@@ -101,8 +89,6 @@ def plate_reads(engine: Engine, plates: Sequence[str], start: datetime, end: dat
             """,
             {"a": start, "b": end},
         )
-    finally:
-        con.unregister("peel_leads_plates")
 
 
 __all__ = ["PLATE", "cameras", "plate_reads", "window_hits", "windows_table"]
