@@ -209,6 +209,26 @@ anpr_authorisations = Table(
     Column("revoked_at", UTCDateTime),
 )
 
+# An officer's request for access to old ANPR reads (issue 6): pending until an officer of a
+# configured rank grants it (creating an anpr_authorisations row) or refuses it; the requester
+# may withdraw it while it is pending.
+anpr_authorisation_requests = Table(
+    "anpr_authorisation_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("requester", String(64), nullable=False, index=True),
+    Column("investigation_reference", String(64), nullable=False),
+    Column("offence_category", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", UTCDateTime),
+    Column("decision_note", Text),
+    Column("authorisation_id", Integer),
+)
+
 products = Table(
     "products",
     metadata,
@@ -248,6 +268,9 @@ decisions = Table(
     Column("reason", Text, nullable=False),
     Column("decided_by", String(64), nullable=False),
     Column("decided_at", UTCDateTime, nullable=False),
+    # What the person confirmed before marking a lead actioned (issue 6): the read's image
+    # reference and OCR confidence they looked at, one entry per read.
+    Column("confirmation", JSONText),
 )
 
 # An analyst's correction of person resolution (issue 5): "merge" says two records are one
@@ -333,6 +356,7 @@ AUDIT_COLUMNS = tuple(c.name for c in audit_log.columns)
 
 __all__ = [
     "AUDIT_COLUMNS",
+    "anpr_authorisation_requests",
     "anpr_authorisations",
     "audit_log",
     "audit_reviews",
