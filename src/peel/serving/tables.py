@@ -273,6 +273,21 @@ decisions = Table(
     Column("confirmation", JSONText),
 )
 
+# Equality monitoring of raised leads (issue 6): the keeper's self-defined ethnicity and age
+# band when the lead was raised, kept apart from the product so that only the oversight
+# aggregates read it (special-category data, DPA 2018 s.35(8)). "not stated" and "unknown"
+# are values, not gaps; a lead with no person keeper (company, hire, possible clone) has
+# keeper_kind set and the two bands "not applicable".
+lead_monitoring = Table(
+    "lead_monitoring",
+    metadata,
+    Column("product_id", String(64), ForeignKey("products.id"), primary_key=True),
+    Column("keeper_kind", String(32), nullable=False),
+    Column("self_defined_ethnicity", String(64), nullable=False),
+    Column("age_band", String(16), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
 # An analyst's correction of person resolution (issue 5): "merge" says two records are one
 # person, "split" that they are not. Record ids are resolution's (`<source>:<record key>`),
 # so an override survives reruns; withdrawing one sets withdrawn_at.
@@ -365,6 +380,7 @@ __all__ = [
     "cases",
     "decisions",
     "explanations",
+    "lead_monitoring",
     "metadata",
     "person_profiles",
     "person_search_keys",
