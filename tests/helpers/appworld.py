@@ -57,7 +57,11 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
         copy_into(published, settings.data_dir)
         publish(env.store)
     lake = Lake(settings)
-    for source, name in (("cris", "cris.csv"), ("pnc-person", "pnc-person.csv")):
+    for source, name in (
+        ("cris", "cris.csv"),
+        ("pnc-person", "pnc-person.csv"),
+        ("anpr-read", "anpr-read.csv"),
+    ):
         ingest_file(lake, EXAMPLES / name, get_mapping(source), dataset="examples")
     crime_row = str(lake_rows(lake, "crime")[0]["row_id"])
     person_row = str(lake_rows(lake, "person")[0]["row_id"])
@@ -76,8 +80,31 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
         dataset="examples",
         synthetic=False,
     )
+    read_row = str(lake_rows(lake, "anpr_read")[0]["row_id"])
+    lead = NewProduct(
+        kind="anpr_lead",
+        subject_type="vehicle",
+        subject_ids=["LM21QZX"],
+        explanation=Explanation(
+            claim="read near 1 of 1 test crimes",
+            evidence=[f"crime:{crime_row}", f"anpr_read:{read_row}"],
+            arithmetic=["score = 1.00"],
+            confidence=0.9,
+            confidence_text="about 0.1 vehicles would do this by chance",
+            code_version="test",
+        ),
+        dataset="examples",
+        synthetic=False,
+        case_reference=CASE,
+    )
     with env.store.begin() as conn:
-        write_products(conn, [product], created_by="test", now=env.clock())
+        write_products(conn, [product, lead], created_by="test", now=env.clock())
+    r = env.client.post(
+        f"/api/products/{lead.id}/decisions",
+        headers=env.headers("investigator"),
+        json={"decision": "accepted", "reason": "fits"},
+    )
+    assert r.status_code == 201, r.text
     c = env.client
     r = c.post(
         "/api/anpr/authorisations",
@@ -104,6 +131,7 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
         sample_seq=sample["entries"][0]["seq"],
     )
     old_read = (env.clock() - timedelta(days=400)).isoformat()
+    on_lead = {"product_id": lead.id}
     world.requests = {
         ("GET", "/api/products"): {"role": "investigator"},
         ("GET", "/api/products/{product_id}"): {"role": "investigator"},
@@ -118,6 +146,33 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
             "data": {"decision": "rejected", "reason": "no"},
         },
         ("GET", "/api/records/{table}/{row_id}"): {"role": "investigator"},
+        ("GET", "/api/products/{product_id}/reads"): {"role": "investigator", "path": on_lead},
+        ("POST", "/api/products/{product_id}/action"): {
+            "role": "investigator",
+            "path": on_lead,
+            "json": {
+                "reason": "stopped",
+                "confirmed_reads": [read_row],
+                "plate_matches_image": True,
+            },
+        },
+        ("POST", "/api/products/{product_id}/evidence-pack"): {
+            "role": "investigator",
+            "path": on_lead,
+            "json": {"recipient": "CPS"},
+        },
+        ("POST", "/products/{product_id}/action"): {
+            "role": "investigator",
+            "path": on_lead,
+            "data": {"reason": "stopped", "read": read_row, "plate_matches_image": "yes"},
+        },
+        ("POST", "/products/{product_id}/evidence-pack"): {
+            "role": "investigator",
+            "path": on_lead,
+            "data": {"recipient": "CPS"},
+        },
+        ("GET", "/api/oversight/leads"): {"role": "oversight_panel"},
+        ("GET", "/oversight/leads"): {"role": "oversight_panel"},
         ("GET", "/api/anpr/authorisations"): {"role": "investigator"},
         ("POST", "/api/anpr/access"): {
             "role": "investigator",

@@ -26,6 +26,7 @@ from peel.app import pages, pages_audit, pages_patrol, pages_products, pages_pro
 from peel.app.api import anpr, auth, cases, check, policy, products, profiles, records, users
 from peel.app.api import audit as audit_api
 from peel.app.api.common import PageTooLarge
+from peel.app.api.lead_actions import router as lead_actions_router
 from peel.app.deps import CsrfFailed, NotAuthenticated, Public, StateDep
 from peel.app.security import SecurityMiddleware
 from peel.app.state import build_state, wall_clock
@@ -98,6 +99,7 @@ def create_app(
         anpr.router,
         profiles.router,
         check.router,
+        lead_actions_router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

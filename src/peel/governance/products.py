@@ -10,7 +10,7 @@ with the product ids and the subjects they name.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,49 @@ from peel.serving.tables import decisions, explanations, products
 
 DECISIONS = ("accepted", "rejected", "actioned")
 STATUS_OF = {"accepted": "accepted", "rejected": "rejected", "actioned": "actioned"}
+# Kinds a person may mark actioned only after accepting them and confirming, read by read,
+# that the image shows the plate and what the OCR confidence was (issue 6: advice, not
+# action). The value names the evidence prefix whose rows must each be confirmed.
+CONFIRM_BEFORE_ACTION = {"anpr_lead": "anpr_read:"}
+CONFIRMATION_FIELDS = ("read", "image_ref", "ocr_confidence", "plate_matches_image")
+
+
+def check_confirmation(
+    kind: str,
+    status: str,
+    evidence: Sequence[str],
+    confirmation: Sequence[Mapping[str, Any]] | None,
+) -> None:
+    """Refuse (PeelError, saying why) an `actioned` decision on a kind in
+    CONFIRM_BEFORE_ACTION unless the product was accepted first and every cited row of the
+    named prefix is confirmed, with the image reference and OCR confidence shown and the
+    person's yes that the image shows the plate."""
+    prefix = CONFIRM_BEFORE_ACTION.get(kind)
+    if prefix is None:
+        return
+    if status not in ("accepted", "actioned"):
+        raise PeelError(f"a {kind} must be accepted before it is marked actioned")
+    cited = {e[len(prefix) :] for e in evidence if e.startswith(prefix)}
+    if not confirmation:
+        raise PeelError(
+            f"marking a {kind} actioned needs each of its {len(cited)} read(s) confirmed: "
+            "the image looked at and the OCR confidence seen"
+        )
+    seen: set[str] = set()
+    for i, item in enumerate(confirmation):
+        missing = [f for f in CONFIRMATION_FIELDS if item.get(f) in (None, "")]
+        if missing:
+            raise PeelError(f"confirmation[{i}]: missing {', '.join(missing)}")
+        if item["read"] not in cited:
+            raise PeelError(f"confirmation[{i}]: read {item['read']} is not cited by this lead")
+        if item["plate_matches_image"] is not True:
+            raise PeelError(
+                f"confirmation[{i}]: the image does not show the plate; reject the lead "
+                "with that reason instead"
+            )
+        seen.add(str(item["read"]))
+    if cited - seen:
+        raise PeelError(f"{len(cited - seen)} cited read(s) not confirmed")
 
 
 @dataclass(frozen=True)
@@ -203,6 +246,7 @@ def get_product(store: Store, policy: Policy, caller: Caller, product_id: str) -
                 "reason": d.reason,
                 "decided_by": d.decided_by,
                 "decided_at": d.decided_at.isoformat(),
+                "confirmation": d.confirmation,
             }
             for d in history
         ]
@@ -217,9 +261,11 @@ def decide(
     *,
     decision: str,
     reason: str,
+    confirmation: Sequence[Mapping[str, Any]] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
-    """Record a person's decision on a product (audited as an alteration)."""
+    """Record a person's decision on a product (audited as an alteration). `confirmation`:
+    what the person confirmed before marking a product actioned (see check_confirmation)."""
     if decision not in DECISIONS:
         raise PeelError(f"decision must be one of {', '.join(DECISIONS)}")
     if not reason.strip():
@@ -238,6 +284,13 @@ def decide(
             raise NotFound(f"no product {product_id!r}")
         if row.case_reference is not None and row.case_reference != caller.case_reference:
             raise AccessDenied("this product belongs to another case")
+        if decision == "actioned":
+            evidence = op.conn.execute(
+                select(explanations.c.evidence).where(explanations.c.product_id == product_id)
+            ).scalar_one_or_none()
+            check_confirmation(row.kind, row.status, evidence or [], confirmation)
+        elif confirmation:
+            raise PeelError("a confirmation goes with an actioned decision only")
         now = clock()
         op.conn.execute(
             insert(decisions),
@@ -248,6 +301,7 @@ def decide(
                     "reason": reason[:2000],
                     "decided_by": caller.username,
                     "decided_at": now,
+                    "confirmation": [dict(c) for c in confirmation] if confirmation else None,
                 }
             ],
         )
@@ -272,10 +326,12 @@ def decision_counts(conn: Connection) -> dict[str, dict[str, int]]:
 
 
 __all__ = [
+    "CONFIRM_BEFORE_ACTION",
     "DECISIONS",
     "Explanation",
     "NewProduct",
     "NotFound",
+    "check_confirmation",
     "decide",
     "decision_counts",
     "get_product",

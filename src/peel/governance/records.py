@@ -22,7 +22,7 @@ from peel.serving import Store
 WITHHELD = "[special category: withheld]"
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, uuid.UUID | Decimal):
@@ -70,9 +70,9 @@ def read_record(
         out = {}
         for key, value in row.items():
             withhold = key in hidden and not detail and value is not None
-            out[key] = WITHHELD if withhold else _plain(value)
+            out[key] = WITHHELD if withhold else plain_value(value)
         op.returned([f"{table}:{rid}"])
     return {"table": table, "row": out, "withheld": sorted(special) if not detail else []}
 
 
-__all__ = ["WITHHELD", "read_record"]
+__all__ = ["WITHHELD", "plain_value", "read_record"]

@@ -28,6 +28,7 @@ class Keeper:
     start: str | None
     end: str | None
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    row_id: str = ""  # the keeper row in the lake's person_vehicle table (evidence)
 
 
 def _record_key(row: dict[str, Any]) -> str:
@@ -64,6 +65,7 @@ def keepers(
                 record=_record_key(r),
                 start=r["start_date"].isoformat() if r["start_date"] else None,
                 end=r["end_date"].isoformat() if r["end_date"] else None,
+                row_id=r["row_id"],
             )
         )
     return dict(out)

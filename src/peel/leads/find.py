@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from peel.lake.engine import DuckDBEngine, Engine
 from peel.leads import background, calibrate
 from peel.leads.chain import Keeper, attach_history, clone_flags, keepers
 from peel.leads.crimes import Crime, check_crimes, current_sql
+from peel.leads.raised import raise_leads
 from peel.leads.score import Params
 from peel.leads.search import Candidate, Result, search_many
 from peel.leads.window import cameras
@@ -154,6 +155,8 @@ def _explain(
     keeper_text = []
     suspect = None
     for k in keepers_:
+        if k.row_id:
+            evidence.append(f"person_vehicle:{k.row_id}")
         if k.kind != "person":
             keeper_text.append(f"the keeper at the time is a {k.kind} firm, not a person")
             continue
@@ -169,7 +172,6 @@ def _explain(
         keeper_text.append(text)
         for v in h.values():
             evidence += [str(x["record"]) for x in v if "record" in x]
-        evidence.append(k.record)
         suspect = suspect or k.profile_id
     if clone is not None:
         keeper_text = [
@@ -299,11 +301,13 @@ def authorised_find(
     crimes: Sequence[Crime],
     *,
     authorisation_id: int | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     **kwargs: Any,
 ) -> dict[str, Any]:
     """`find_leads` for a caller: the oldest read the search touches must pass the ANPR
     access rules (recent tier, or an authorisation); the search is audited with the crimes
-    asked about and the plates returned."""
+    asked about and the plates returned, and each reported lead is raised as a product
+    (`product_id` on the lead; `raised` lists the ids new in this search)."""
     p = kwargs.get("params") or Params()
     oldest, _ = read_times(crimes, p.margin_min)
     query = {"crimes": [c.crime_ref for c in crimes], "radius_m": p.radius_m}
@@ -316,6 +320,11 @@ def authorised_find(
         object_type="anpr_lead_search",
         query=query,
     )
+    # The search runs before the write transaction opens (it takes seconds; on SQLite a
+    # transaction held that long would queue every other writer, patrol checks included);
+    # nothing is returned until the audit entry below is committed.
+    out = find_leads(lake, crimes, **kwargs)
+    out["access"] = {"tier": decision.tier, "reason": decision.reason}
     with operation(
         store,
         policy,
@@ -324,11 +333,37 @@ def authorised_find(
         operation="consultation",
         object_type="anpr_lead_search",
         query=query,
+        clock=clock,
     ) as op:
-        out = find_leads(lake, crimes, **kwargs)
-        out["access"] = {"tier": decision.tier, "reason": decision.reason}
+        # Reported leads become products (decisions, evidence pack, oversight), in the same
+        # transaction as the audit entry that says who raised them.
+        raised = raise_leads(
+            op.conn,
+            out,
+            crimes,
+            run=current_run(lake.settings),
+            case_reference=caller.case_reference,
+            created_by=caller.username,
+            synthetic_datasets=synthetic_datasets(lake),
+            now=clock(),
+        )
+        out["raised"] = raised
         op.returned([f"vrm:{lead['vrm']}" for lead in out["leads"]])
+        op.returned(f"product:{pid}" for pid in raised)
     return out
 
 
-__all__ = ["CODE_VERSION", "THRESHOLD", "authorised_find", "calibration", "find_leads"]
+def synthetic_datasets(lake: Lake) -> set[str]:
+    """Datasets the lake records as synthetic cities (`_cities/<dataset>.json`)."""
+    cities = lake.lake_dir / "_cities"
+    return {p.stem for p in cities.glob("*.json")} if cities.is_dir() else set()
+
+
+__all__ = [
+    "CODE_VERSION",
+    "THRESHOLD",
+    "authorised_find",
+    "calibration",
+    "find_leads",
+    "synthetic_datasets",
+]
