@@ -122,7 +122,7 @@ def find_cmd(
         f"{out['background']['build_seconds']:.2f} s; search {out['seconds']['search']:.2f} s"
     )
     for lead in out["leads"]:
-        mark = "LEAD" if lead["reported"] else "below threshold"
+        mark = f"LEAD {lead['product_id']}" if lead["reported"] else "below threshold"
         typer.echo(f"{lead['rank']:>2}. {lead['vrm']} [{mark}] {lead['explanation']['claim']}")
         for line in lead["explanation"]["arithmetic"]:
             typer.echo(f"      {line}")
