@@ -27,7 +27,15 @@ class MemoryEngine:
         return self.con.sql(sql, params=params or {}).to_arrow_reader(65_536)
 
     def table_sql(self, table: str, partitions: set[str] | None = None) -> str:
-        return f'"{table}"'
+        # As the lake: anpr_read is partitioned by the UTC day of read_at, and a query given
+        # partitions sees those days' reads only (so a wrong day set loses reads here too).
+        if partitions is None or table != "anpr_read":
+            return f'"{table}"'
+        days = ", ".join(f"'{d}'" for d in sorted(partitions)) or "NULL"
+        return (
+            f"(SELECT * FROM \"{table}\" WHERE strftime(timezone('UTC', read_at), '%Y-%m-%d') "
+            f"IN ({days}))"
+        )
 
     @contextmanager
     def temp_table(self, name: str, table: pa.Table) -> Iterator[None]:

@@ -30,7 +30,7 @@ from peel.leads.crimes import Crime, check_crimes, current_sql
 from peel.leads.raised import raise_leads
 from peel.leads.score import Params
 from peel.leads.search import Candidate, Result, search_many
-from peel.leads.window import cameras
+from peel.leads.window import cameras, read_days
 from peel.resolve.output import current_run
 from peel.serving import Store
 
@@ -231,7 +231,10 @@ def find_leads(
         plates = [c.plate for c in top]
         found = keepers(eng, plates, {c.plate: _when(c, crimes) for c in top})
         attach_history(eng, current_run(lake.settings), found, set(types))
-        clones = clone_flags(eng, plates)
+        # Impossible journeys on the crimes' days, a day either side.
+        day = timedelta(days=1)
+        days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
+        clones = clone_flags(eng, plates, days=days)
         leads = []
         for rank, c in enumerate(top, start=1):
             fig = c.expected * float(cal["factor"])

@@ -29,7 +29,7 @@ from peel.leads.score import (
     other_vehicle,
     prepare,
 )
-from peel.leads.window import PLATE, window_hits, windows_table
+from peel.leads.window import PLATE, read_days, window_hits, windows_table
 
 # Only vehicles whose uncorrected chance figure is at most this get the far-away check (it can
 # only lower a score, so it cannot move anyone else across the threshold).
@@ -67,7 +67,8 @@ class Result:
 def _far_reads(
     engine: Engine, spans: list[tuple[int, str, datetime, datetime]]
 ) -> dict[tuple[int, str], list[tuple[float, float, float, str, str]]]:
-    """Reads of (set, plate) within the spans: (time, x, y, read id, camera) per key."""
+    """Reads of (set, plate) within the spans: (time, x, y, read id, camera) per key (a read
+    inside several spans of one key is listed once)."""
     if not spans:
         return {}
     table = pa.table(
@@ -88,11 +89,12 @@ def _far_reads(
             )
             SELECT s.qid, s.plate, r.read_at, CAST(r.row_id AS VARCHAR) AS read_id,
                    r.camera_id, c.x, c.y
-            FROM {engine.table_sql("anpr_read")} r
-            JOIN peel_leads_spans s ON {PLATE.format(c="r.vrm")} = s.plate
-              AND r.read_at >= s.lo AND r.read_at <= s.hi
+            FROM {engine.table_sql("anpr_read", read_days((s[2], s[3]) for s in spans))} r
+            JOIN (SELECT DISTINCT qid, plate, lo, hi FROM peel_leads_spans) s
+              ON {PLATE.format(c="r.vrm")} = s.plate AND r.read_at >= s.lo AND r.read_at <= s.hi
             JOIN cams c ON c.camera_id = r.camera_id AND c.rn = 1
             WHERE c.x IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY s.qid, s.plate, r.row_id ORDER BY s.lo) = 1
             ORDER BY s.qid, s.plate, r.read_at, read_id
             """
         ).to_pylist()
@@ -124,15 +126,17 @@ def search_many(
     for q, crimes in enumerate(sets):
         local = [dict(h, ci=int(h["ci"]) - int(offsets[q])) for h in by_set.get(q, [])]
         results.append(_score_set(crimes, local, bg, cams, p))
-    # Far-away reads for the vehicles that could matter, all sets in one query.
+    # Far-away reads for the vehicles that could matter, all sets in one query: around each
+    # crime's window (an hour either side: a read further off in time is more than an hour's
+    # drive from the scene in `far_penalty`'s terms only for scenes over `speed_kmh` km
+    # away), so the query opens the crimes' days, not every day between them.
     slack = timedelta(hours=1)
     spans = []
     for q, res in enumerate(results):
-        lo = min(c.committed_from for c in res.crimes) - slack
-        hi = max(c.committed_to for c in res.crimes) + slack
+        windows = [(c.committed_from - slack, c.committed_to + slack) for c in res.crimes]
         for cand in res.candidates:
             if cand.expected <= FAR_CHECK_BELOW:
-                spans.append((q, cand.plate, lo, hi))
+                spans += [(q, cand.plate, lo, hi) for lo, hi in windows]
     far = _far_reads(engine, spans)
     for q, res in enumerate(results):
         touched = False

@@ -5,8 +5,8 @@ radius or exactly at the widened edge counts)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
@@ -14,6 +14,24 @@ from peel.lake.engine import Engine
 from peel.leads.crimes import Crime, current_sql
 
 PLATE = "upper(replace({c}, ' ', ''))"
+
+
+def read_days(spans: Iterable[tuple[datetime, datetime]]) -> set[str]:
+    """The lake's day partitions of `anpr_read` (UTC days of read_at, `YYYY-MM-DD`) that hold
+    reads taken from lo to hi of any span: the only files a query over those spans opens."""
+    days: set[str] = set()
+    for lo, hi in spans:
+        d, end = lo.astimezone(UTC).date(), hi.astimezone(UTC).date()
+        while d <= end:
+            days.add(d.isoformat())
+            d += timedelta(days=1)
+    return days
+
+
+def _windows_days(windows: pa.Table) -> set[str]:
+    return read_days(
+        zip(windows.column("lo").to_pylist(), windows.column("hi").to_pylist(), strict=True)
+    )
 
 
 def cameras(engine: Engine) -> pa.Table:
@@ -47,8 +65,10 @@ def windows_table(
 def window_hits(engine: Engine, windows: pa.Table, *, radius_m: float) -> pa.Table:
     """(qid, ci, plate, camera_id, read_at, read_id) for every read at a camera within
     `radius_m` of a crime and inside its widened window. `windows` as `windows_table` makes.
-    The reads are joined on camera and time range (an interval join written as plain SQL), so
-    a layout sorted by time and partitioned by day reads only the hours asked for."""
+    The reads are joined on camera and time range (an interval join written as plain SQL)
+    over the day partitions the windows touch only: a search opens those days' files, not the
+    year's."""
+    reads = engine.table_sql("anpr_read", _windows_days(windows))
     with engine.temp_table("peel_leads_windows", windows):
         return engine.query(
             f"""
@@ -63,7 +83,7 @@ def window_hits(engine: Engine, windows: pa.Table, *, radius_m: float) -> pa.Tab
             )
             SELECT n.qid, n.ci, {PLATE.format(c="r.vrm")} AS plate, r.camera_id, r.read_at,
                    CAST(r.row_id AS VARCHAR) AS read_id
-            FROM {engine.table_sql("anpr_read")} r
+            FROM {reads} r
             JOIN near n ON r.camera_id = n.camera_id AND r.read_at >= n.lo AND r.read_at <= n.hi
             WHERE r.vrm IS NOT NULL
             ORDER BY n.qid, n.ci, r.read_at, read_id
@@ -72,16 +92,23 @@ def window_hits(engine: Engine, windows: pa.Table, *, radius_m: float) -> pa.Tab
         )
 
 
-def plate_reads(engine: Engine, plates: Sequence[str], start: datetime, end: datetime) -> pa.Table:
-    """Every read of these plates from `start` to `end`: plate, camera_id, read_at, read_id,
-    and the camera's position (for far-away reads and impossible journeys)."""
+def plate_reads(
+    engine: Engine,
+    plates: Sequence[str],
+    start: datetime,
+    end: datetime,
+    days: set[str] | None = None,
+) -> pa.Table:
+    """Every read of these plates from `start` to `end` (and, if `days` is given, on those
+    UTC days only): plate, camera_id, read_at, read_id, and the camera's position (for
+    far-away reads and impossible journeys)."""
     plate_table = pa.table({"plate": pa.array(plates, pa.string())})
     with engine.temp_table("peel_leads_plates", plate_table):
         return engine.query(
             f"""
             SELECT {PLATE.format(c="r.vrm")} AS plate, r.camera_id, r.read_at,
                    CAST(r.row_id AS VARCHAR) AS read_id, c.location_x AS x, c.location_y AS y
-            FROM {engine.table_sql("anpr_read")} r
+            FROM {engine.table_sql("anpr_read", days)} r
             JOIN {current_sql(engine, "anpr_camera", "camera_id")} c ON c.camera_id = r.camera_id
             WHERE r.read_at >= $a AND r.read_at <= $b AND r.vrm IS NOT NULL
               AND {PLATE.format(c="r.vrm")} IN (SELECT plate FROM peel_leads_plates)
@@ -91,4 +118,4 @@ def plate_reads(engine: Engine, plates: Sequence[str], start: datetime, end: dat
         )
 
 
-__all__ = ["PLATE", "cameras", "plate_reads", "window_hits", "windows_table"]
+__all__ = ["PLATE", "cameras", "plate_reads", "read_days", "window_hits", "windows_table"]
