@@ -186,7 +186,19 @@ def test_clone_flag_stops_the_keeper_being_the_suspect(mem: MemoryEngine) -> Non
     from peel.leads.score import Query
 
     crimes = [crime("C1", 1.0)]
-    q = Query(crimes, [np.array([0])], [["A"]], np.array([1.0]), np.zeros((1, 1)))
+    q = Query(
+        crimes,
+        [np.array([0])],
+        [["A"]],
+        np.array([1.0]),
+        touched=np.array([0]),
+        lam_touched=np.zeros((1, 1)),
+        base=np.zeros(1),
+        totals=np.ones(1),
+        untouched_totals=np.zeros(0),
+        untouched_counts=np.zeros(0, np.int64),
+        plates=1,
+    )
     cand = Candidate("CL0NED", 5.0, [0], {0: [("A", "r1", 0.0)]}, {0: 5.0}, {0: 0.01})
     keeper = Keeper("person", "P1", "pnc:1", None, None, {"convictions": [{"record": "c:1"}]})
     res = Result(crimes, q, [cand], 10)
@@ -196,3 +208,34 @@ def test_clone_flag_stops_the_keeper_being_the_suspect(mem: MemoryEngine) -> Non
     assert "possible clone" in out["claim"] and "conviction" not in out["claim"]
     plain = _explain(cand, res, cal, 0.01, [keeper], None, "burglary", 1500, "t")
     assert plain["_suspect"] == "P1" and "1 burglary conviction" in plain["claim"]
+
+
+def test_compact_rates_match_the_full_matrix_and_the_expectation() -> None:
+    # The compact form (plates near a scene as rows, every other plate grouped by its total)
+    # gives each plate the rate the full matrix would, and the same chance figure as summing
+    # the dynamic programme over every plate one by one.
+    rng = np.random.default_rng(3)
+    rows = [("NEAR1", "A", 12, 3.0), ("NEAR2", "A", 13, 40.0), ("NEAR2", "B", 12, 2.0)]
+    rows += [(f"FAR{i}", "C", int(rng.integers(168)), float(rng.integers(1, 9))) for i in range(60)]
+    bg = _bg(rows)
+    cams = {"A": (0.0, 0.0), "B": (300.0, 0.0), "C": (9000.0, 0.0)}
+    crimes = [crime("C1", 1.0), crime("C2", 3.0, x=250.0, day=1)]
+    hit = {"ci": 0, "plate": "NEAR1", "camera_id": "A", "read_at": T0, "read_id": "h1"}
+    p = Params()
+    q = prepare(crimes, [hit], bg, cams, p)
+    full = q.lam
+    assert full.shape == (len(bg.plates), 2)
+    assert set(q.touched.tolist()) == {bg.index()["NEAR1"], bg.index()["NEAR2"]}
+    for name, code in bg.index().items():
+        assert np.allclose(q.lam_of(code), full[code]), name
+    # Far plates differ only by their totals: their rates are the prior alone.
+    far = [bg.index()[f"FAR{i}"] for i in range(60)]
+    totals = bg.plate_total[far]
+    assert np.allclose(full[far], np.maximum(totals[:, None] * q.base[None, :], 1e-6))
+    from peel.leads.score import null_expectation
+
+    scores = [0.5, 2.0, 6.0]
+    e, n = null_expectation(q, scores, p)
+    prob = chance(full)
+    one_by_one = expected_at_least(gains(prob, q.weights, p), prob, scores)
+    assert n == len(bg.plates) and np.allclose(e, one_by_one)

@@ -9,6 +9,7 @@ DuckDB, PostgreSQL and Spark); hour 0 is Monday 00:00 UTC.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -46,18 +47,43 @@ class Background:
     build_seconds: float
     cached: bool
 
-    @property
+    # Derived arrays, computed once per Background (a process keeps the last one loaded, so
+    # a server or a benchmark pays for them once, not per search).
+    @functools.cached_property
     def plate_total(self) -> np.ndarray:
         return np.bincount(self.plate, weights=self.n, minlength=len(self.plates))
 
+    @functools.cached_property
+    def _cell_share(self) -> np.ndarray:
+        cells = self.camera.astype(np.int64) * HOURS_PER_WEEK + self.how
+        m = np.bincount(cells, weights=self.n, minlength=len(self.cameras) * HOURS_PER_WEEK)
+        return (m / max(m.sum(), 1.0)).reshape(len(self.cameras), HOURS_PER_WEEK)
+
     def cell_share(self) -> np.ndarray:
         """Share of all reads at each (camera, hour of week): shape (cameras, 168)."""
-        m = np.zeros((len(self.cameras), HOURS_PER_WEEK))
-        np.add.at(m, (self.camera, self.how), self.n)
-        return m / max(m.sum(), 1.0)
+        return self._cell_share
+
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        return {str(p): i for i, p in enumerate(self.plates)}
 
     def index(self) -> dict[str, int]:
-        return {str(p): i for i, p in enumerate(self.plates)}
+        return self._index
+
+    @functools.cached_property
+    def _by_camera(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(self.camera, kind="stable")
+        starts = np.searchsorted(self.camera[order], np.arange(len(self.cameras) + 1))
+        return order, starts
+
+    def camera_rows(self, codes: np.ndarray) -> np.ndarray:
+        """Row numbers of the counts at these cameras (codes), in row order per camera."""
+        order, starts = self._by_camera
+        parts = [order[starts[c] : starts[c + 1]] for c in np.asarray(codes, np.int64)]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+_LAST: dict[str, Background] = {}  # the last background loaded in this process, by fingerprint
 
 
 def fingerprint(lake: Lake) -> str:
@@ -91,6 +117,8 @@ def load(lake: Lake, engine: Engine, *, rebuild: bool = False) -> Background:
     folder = lake.settings.data_dir / "leads" / "background"
     path = folder / f"{fp}.parquet"
     meta_path = folder / f"{fp}.json"
+    if not rebuild and fp in _LAST:
+        return _LAST[fp]
     cached = path.exists() and meta_path.exists() and not rebuild
     if cached:
         table = pq.read_table(path)
@@ -106,7 +134,10 @@ def load(lake: Lake, engine: Engine, *, rebuild: bool = False) -> Background:
             meta_path, json.dumps({"weeks": weeks, "build_seconds": seconds, "rows": len(table)})
         )
         logger.info("per-plate background built: %d rows in %.1fs", len(table), seconds)
-    return _arrays(table, weeks, fp, seconds, cached)
+    bg = _arrays(table, weeks, fp, seconds, cached)
+    _LAST.clear()
+    _LAST[fp] = bg
+    return bg
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:

@@ -86,14 +86,56 @@ def hour_overlap(lo: float, hi: float) -> np.ndarray:
 
 @dataclass
 class Query:
-    """One set of crimes prepared against the background."""
+    """One set of crimes prepared against the background.
+
+    Rates are kept compactly: `lam_touched` holds the rows of the plates with any read at a
+    camera near any of the crimes (`touched`, background plate codes, sorted); every other
+    plate's rate is its prior only, `max(total * base / weeks, floor)`, so those rows are kept
+    once per distinct total (`untouched_totals`, with `untouched_counts` plates each). At a
+    force's volume (millions of plates) a search then costs what the plates near the scenes
+    cost, not what every plate does."""
 
     crimes: Sequence[Crime]
     near: list[np.ndarray]  # camera codes (background index) within the radius, per crime
     near_ids: list[list[str]]
     weights: np.ndarray
-    lam: np.ndarray  # (plates, crimes)
+    touched: np.ndarray  # plate codes, sorted
+    lam_touched: np.ndarray  # (touched, crimes)
+    base: np.ndarray  # (crimes,): the prior's rate per read of a plate's total, per week
+    totals: np.ndarray  # every plate's total reads (background)
+    untouched_totals: np.ndarray  # distinct totals among the other plates
+    untouched_counts: np.ndarray  # plates with each
+    plates: int  # plates in the background
     hits: dict[str, dict[int, list[tuple[str, str, float]]]] = field(default_factory=dict)
+
+    def _prior(self, totals: np.ndarray) -> np.ndarray:
+        return np.maximum(np.asarray(totals, float)[:, None] * self.base[None, :], LAM_FLOOR)
+
+    def lam_of(self, code: int | None) -> np.ndarray:
+        """The rates of one background plate (None: a plate the background does not know:
+        the floor)."""
+        if code is None:
+            return np.full(len(self.crimes), LAM_FLOOR)
+        at = int(np.searchsorted(self.touched, code))
+        if at < len(self.touched) and self.touched[at] == code:
+            return np.asarray(self.lam_touched[at])
+        return np.asarray(self._prior(self.totals[code : code + 1])[0])
+
+    def distinct_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rates, plates with them): every plate of the background, untouched ones grouped."""
+        lam = np.vstack([self.lam_touched, self._prior(self.untouched_totals)])
+        mult = np.concatenate([np.ones(len(self.touched)), self.untouched_counts.astype(float)])
+        return lam, mult
+
+    @property
+    def lam(self) -> np.ndarray:
+        """Every plate's rates as one (plates, crimes) matrix (for tests and small lakes)."""
+        out = self._prior(self.totals)
+        out[self.touched] = self.lam_touched
+        return out
+
+
+LAM_FLOOR = 1e-6
 
 
 def prepare(
@@ -122,16 +164,26 @@ def prepare(
     weights = np.array([crime_weight(c.window_hours, p) for c in crimes])
     share = bg.cell_share()
     totals = bg.plate_total
-    lam = np.zeros((V, n))
-    relevant = np.isin(bg.camera, np.concatenate(near)) if n else np.zeros(0, bool)
-    rp, rc, rh, rn = bg.plate[relevant], bg.camera[relevant], bg.how[relevant], bg.n[relevant]
+    # Only the background rows at cameras near a scene (an index by camera, built once per
+    # process), and only the plates that have one.
+    rows = bg.camera_rows(np.unique(np.concatenate(near))) if n else np.zeros(0, np.int64)
+    rp, rc, rh, rn = bg.plate[rows], bg.camera[rows], bg.how[rows], bg.n[rows]
+    index = bg.index()
+    hit_codes = [index[str(h["plate"])] for h in hits if str(h["plate"]) in index]
+    touched = np.unique(np.concatenate([rp, np.array(hit_codes, dtype=rp.dtype)]))
+    loc = np.searchsorted(touched, rp)
+    lam = np.zeros((len(touched), n))
+    base = np.zeros(n)
     for i in range(n):
         sel = np.isin(rc, near[i])
-        lam[:, i] = np.bincount(rp[sel], weights=rn[sel] * overlaps[i][rh[sel]], minlength=V)
-        q = float((share[near[i]] * overlaps[i][None, :]).sum()) if len(near[i]) else 0.0
-        lam[:, i] += p.prior_reads * totals * q
+        lam[:, i] = np.bincount(
+            loc[sel], weights=rn[sel] * overlaps[i][rh[sel]], minlength=len(touched)
+        )
+        base[i] = p.prior_reads * (
+            float((share[near[i]] * overlaps[i][None, :]).sum()) if len(near[i]) else 0.0
+        )
+    lam += totals[touched][:, None] * base[None, :]
     # Leave this query's hits out of the counts (each hit was counted once in its cell).
-    index = bg.index()
     by_plate: dict[str, dict[int, list[tuple[str, str, float]]]] = {}
     seen: set[str] = set()
     for h in hits:
@@ -142,13 +194,29 @@ def prepare(
             continue
         seen.add(rid)
         how = int((np.floor(t / 3600) + 72) % HOURS_PER_WEEK)
+        row = int(np.searchsorted(touched, index[plate]))
         for i in range(n):
             if cam_code[cam] in near[i]:
-                lam[index[plate], i] -= overlaps[i][how]
-    lam = np.clip(lam, 0.0, None) / bg.weeks
+                lam[row, i] -= overlaps[i][how]
     # Every rate stays above zero (after the leave-out, too).
-    lam = np.maximum(lam, 1e-6)
-    return Query(crimes, near, near_ids, weights, lam, by_plate)
+    lam = np.maximum(np.clip(lam, 0.0, None) / bg.weeks, LAM_FLOOR)
+    others = np.ones(V, bool)
+    others[touched] = False
+    u_totals, u_counts = np.unique(totals[others], return_counts=True)
+    return Query(
+        crimes,
+        near,
+        near_ids,
+        weights,
+        touched=touched,
+        lam_touched=lam,
+        base=base / bg.weeks,
+        totals=totals,
+        untouched_totals=u_totals,
+        untouched_counts=u_counts,
+        plates=V,
+        hits=by_plate,
+    )
 
 
 def chance(lam: np.ndarray) -> np.ndarray:
@@ -251,12 +319,14 @@ def expected_at_least(
 def null_expectation(q: Query, scores: Sequence[float], p: Params) -> tuple[np.ndarray, int]:
     """E(s) over every plate of the background, and how many plates that is. Plates whose
     rates are all prior-only and equal share one computation."""
-    prob = chance(q.lam)
+    lam, mult = q.distinct_rows()
+    key = np.round(lam, 12)
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=mult, minlength=len(first))
+    prob = chance(lam[first])
     g = gains(prob, q.weights, p)
-    key = np.round(q.lam, 12)
-    _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
-    e = expected_at_least(g[first], prob[first], scores, mult=counts.astype(float))
-    return e, int(q.lam.shape[0])
+    e = expected_at_least(g, prob, scores, mult=counts)
+    return e, q.plates
 
 
 __all__ = [

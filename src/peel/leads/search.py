@@ -180,12 +180,10 @@ def _score_set(
 ) -> Result:
     q = prepare(crimes, hits, bg, cams, p)
     index = bg.index()
-    prob_all = chance(q.lam)
     cands = []
     for plate, per_crime in q.hits.items():
-        row = index.get(plate)
-        # A plate the background does not know yet: prior only.
-        prob = np.full(len(crimes), 1e-6) if row is None else prob_all[row]
+        # A plate the background does not know yet: the floor rate.
+        prob = chance(q.lam_of(index.get(plate))[None, :])[0]
         g = gains(prob[None, :], q.weights, p)[0]
         covered = sorted(per_crime)
         cands.append(
@@ -198,7 +196,7 @@ def _score_set(
                 prob={i: float(prob[i]) for i in range(len(crimes))},
             )
         )
-    res = Result(crimes, q, cands, int(q.lam.shape[0]))
+    res = Result(crimes, q, cands, q.plates)
     _expect(res, p)
     return res
 
