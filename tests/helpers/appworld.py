@@ -130,8 +130,19 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
         sample_id=sample["sample_id"],
         sample_seq=sample["entries"][0]["seq"],
     )
-    old_read = (env.clock() - timedelta(days=400)).isoformat()
+    old_read = (env.clock() - timedelta(days=200)).isoformat()
     on_lead = {"product_id": lead.id}
+    ask = {
+        "investigation_reference": CASE,
+        "offence_category": "burglary",
+        "reason": "reads near the series",
+        "days": 7,
+    }
+    asked = []
+    for _ in range(4):
+        r = c.post("/api/anpr/requests", headers=env.headers("investigator"), json=ask)
+        assert r.status_code == 201, r.text
+        asked.append({"request_id": str(r.json()["id"])})
     world.requests = {
         ("GET", "/api/products"): {"role": "investigator"},
         ("GET", "/api/products/{product_id}"): {"role": "investigator"},
@@ -177,6 +188,18 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
         ("POST", "/api/anpr/access"): {
             "role": "investigator",
             "json": {"read_time": old_read, "authorisation_id": auth_id},
+        },
+        ("POST", "/api/anpr/requests"): {"role": "investigator", "json": ask},
+        ("GET", "/api/anpr/requests"): {"role": "investigator"},
+        ("POST", "/api/anpr/requests/{request_id}/withdraw"): {
+            "role": "investigator",
+            "values": (asked[0], asked[1]),
+        },
+        ("GET", "/anpr/authorisations"): {"role": "investigator"},
+        ("POST", "/anpr/authorisations/requests"): {"role": "investigator", "data": ask},
+        ("POST", "/anpr/authorisations/requests/{request_id}/withdraw"): {
+            "role": "investigator",
+            "values": (asked[2], asked[3]),
         },
         ("GET", "/api/audit"): {"role": "oversight_panel"},
         ("GET", "/api/audit/entries/{seq}"): {"role": "oversight_panel"},

@@ -24,6 +24,8 @@ SAMPLE_PATH_VALUES = {
     "sample_id": "no-such-sample",
     "profile_id": "P-000000000000",
     "vrm": "AB12CDE",
+    "request_id": "999999",
+    "authorisation_id": "999999",
 }
 
 

@@ -87,8 +87,13 @@ class Rule:
 
     permission: str
 
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        """The permissions any one of which lets a caller in."""
+        return (self.permission,)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.permission!r})"
+        return f"{type(self).__name__}({', '.join(map(repr, self.permissions))})"
 
 
 class Public(Rule):
@@ -101,12 +106,18 @@ class Public(Rule):
 
 
 class Permit(Rule):
-    """A route's access rule: "authenticated" or a permission of the policy. Returns the
+    """A route's access rule: "authenticated" or a permission of the policy (or several,
+    any one of which will do: a page both requesters and authorisers use). Returns the
     Caller. Personal-data permissions are checked again, and audited, by `access.operation`
     inside the route; a refusal here is audited too."""
 
-    def __init__(self, permission: str) -> None:
+    def __init__(self, permission: str, *alternatives: str) -> None:
         self.permission = permission
+        self.alternatives = alternatives
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        return (self.permission, *self.alternatives)
 
     async def __call__(
         self,
@@ -126,20 +137,32 @@ class Permit(Rule):
         )
         if self.permission == AUTHENTICATED:
             return caller
-        try:
-            check(state.policy, caller, self.permission)
-        except AccessDenied:
-            if state.policy.permissions[self.permission].personal_data:
-                record_denial(
-                    state.store,
-                    caller,
-                    operation="consultation" if request.method in SAFE_METHODS else "alteration",
-                    object_type=self.permission.split(".")[0],
-                    query={"path": request.url.path, "method": request.method},
-                    clock=state.clock,
-                )
-            raise
-        return caller
+        refusals: dict[str, AccessDenied] = {}
+        for permission in self.permissions:
+            try:
+                check(state.policy, caller, permission)
+            except AccessDenied as e:
+                refusals[permission] = e
+            else:
+                return caller
+        known = state.policy.permissions
+        personal = [p for p in self.permissions if p in known and known[p].personal_data]
+        if personal:
+            record_denial(
+                state.store,
+                caller,
+                operation="consultation" if request.method in SAFE_METHODS else "alteration",
+                object_type=personal[0].split(".")[0],
+                query={"path": request.url.path, "method": request.method},
+                clock=state.clock,
+            )
+        # The reason for a permission the caller holds (no purpose, say) says more than "no
+        # role grants" the others.
+        held = state.policy.permissions_of(caller.roles)
+        for permission, refusal in refusals.items():
+            if permission in held:
+                raise refusal
+        raise AccessDenied(f"no role of this account grants {' or '.join(self.permissions)}")
 
 
 def _clean(value: str | None, limit: int) -> str | None:

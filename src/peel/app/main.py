@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from peel import __version__
-from peel.app import pages, pages_audit, pages_patrol, pages_products, pages_profiles
+from peel.app import pages, pages_anpr, pages_audit, pages_patrol, pages_products, pages_profiles
 from peel.app.api import anpr, auth, cases, check, policy, products, profiles, records, users
 from peel.app.api import audit as audit_api
 from peel.app.api.common import PageTooLarge
@@ -107,6 +107,7 @@ def create_app(
     app.include_router(pages_audit.router)
     app.include_router(pages_patrol.router)
     app.include_router(pages_profiles.router)
+    app.include_router(pages_anpr.router)
     _meta_routes(app)
     _error_handlers(app)
     _checkpoints(app)

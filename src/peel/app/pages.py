@@ -25,6 +25,7 @@ NAV = (
     ("/", "Home", None),
     ("/patrol", "Patrol check", "person.check"),
     ("/products", "Products", "products.read"),
+    ("/anpr/authorisations", "ANPR access", ("anpr.read", "anpr.authorise")),
     ("/audit", "Audit", "audit.read"),
     ("/oversight/leads", "Lead oversight", "models.oversee"),
     ("/policy", "Policy", "policy.read"),
@@ -32,10 +33,17 @@ NAV = (
 )
 
 
+def _shown(needs: str | tuple[str, ...] | None, perms: set[str]) -> bool:
+    """A NAV entry needs no permission, one, or any one of several."""
+    if needs is None:
+        return True
+    return any(p in perms for p in ((needs,) if isinstance(needs, str) else needs))
+
+
 def context(request: Request, caller: Caller | None, **extra: Any) -> dict[str, Any]:
     state = request.app.state.peel
     perms = state.policy.permissions_of(caller.roles) if caller else set()
-    nav = [(href, label) for href, label, p in NAV if caller and (p is None or p in perms)]
+    nav = [(href, label) for href, label, p in NAV if caller and _shown(p, perms)]
     purpose = None
     if caller and caller.purpose:
         label = state.policy.purposes.get(caller.purpose)

@@ -313,13 +313,23 @@ def decide_anpr_access(
 
     Reads up to `recent_days` old: any role with the ANPR permission. Older reads: only with
     an unexpired, unrevoked authorisation for this requester, from a configured rank who is not
-    the requester, for the investigation the request is made under.
+    the requester, for the investigation the request is made under. Reads older than
+    `retention.anpr_reads_days`: never, whatever the authorisation (`peel anpr retention`
+    deletes them).
     """
     rules = policy.anpr
     if rules.permission not in policy.permissions_of(roles):
         return AnprDecision(False, "denied", f"no role of {username} has {rules.permission}")
     if read_time > now:
         return AnprDecision(False, "denied", "the read is later than the data clock")
+    kept = policy.retention.anpr_reads_days
+    if now - read_time > timedelta(days=kept):
+        return AnprDecision(
+            False,
+            "denied",
+            f"read older than {kept} days: past the retention period (retention.anpr_reads_days),"
+            " so no authorisation opens it; such reads are deleted by `peel anpr retention`",
+        )
     if now - read_time <= timedelta(days=rules.recent_days):
         return AnprDecision(True, "recent", f"read within {rules.recent_days} days")
     old = f"read older than {rules.recent_days} days"
