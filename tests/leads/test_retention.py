@@ -38,7 +38,14 @@ from peel.leads import background
 from peel.leads.calibrate import write_cache
 from peel.leads.retention import REDACTED, run_retention
 from peel.serving import Store
-from peel.serving.tables import audit_log, decisions, explanations, metadata, products
+from peel.serving.tables import (
+    audit_log,
+    decisions,
+    explanations,
+    metadata,
+    products,
+    vehicle_profiles,
+)
 from peel.settings import get_settings
 from peel.sources import get_mapping
 
@@ -376,6 +383,20 @@ def test_retention_deletes_old_reads_everywhere_and_keeps_held_and_recent(
 
     # Nothing anywhere still names a purged read.
     assert_gone(w)
+    # Published vehicles count only the reads that remain.
+    with store.connect() as conn:
+        docs = dict(conn.execute(select(vehicle_profiles.c.vrm, vehicle_profiles.c.document)).all())
+    engine = w.lake.engine()
+    try:
+        rows = engine.query(
+            "SELECT upper(regexp_replace(vrm, '\\s', '', 'g')) AS k, count(*) AS n "
+            f"FROM {engine.table_sql('anpr_read')} GROUP BY 1"
+        ).to_pylist()
+    finally:
+        engine.close()
+    counts = {r["k"]: r["n"] for r in rows}
+    seen = [d for d in docs.values() if d["anpr"]["sightings"]]
+    assert seen and all(d["anpr"]["sightings"] == counts[d["vrm"]] for d in seen)
     # Held reads still readable, by id, through the engine.
     assert w.held <= set(read_ids(w.lake))
 
