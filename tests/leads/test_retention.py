@@ -42,6 +42,7 @@ from peel.serving.tables import (
     audit_log,
     decisions,
     explanations,
+    lead_monitoring,
     metadata,
     products,
     vehicle_profiles,
@@ -67,6 +68,7 @@ class World:
     new_old: str  # an undecided lead citing old reads (deleted)
     rejected: str  # a rejected lead citing old reads (redacted)
     new_recent: str  # an undecided lead citing a recent read (untouched)
+    monitored: str  # an undecided lead citing old reads, with a monitoring row (redacted)
     held: set[str]
 
     @property
@@ -176,18 +178,29 @@ def build(
     old = sorted(i for i, t in before.items() if t < CUTOFF)
     recent = sorted(i for i, t in before.items() if t >= CUTOFF)
     assert len(old) > 1000 and len(recent) > 1000
-    accepted, new_old, rejected, new_recent = (
+    accepted, new_old, rejected, new_recent, monitored = (
         _lead(old[:3], case="OP-TEST-1"),
         _lead(old[3:5]),
         _lead(old[5:7]),
         _lead(recent[:2]),
+        _lead(old[7:9]),
     )
     with store.begin() as conn:
         write_products(
             conn,
-            [accepted, new_old, rejected, new_recent],
+            [accepted, new_old, rejected, new_recent, monitored],
             created_by="tester",
             now=datetime(2025, 6, 1, tzinfo=UTC),
+        )
+    with store.begin() as conn:
+        conn.execute(
+            insert(lead_monitoring).values(
+                product_id=monitored.id,
+                keeper_kind="person",
+                self_defined_ethnicity="W1",
+                age_band="25-34",
+                recorded_at=datetime(2025, 6, 1, tzinfo=UTC),
+            )
         )
     _decide(store, accepted.id, "accepted", old[0])
     _decide(store, rejected.id, "rejected", old[5])
@@ -200,6 +213,7 @@ def build(
         new_old.id,
         rejected.id,
         new_recent.id,
+        monitored.id,
         set(old[:3]),
     )
 
@@ -337,7 +351,7 @@ def test_retention_deletes_old_reads_everywhere_and_keeps_held_and_recent(
     ]
     assert out["quarantine_rows_deleted"] == 2 + len(CITY_OLD)
     assert out["files_rewritten"] >= 1 and out["files_deleted"] >= 1
-    assert out["derived"]["products_deleted"] == 1 and out["derived"]["products_redacted"] == 1
+    assert out["derived"]["products_deleted"] == 1 and out["derived"]["products_redacted"] == 2
     assert out["derived"]["background_cache_files_removed"] >= 1
     assert out["derived"]["calibration_entries_removed"] == 1
     assert out["derived"]["vehicle_profiles_updated"] > 0
@@ -356,6 +370,12 @@ def test_retention_deletes_old_reads_everywhere_and_keeps_held_and_recent(
         evidence = dict(
             conn.execute(select(explanations.c.product_id, explanations.c.evidence)).all()
         )
+        monitoring = [
+            tuple(r)
+            for r in conn.execute(
+                select(lead_monitoring.c.product_id, lead_monitoring.c.self_defined_ethnicity)
+            )
+        ]
         reasons = conn.execute(
             select(decisions.c.product_id, decisions.c.reason, decisions.c.confirmation)
         ).all()
@@ -364,7 +384,14 @@ def test_retention_deletes_old_reads_everywhere_and_keeps_held_and_recent(
                 audit_log.c.operation, audit_log.c.actor, audit_log.c.purpose, audit_log.c.query
             ).where(audit_log.c.object_type == "anpr_read")
         ).all()
-    assert status == {w.accepted: "accepted", w.rejected: "rejected", w.new_recent: "new"}
+    assert status == {
+        w.accepted: "accepted",
+        w.rejected: "rejected",
+        w.new_recent: "new",
+        w.monitored: "new",
+    }
+    assert monitoring == [(w.monitored, "W1")]
+    assert evidence[w.monitored] == []
     assert evidence[w.accepted][:3] == [f"anpr_read:{i}" for i in sorted(w.held)]
     assert evidence[w.rejected] == []
     by_product = {r[0]: r for r in reasons}
@@ -431,7 +458,7 @@ def test_dry_run_counts_and_changes_nothing(
     assert out["dry_run"] is True
     assert out["reads_deleted"] == len(w.purged) and out["reads_held"] == 3
     assert out["quarantine_rows_deleted"] == 2 + len(CITY_OLD)
-    assert out["derived"]["products_to_delete"] == 1 and out["derived"]["products_to_redact"] == 1
+    assert out["derived"]["products_to_delete"] == 1 and out["derived"]["products_to_redact"] == 2
     assert _snapshot(data_dir) == before
     with store.connect() as conn:
         assert conn.execute(select(products.c.id, products.c.status)).all() == docs

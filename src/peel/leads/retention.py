@@ -12,10 +12,11 @@ Under the lake's writer lock (no ingest runs meanwhile):
    the cutoff.
 3. **Erasure entry and products** (one serving-store transaction, audited as operation
    "erasure"): lead products that are neither accepted nor actioned and cite a purged read are
-   removed. A product nobody has decided on (status "new", no decision) is *deleted* with its
-   explanation; a product with decisions (rejected) is *redacted* instead: its subjects,
-   claim, evidence and arithmetic, and its decisions' reasons and confirmations are blanked,
-   and its status and decision history stay, so the oversight counts of decisions stay true.
+   removed. A product nothing else refers to (status "new", no decision, no equality-monitoring
+   row) is *deleted* with its explanation; one that other rows refer to (decisions of a rejected
+   lead, `lead_monitoring`) is *redacted* instead: its subjects, claim, evidence and arithmetic,
+   and its decisions' reasons and confirmations are blanked, and its status, decision history
+   and monitoring bands stay, so the oversight figures stay true.
    The entry records the cutoff, counts, the held product ids and a SHA-256 of the purged ids,
    never a plate or a purged id. The statuses are checked again inside the transaction: if a
    product citing an old read was accepted since the plan, nothing is erased and the job asks
@@ -48,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Text, cast, delete, select, update
+from sqlalchemy import Connection, Table, Text, cast, delete, select, update
 
 from peel import clock as data_clock
 from peel.errors import AccessDenied, PeelError
@@ -58,7 +59,7 @@ from peel.lake import Lake
 from peel.lake import retention as lake_retention
 from peel.leads import derived
 from peel.serving import Store
-from peel.serving.tables import decisions, explanations, products
+from peel.serving.tables import decisions, explanations, metadata, products
 
 log = logging.getLogger(__name__)
 PERMISSION = "retention.run"
@@ -80,7 +81,11 @@ class Cited:
     status: str
     case_reference: str | None
     reads: list[str]
-    decided: bool = False
+    referenced: bool = False  # a decision or a monitoring row refers to it
+
+    @property
+    def deletable(self) -> bool:
+        return self.status == "new" and not self.referenced
 
 
 @dataclass
@@ -98,23 +103,32 @@ def cited_reads(conn: Connection, *, holding: bool) -> list[Cited]:
         .where(status, cast(explanations.c.evidence, Text).like(f"%{READ}%"))
         .order_by(products.c.id)
     ).all()
-    decided: set[str] = set()
-    if rows and not holding:
-        ids = [r.id for r in rows]
-        for i in range(0, len(ids), 500):
-            decided.update(
-                r[0]
-                for r in conn.execute(
-                    select(decisions.c.product_id).where(
-                        decisions.c.product_id.in_(ids[i : i + 500])
-                    )
-                )
-            )
+    referenced = _referenced(conn, [r.id for r in rows]) if rows and not holding else set()
     out = []
     for r in rows:
         reads = [str(e)[len(READ) :] for e in (r.evidence or []) if str(e).startswith(READ)]
         if reads:
-            out.append(Cited(r.id, r.status, r.case_reference, reads, r.id in decided))
+            out.append(Cited(r.id, r.status, r.case_reference, reads, r.id in referenced))
+    return out
+
+
+def _referring_tables() -> list[Table]:
+    """Tables other than explanations whose rows refer to a product (decisions, equality
+    monitoring, and whatever is added later)."""
+    return [
+        t
+        for t in metadata.sorted_tables
+        if t is not explanations and any(fk.column.table is products for fk in t.foreign_keys)
+    ]
+
+
+def _referenced(conn: Connection, ids: list[str]) -> set[str]:
+    """The products among `ids` that some other row refers to."""
+    out: set[str] = set()
+    for table in _referring_tables():
+        col = next(fk.parent for fk in table.foreign_keys if fk.column.table is products)
+        for i in range(0, len(ids), 500):
+            out.update(r[0] for r in conn.execute(select(col).where(col.in_(ids[i : i + 500]))))
     return out
 
 
@@ -142,10 +156,10 @@ def _held_summary(held: list[Cited], found: np.ndarray) -> list[dict[str, Any]]:
 
 
 def erase_products(conn: Connection, items: list[Cited]) -> ProductChanges:
-    """Delete undecided products, redact decided ones (see the module docstring)."""
+    """Delete the products nothing refers to, redact the others (see the module docstring)."""
     out = ProductChanges()
     for c in items:
-        if c.status == "new" and not c.decided:
+        if c.deletable:
             conn.execute(delete(explanations).where(explanations.c.product_id == c.id))
             conn.execute(delete(products).where(products.c.id == c.id))
             out.deleted.append(c.id)
@@ -245,12 +259,8 @@ def run_retention(
                 "dry_run": True,
                 "files_to_rewrite": len(plan.files) + len(plan.quarantine),
                 "derived": {
-                    "products_to_delete": sum(
-                        1 for c in erase if c.status == "new" and not c.decided
-                    ),
-                    "products_to_redact": sum(
-                        1 for c in erase if not (c.status == "new" and not c.decided)
-                    ),
+                    "products_to_delete": sum(1 for c in erase if c.deletable),
+                    "products_to_redact": sum(1 for c in erase if not c.deletable),
                     "background_cache_files": caches.background_files,
                     "calibration_entries": caches.calibration_entries,
                 },
