@@ -8,6 +8,12 @@ A reader lists `_catalog/*.json` and sees only the files those manifests name, s
 visible completely or not at all. A crash before step 3 leaves files no manifest lists: the next
 writer removes them (`recover`) before it starts.
 
+Files are never changed in place. A rewrite (retention, erasure) writes the rows that stay to new
+files and commits a manifest that lists them and names the old files in `supersedes`: from that
+commit on, the old files are listed by no manifest (`manifests()` leaves superseded entries out),
+so readers stop seeing them in the same one step, and the writer deletes them after the commit
+(or `recover` does, after a crash).
+
 Written by hand rather than with Delta Lake or Iceberg: `deltalake` and `pyiceberg` would add a
 second table engine beside DuckDB (and Spark later) for what is one atomic rename; the manifests
 here are plain JSON a reviewer can read, and the Spark engine reads the same file lists.
@@ -72,7 +78,7 @@ class FileEntry:
 class Manifest:
     seq: int
     batch: str
-    kind: str  # "ingest" or "retry"
+    kind: str  # "ingest", "retry" or "retention"
     source: str
     dataset: str
     synthetic: bool
@@ -83,6 +89,8 @@ class Manifest:
     quarantine: list[FileEntry] = field(default_factory=list)
     resolves: list[str] = field(default_factory=list)  # quarantine ids a retry dealt with
     details: dict[str, Any] = field(default_factory=dict)
+    # Files of earlier manifests this one replaces (paths relative to the data directory).
+    supersedes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +107,7 @@ class Manifest:
             "quarantine": [vars(f) for f in self.quarantine],
             "resolves": self.resolves,
             "details": self.details,
+            "supersedes": self.supersedes,
         }
 
     @classmethod
@@ -117,6 +126,7 @@ class Manifest:
             quarantine=[FileEntry(**f) for f in data["quarantine"]],
             resolves=list(data.get("resolves", [])),
             details=dict(data.get("details", {})),
+            supersedes=list(data.get("supersedes", [])),
         )
 
 
@@ -133,6 +143,8 @@ class Catalog:
     # --- reading ---------------------------------------------------------------------------
 
     def manifests(self) -> list[Manifest]:
+        """Committed manifests in commit order, each listing only its files that no later
+        manifest supersedes (the files a reader may see)."""
         if not self.dir.exists():
             return []
         out = []
@@ -143,6 +155,12 @@ class Catalog:
                 out.append(Manifest.from_json(json.loads(p.read_text(encoding="utf-8"))))
             except (ValueError, KeyError, TypeError) as e:
                 raise LakeError(f"lake catalog: manifest {p.name} is unreadable ({e})") from e
+        gone = {s for m in out for s in m.supersedes}
+        if gone:
+            for m in out:
+                m.tables = {t: [f for f in fs if f.path not in gone] for t, fs in m.tables.items()}
+                m.tables = {t: fs for t, fs in m.tables.items() if fs}
+                m.quarantine = [f for f in m.quarantine if f.path not in gone]
         return out
 
     def table_files(self, table: str, partitions: set[str] | None = None) -> list[Path]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from peel.lake import Lake
 
 
@@ -33,7 +35,13 @@ def lake_info(lake: Lake) -> dict[str, Any]:
             }
     finally:
         engine.close()
-    q_total = sum(m.counts.get("quarantine_entries", 0) for m in manifests)
+    # Entries in the quarantine files readers see (a retention rewrite removes some).
+    q_total = sum(f.rows for m in manifests for f in m.quarantine)
+    q_resolved = 0
+    for m in manifests:
+        for f in m.quarantine:
+            ids = pq.read_table(lake.settings.data_dir / f.path, columns=["quarantine_id"])
+            q_resolved += sum(1 for q in ids.column(0).to_pylist() if q in resolved)
     datasets: dict[str, dict[str, Any]] = {}
     for m in manifests:
         d = datasets.setdefault(
@@ -66,8 +74,8 @@ def lake_info(lake: Lake) -> dict[str, Any]:
         "datasets": datasets,
         "quarantine": {
             "entries": q_total,
-            "resolved": len(resolved),
-            "open": q_total - len(resolved),
+            "resolved": q_resolved,
+            "open": q_total - q_resolved,
         },
     }
 
