@@ -239,3 +239,32 @@ def test_compact_rates_match_the_full_matrix_and_the_expectation() -> None:
     prob = chance(full)
     one_by_one = expected_at_least(gains(prob, q.weights, p), prob, scores)
     assert n == len(bg.plates) and np.allclose(e, one_by_one)
+
+
+def _plain_expected(gain: np.ndarray, prob: np.ndarray, scores: list[float]) -> np.ndarray:
+    """The chance figure written plainly: each vehicle's distribution of the score over every
+    subset of crimes it could cover (2^n terms), on the same grid and cut as the DP."""
+    from itertools import product
+
+    from peel.leads.score import GRID
+
+    top = max(scores)
+    delta = top / GRID
+    jumps = np.minimum(np.rint(gain / delta), GRID)
+    cut = np.clip(np.ceil(np.array(scores) / delta - 0.5 * gain.shape[1] - 1e-9), 0, GRID)
+    out = np.zeros(len(scores))
+    for v in range(len(gain)):
+        for covered in product((0, 1), repeat=gain.shape[1]):
+            c = np.array(covered, bool)
+            chance_of = float(np.prod(np.where(c, prob[v], 1 - prob[v])))
+            total = min(float(jumps[v][c].sum()), GRID)
+            out += chance_of * (total >= cut)
+    return out
+
+
+def test_expected_at_least_equals_the_sum_over_every_subset() -> None:
+    rng = np.random.default_rng(5)
+    prob = np.clip(rng.beta(0.4, 6, size=(40, 6)), 1e-4, 0.99)
+    gain = gains(prob, np.array([1.0, 0.8, 0.5, 0.9, 0.3, 1.0]), Params())
+    scores = [1.0, 4.0, 7.5, float(gain.sum(axis=1).max())]
+    assert np.allclose(expected_at_least(gain, prob, scores), _plain_expected(gain, prob, scores))

@@ -298,21 +298,22 @@ def expected_at_least(
     slack = 0.5 * gain.shape[1] if gain.ndim == 2 else 0.0
     cut = np.clip(np.ceil(scores_arr / delta - slack - 1e-9).astype(np.int64), 0, B - 1)
     total = np.zeros(len(scores_arr))
-    cols = np.arange(B)
-    for s in range(0, len(gain), 4096):
-        j, pr = jumps[s : s + 4096], prob[s : s + 4096]
-        h = np.zeros((len(j), B))
-        h[:, 0] = 1.0
+    # The DP runs on the tail T[b] = P(S >= b) (b = 0 .. B-1, the top bin absorbing): covering
+    # crime i with chance p moves the sum up by its jump j, so T'[b] = T[b] + p (T[b - j] - T[b])
+    # with T[b - j] = 1 for b <= j. Mass past the top needs no special case (it is in T[B-1]
+    # either way). Rows go in blocks of 512 so a block's T stays in cache; updates are in place.
+    cols = np.arange(B)[None, :]
+    for s in range(0, len(gain), 512):
+        j, pr = jumps[s : s + 512], prob[s : s + 512]
+        tail = np.zeros((len(j), B))
+        tail[:, 0] = 1.0
+        base = (np.arange(len(j)) * B)[:, None]
         for i in range(gain.shape[1]):
-            src = cols[None, :] - j[:, i : i + 1]
-            shifted = np.where(src >= 0, np.take_along_axis(h, np.clip(src, 0, None), 1), 0.0)
-            # Mass pushed past the top bin stays in it.
-            suffix = np.cumsum(h[:, ::-1], axis=1)[:, ::-1]
-            over = suffix[np.arange(len(j)), np.clip(B - 1 - j[:, i], 0, B - 1)]
-            shifted[:, B - 1] = over
-            h = (1 - pr[:, i : i + 1]) * h + pr[:, i : i + 1] * shifted
-        tail = np.cumsum(h[:, ::-1], axis=1)[:, ::-1]
-        total += (mult[s : s + 4096, None] * tail[:, cut]).sum(axis=0)
+            moved = tail.take(base + np.maximum(cols - j[:, i : i + 1], 0))
+            moved -= tail
+            moved *= pr[:, i : i + 1]
+            tail += moved
+        total += (mult[s : s + 512, None] * tail[:, cut]).sum(axis=0)
     return total
 
 
