@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from helpers.appenv import CASE, AppEnv
 from helpers.published import copy_into, publish
 from helpers.resolved import ResolvedWorld
+from helpers.series import planted_series
 from peel.governance.products import Explanation, NewProduct, write_products
 from peel.ingest.pipeline import ingest_file
 from peel.lake import Lake
@@ -223,7 +224,30 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
     }
     if published is not None:
         _profile_requests(env, world)
+        _leads_requests(world, published)
     return world
+
+
+def _leads_requests(world: World, published: ResolvedWorld) -> None:
+    """Working requests for the leads workbench: a planted series, its reads old by the wall
+    clock, so the search runs under the world's ANPR authorisation."""
+    refs = planted_series(published.city).refs
+    auth = world.authorisation_id
+    world.requests |= {
+        ("GET", "/api/leads/crimes"): {
+            "role": "investigator",
+            "params": {"crime_type": "burglary"},
+        },
+        ("POST", "/api/leads/search"): {
+            "role": "investigator",
+            "json": {"crimes": refs, "authorisation_id": auth},
+        },
+        ("GET", "/leads"): {"role": "investigator"},
+        ("POST", "/leads/search"): {
+            "role": "investigator",
+            "data": {"crimes": refs, "authorisation_id": str(auth)},
+        },
+    }
 
 
 def _profile_requests(env: AppEnv, world: World) -> None:
