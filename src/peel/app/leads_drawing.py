@@ -124,6 +124,7 @@ def lead_map(
             dict(
                 zip(("x", "y"), f.xy(c["easting"], c["northing"]), strict=True),
                 ref=c["crime_ref"],
+                label=_short(c["crime_ref"]),
                 r=round(radius_m * f.scale, 1),
             )
             for c in crimes
@@ -154,7 +155,7 @@ def timeline(
 ) -> dict[str, Any]:
     """One row per crime, each scaled to its own window widened by the margin: the committed
     window as a bar, the vehicle's reads as ticks (near, between, far)."""
-    plot = WIDTH - TIMELINE_LABEL - PAD
+    plot = WIDTH - TIMELINE_LABEL - 70
     rows = []
     for i, c in enumerate(crimes):
         a, b = _t(c["committed_from"]), _t(c["committed_to"])
@@ -187,6 +188,7 @@ def timeline(
         "height": PAD + len(crimes) * TIMELINE_ROW + 8,
         "label_width": TIMELINE_LABEL,
         "plot_end": TIMELINE_LABEL + plot,
+        "note_x": TIMELINE_LABEL + plot + 8,
         "rows": rows,
     }
 
