@@ -194,3 +194,19 @@ def test_bad_crime_list_filters_are_refused_naming_the_field(app_env: AppEnv) ->
         "/api/leads/crimes", headers=app_env.headers("investigator", purpose=False)
     )
     assert r.status_code == 403 and "purpose" in r.json()["detail"]
+
+
+def test_the_page_refuses_bad_references_without_echoing_them(app_env: AppEnv) -> None:
+    h = app_env.headers("investigator")
+    r = app_env.client.get("/leads", headers=h, params={"crimes": "A/1,<script>x</script>"})
+    assert r.status_code == 400
+    assert "are not crime references" in r.text and "<script>x" not in r.text
+    many = [f"X{i}/24" for i in range(51)]
+    r = app_env.client.post("/leads/search", headers=h, data={"crimes": many})
+    assert r.status_code == 400 and "at most 50 crimes" in r.text
+    r = app_env.client.post("/leads/search", headers=h, data={"crimes": ["NOSUCH/1"]})
+    assert r.status_code == 400 and "unknown crime reference" in r.text
+    r = app_env.client.post(
+        "/leads/search", headers=h, data={"crimes": ["A/1"], "radius_m": "wide"}
+    )
+    assert r.status_code == 400 and "radius: not a number" in r.text
