@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,8 @@ def test_investigator_finds_the_series_vehicle_on_the_workbench(
     expect(first.get_by_role("heading", level=2)).to_contain_text(f"1. {series.vrm}")
     expect(first.locator(".tag.reported")).to_have_text("reported")
     expect(first.locator(".claim")).to_contain_text(f"read near {len(series.refs)} of")
+    product = first.get_by_role("link", name="open the product to record a decision")
+    expect(product).to_have_attribute("href", re.compile(r"^/products/[\w-]+$"))
     # The arithmetic, folded until asked for.
     lines = first.locator("details.arithmetic li")
     expect(lines.first).to_be_hidden()
@@ -146,7 +149,7 @@ def test_investigator_finds_the_series_vehicle_on_the_workbench(
     expect(page.get_by_role("alert")).to_have_text("crimes: choose at least one crime")
     tab.check("l05-nothing-chosen")
 
-    monkeypatch.setenv("PEEL_REFERENCE_TIME", series.last.replace(year=2025).isoformat())
+    monkeypatch.setenv("PEEL_REFERENCE_TIME", (series.last + timedelta(days=120)).isoformat())
     get_settings.cache_clear()
     page.goto(f"{site.url}/leads?crimes={','.join(series.refs)}")
     with page.expect_navigation() as nav:

@@ -229,24 +229,16 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
 
 
 def _leads_requests(world: World, published: ResolvedWorld) -> None:
-    """Working requests for the leads workbench: a planted series, its reads old by the wall
-    clock, so the search runs under the world's ANPR authorisation."""
-    refs = planted_series(published.city).refs
-    auth = world.authorisation_id
+    """Working requests for the leads workbench: a planted series, with the data clock just
+    after it so its reads are in the ANPR recent tier (by the wall clock they are past
+    retention, which no authorisation opens)."""
+    series = planted_series(published.city)
+    when = {"role": "investigator", "reference_time": series.reference_time}
     world.requests |= {
-        ("GET", "/api/leads/crimes"): {
-            "role": "investigator",
-            "params": {"crime_type": "burglary"},
-        },
-        ("POST", "/api/leads/search"): {
-            "role": "investigator",
-            "json": {"crimes": refs, "authorisation_id": auth},
-        },
-        ("GET", "/leads"): {"role": "investigator"},
-        ("POST", "/leads/search"): {
-            "role": "investigator",
-            "data": {"crimes": refs, "authorisation_id": str(auth)},
-        },
+        ("GET", "/api/leads/crimes"): {**when, "params": {"crime_type": series.crime_type}},
+        ("POST", "/api/leads/search"): {**when, "json": {"crimes": series.refs}},
+        ("GET", "/leads"): when,
+        ("POST", "/leads/search"): {**when, "data": {"crimes": series.refs}},
     }
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -113,6 +114,7 @@ def authorised_sightings(
     *,
     authorisation_id: int | None = None,
     params: Params | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, list[dict[str, Any]]]:
     """`sightings` for a caller: refused (and the refusal audited) unless the oldest read it
     could touch passes the ANPR access rules; audited with the reads returned."""
@@ -138,6 +140,7 @@ def authorised_sightings(
         operation="consultation",
         object_type="anpr_read",
         query=query,
+        clock=clock,
     ) as op:
         engine = lake.engine()
         try:

@@ -206,6 +206,7 @@ def run_search(
         crimes,
         authorisation_id=authorisation_id,
         params=params,
+        clock=state.clock,
     )
     plates = [lead["vrm"] for lead in out["leads"]]
     seen = authorised_sightings(
@@ -217,6 +218,7 @@ def run_search(
         plates,
         authorisation_id=authorisation_id,
         params=params,
+        clock=state.clock,
     )
     for lead in out["leads"]:
         lead["sightings"] = seen.get(lead["vrm"], [])
