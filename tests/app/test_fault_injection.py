@@ -4,12 +4,17 @@ personal data in it, and no row anywhere changed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import pytest
 
 from helpers.appenv import AppEnv
 from helpers.appworld import audit_insert_fails, build_world, path_values, snapshot
 from helpers.resolved import ResolvedWorld
 from helpers.routes import app_routes
+from peel.settings import get_settings
 
 AUDIT_DOWN = "the audit log could not be written"
 
@@ -26,8 +31,24 @@ def _call(env: AppEnv, method: str, path: str, spec: dict[str, Any]) -> Any:
     )
 
 
+@contextmanager
+def data_clock(monkeypatch: pytest.MonkeyPatch, spec: dict[str, Any]) -> Iterator[None]:
+    """The data clock a request needs (`reference_time`: ANPR reads in the recent tier)."""
+    if "reference_time" not in spec:
+        yield
+        return
+    with monkeypatch.context() as m:
+        m.setenv("PEEL_REFERENCE_TIME", spec["reference_time"])
+        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            get_settings.cache_clear()
+    get_settings.cache_clear()
+
+
 def test_every_personal_data_route_fails_closed_when_the_audit_cannot_be_written(
-    app_env: AppEnv, resolved_world: ResolvedWorld
+    app_env: AppEnv, resolved_world: ResolvedWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = build_world(app_env, resolved_world)
     policy = app_env.policy
@@ -46,10 +67,11 @@ def test_every_personal_data_route_fails_closed_when_the_audit_cannot_be_written
         # A step that cannot be repeated (withdraw a request) names one object per call.
         first, second = spec.get("values", ({}, {}))
         path = route.concrete(base | first)
-        ok = _call(app_env, route.method, path, spec)
+        with data_clock(monkeypatch, spec):
+            ok = _call(app_env, route.method, path, spec)
         assert ok.status_code in (200, 201, 204, 303), (route.path, ok.status_code, ok.text[:300])
         before = snapshot(app_env.store)
-        with audit_insert_fails(app_env.store):
+        with audit_insert_fails(app_env.store), data_clock(monkeypatch, spec):
             r = _call(app_env, route.method, route.concrete(base | second), spec)
         assert r.status_code == 503, (route.method, route.path, r.status_code)
         assert AUDIT_DOWN in r.text

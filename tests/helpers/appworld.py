@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from helpers.appenv import CASE, AppEnv
 from helpers.published import copy_into, publish
 from helpers.resolved import ResolvedWorld
+from helpers.series import planted_series
 from peel.governance.products import Explanation, NewProduct, write_products
 from peel.ingest.pipeline import ingest_file
 from peel.lake import Lake
@@ -223,7 +224,22 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
     }
     if published is not None:
         _profile_requests(env, world)
+        _leads_requests(world, published)
     return world
+
+
+def _leads_requests(world: World, published: ResolvedWorld) -> None:
+    """Working requests for the leads workbench: a planted series, with the data clock just
+    after it so its reads are in the ANPR recent tier (by the wall clock they are past
+    retention, which no authorisation opens)."""
+    series = planted_series(published.city)
+    when = {"role": "investigator", "reference_time": series.reference_time}
+    world.requests |= {
+        ("GET", "/api/leads/crimes"): {**when, "params": {"crime_type": series.crime_type}},
+        ("POST", "/api/leads/search"): {**when, "json": {"crimes": series.refs}},
+        ("GET", "/leads"): when,
+        ("POST", "/leads/search"): {**when, "data": {"crimes": series.refs}},
+    }
 
 
 def _profile_requests(env: AppEnv, world: World) -> None:

@@ -22,9 +22,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from peel import __version__
-from peel.app import pages, pages_anpr, pages_audit, pages_patrol, pages_products, pages_profiles
+from peel.app import (
+    pages,
+    pages_anpr,
+    pages_audit,
+    pages_leads,
+    pages_patrol,
+    pages_products,
+    pages_profiles,
+)
 from peel.app.api import anpr, auth, cases, check, policy, products, profiles, records, users
 from peel.app.api import audit as audit_api
+from peel.app.api import leads as leads_api
 from peel.app.api.common import PageTooLarge
 from peel.app.api.lead_actions import router as lead_actions_router
 from peel.app.deps import CsrfFailed, NotAuthenticated, Public, StateDep
@@ -100,6 +109,7 @@ def create_app(
         profiles.router,
         check.router,
         lead_actions_router,
+        leads_api.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)
@@ -108,6 +118,7 @@ def create_app(
     app.include_router(pages_patrol.router)
     app.include_router(pages_profiles.router)
     app.include_router(pages_anpr.router)
+    app.include_router(pages_leads.router)
     _meta_routes(app)
     _error_handlers(app)
     _checkpoints(app)

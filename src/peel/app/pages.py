@@ -26,6 +26,7 @@ NAV = (
     ("/patrol", "Patrol check", "person.check"),
     ("/products", "Products", "products.read"),
     ("/anpr/authorisations", "ANPR access", ("anpr.read", "anpr.authorise")),
+    ("/leads", "Leads", "anpr.read"),
     ("/audit", "Audit", "audit.read"),
     ("/oversight/leads", "Lead oversight", "models.oversee"),
     ("/policy", "Policy", "policy.read"),

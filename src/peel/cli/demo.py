@@ -22,6 +22,7 @@ from rich.table import Table
 
 from peel.cli.common import acting, err, handled, setup_logging
 from peel.cli.demo_app import CASE, governance_step, print_logins
+from peel.cli.demo_leads import leads_step
 from peel.errors import PeelError
 from peel.governance.collection import collection_hook
 from peel.lake import Lake
@@ -155,13 +156,14 @@ def demo(
         )
         resolve_step(lake)
         t0 = time.perf_counter()
-        _, logins, calls = governance_step(city)
+        app, logins, calls = governance_step(city)
         err.print(
             f"6. demo accounts and case {CASE} ready; used the API {calls} times as them; "
             f"audit checkpoint signed ({time.perf_counter() - t0:.1f}s)"
         )
+        base = f"http://{host}:{port}"
+        leads_page = leads_step(app, logins, _truth(lake), base)
     print_logins(logins)
-    base = f"http://{host}:{port}"
     err.print("Pages to visit (sign in with a login above):")
     err.print(f"   {base}/login          sign in; then set the purpose of your task")
     err.print(f"   {base}/audit          the audit log (oversight, dpo): verify, sample, review")
@@ -169,6 +171,10 @@ def demo(
     err.print(f"   {base}/patrol         the roadside check on a phone (patrol): plate or name")
     err.print(f"   {base}/profiles/ID    a person's profile and why its records are one person")
     err.print(f"   {base}/products       products and their explanations")
+    err.print(f"   {base}/leads          ANPR leads workbench (investigator): crimes -> vehicles")
+    if leads_page:
+        err.print(f"   {leads_page}", soft_wrap=True, highlight=False, markup=False)
+        err.print("      the demo's series chosen: press Find vehicles (as the investigator)")
     err.print(f"   {base}/docs           the JSON API (OpenAPI)")
     err.print(
         f"demo done in {time.perf_counter() - started:.1f}s. Data in {lake.settings.data_dir}."
