@@ -228,6 +228,8 @@ def test_compact_rates_match_the_full_matrix_and_the_expectation() -> None:
     assert set(q.touched.tolist()) == {bg.index()["NEAR1"], bg.index()["NEAR2"]}
     for name, code in bg.index().items():
         assert np.allclose(q.lam_of(code), full[code]), name
+    assert np.allclose(q.lam_rows(np.arange(len(bg.plates))), full)
+    assert np.allclose(q.lam_rows(np.array([-1])), 1e-6)
     # Far plates differ only by their totals: their rates are the prior alone.
     far = [bg.index()[f"FAR{i}"] for i in range(60)]
     totals = bg.plate_total[far]

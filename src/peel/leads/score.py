@@ -111,6 +111,19 @@ class Query:
     def _prior(self, totals: np.ndarray) -> np.ndarray:
         return np.maximum(np.asarray(totals, float)[:, None] * self.base[None, :], LAM_FLOOR)
 
+    def lam_rows(self, codes: np.ndarray) -> np.ndarray:
+        """The rates of these background plates (code -1: a plate the background does not
+        know: the floor), one row each."""
+        codes = np.asarray(codes, np.int64)
+        out = np.full((len(codes), len(self.crimes)), LAM_FLOOR)
+        known = codes >= 0
+        out[known] = self._prior(self.totals[codes[known]])
+        at = np.searchsorted(self.touched, codes)
+        hit = known & (at < len(self.touched))
+        hit[hit] = self.touched[at[hit]] == codes[hit]
+        out[hit] = self.lam_touched[at[hit]]
+        return out
+
     def lam_of(self, code: int | None) -> np.ndarray:
         """The rates of one background plate (None: a plate the background does not know:
         the floor)."""
@@ -298,6 +311,11 @@ def expected_at_least(
     slack = 0.5 * gain.shape[1] if gain.ndim == 2 else 0.0
     cut = np.clip(np.ceil(scores_arr / delta - slack - 1e-9).astype(np.int64), 0, B - 1)
     total = np.zeros(len(scores_arr))
+    # A row whose jumps cannot add up to the lowest cut adds nothing to any figure: left out
+    # (exact; at a force's volume most plates near the scenes pass them too often to reach it).
+    if gain.ndim == 2 and len(gain):
+        reach = jumps.sum(axis=1) >= cut.min()
+        jumps, prob, mult = jumps[reach], prob[reach], mult[reach]
     # The DP runs on the tail T[b] = P(S >= b) (b = 0 .. B-1, the top bin absorbing): covering
     # crime i with chance p moves the sum up by its jump j, so T'[b] = T[b] + p (T[b - j] - T[b])
     # with T[b - j] = 1 for b <= j. Mass past the top needs no special case (it is in T[B-1]

@@ -180,11 +180,13 @@ def _score_set(
 ) -> Result:
     q = prepare(crimes, hits, bg, cams, p)
     index = bg.index()
+    plates = list(q.hits)
+    # A plate the background does not know yet (-1) gets the floor rate.
+    probs = chance(q.lam_rows(np.array([index.get(pl, -1) for pl in plates], np.int64)))
+    all_gains = gains(probs, q.weights, p)
     cands = []
-    for plate, per_crime in q.hits.items():
-        # A plate the background does not know yet: the floor rate.
-        prob = chance(q.lam_of(index.get(plate))[None, :])[0]
-        g = gains(prob[None, :], q.weights, p)[0]
+    for plate, prob, g in zip(plates, probs, all_gains, strict=True):
+        per_crime = q.hits[plate]
         covered = sorted(per_crime)
         cands.append(
             Candidate(
