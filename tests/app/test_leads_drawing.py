@@ -69,10 +69,10 @@ def test_a_timeline_row_puts_each_read_where_it_happened_in_its_window() -> None
 
 
 def test_the_drawings_render_with_text_alternatives_and_far_reads_apart() -> None:
-    macros = templates.env.get_template("_leads_svg.html").module
-    svg = str(macros.timeline(draw.timeline(CRIMES, READS, 30), "t", "AB12CDE", 30))  # type: ignore[attr-defined]
+    macros: Any = templates.env.get_template("_leads_svg.html").module  # Jinja macros
+    svg = str(macros.timeline(draw.timeline(CRIMES, READS, 30), "t", "AB12CDE", 30))
     assert 'role="img"' in svg and '<title id="t-t">Timeline of AB12CDE' in svg
     assert 'class="tick near"' in svg and 'class="tick far"' in svg
-    svg = str(macros.lead_map(draw.lead_map(CRIMES, READS, [], 500.0), "m", "AB12CDE"))  # type: ignore[attr-defined]
+    svg = str(macros.lead_map(draw.lead_map(CRIMES, READS, [], 500.0), "m", "AB12CDE"))
     assert "<desc" in svg and 'class="read far"' in svg and 'class="read near"' in svg
     assert "1 camera(s) that read it far away" in svg

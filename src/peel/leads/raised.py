@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, insert, select
 
@@ -115,9 +116,7 @@ def _most_common(c: Counter[str]) -> str | None:
     return min(k for k, v in c.items() if v == top)
 
 
-def _arrow(values: set[str]) -> Any:
-    import pyarrow as pa
-
+def _arrow(values: set[str]) -> pa.Array:
     return pa.array(sorted(values), pa.string())
 
 
