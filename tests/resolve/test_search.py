@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peel.resolve.search import PLAUSIBLE, Keys, best_possible, score, surname_similarity
+from peel.resolve.search import (
+    PLAUSIBLE,
+    Keys,
+    Scorer,
+    best_possible,
+    score,
+    surname_similarity,
+    swapped,
+)
 
 NAMES = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12)
 DATES = st.dates(min_value=date(1920, 1, 1), max_value=date(2020, 12, 31)).map(date.isoformat)
@@ -88,3 +96,38 @@ def test_the_bound_that_skips_far_surnames_never_skips_a_plausible_key(
     sim = surname_similarity(query, key["surname"])
     assert sim is not None
     assert best_possible(query, sim, key["forename"] is not None) >= score(query, key)[0] - 1e-3
+
+
+@given(
+    surname=NAMES,
+    forename=st.none() | NAMES,
+    dob=st.none() | DATES,
+    keys=st.lists(
+        st.tuples(st.none() | NAMES, st.none() | NAMES, st.none() | DATES), min_size=1, max_size=6
+    ),
+    swap_query_date=st.booleans(),
+)
+def test_the_checks_numeric_scorer_gives_exactly_the_score(
+    surname: str,
+    forename: str | None,
+    dob: str | None,
+    keys: list[tuple[str | None, str | None, str | None]],
+    swap_query_date: bool,
+) -> None:
+    """person_check ranks keys with Scorer.value and writes words only for those it lists:
+    the number must be the one `score` gives, to the last bit, for every key a scorer sees
+    (its similarity caches are shared across keys)."""
+    if dob and swap_query_date:
+        dob = swapped(dob) or dob
+    query = Keys(surname, forename, dob)
+    scorer = Scorer(query)
+    # Keys near the query too: its own names, and its date swapped or in the same year.
+    near = [(surname, forename, swapped(dob) if dob else None)]
+    if dob:
+        near.append((surname, None, f"{dob[:4]}-01-01"))
+    for key_surname, key_forename, key_dob in [*keys, *near]:
+        key = Keys(key_surname, key_forename, key_dob).row()
+        value = scorer.value(
+            key["surname"], key["forename"], key["dob"], key["dob_swapped"], key["birth_year"]
+        )
+        assert value == score(query, key)[0]

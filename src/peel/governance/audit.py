@@ -89,11 +89,15 @@ def _lock_chain(conn: Connection) -> None:
     # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).
 
 
+# Built once (its cache key is memoised): read by every append.
+_HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT = insert(audit_log)
+_INSERT_SUBJECTS = insert(audit_subjects)
+
+
 def head(conn: Connection) -> tuple[int, str]:
     """(count of entries, hash of the last one) as stored."""
-    row = conn.execute(
-        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
+    row = conn.execute(_HEAD).first()
     return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
 
 
@@ -144,14 +148,12 @@ def append(
             "prev_hash": prev,
         }
         row["hash"] = entry_hash(row)
-        conn.execute(insert(audit_log), [row])
+        conn.execute(_INSERT, [row])
         url = str(conn.engine.url)
         _appended[url] = max(_appended.get(url, 0), row["seq"])
         unique = sorted(set(ids))
         if unique:
-            conn.execute(
-                insert(audit_subjects), [{"seq": row["seq"], "object_id": i} for i in unique]
-            )
+            conn.execute(_INSERT_SUBJECTS, [{"seq": row["seq"], "object_id": i} for i in unique])
     except SQLAlchemyError as e:
         # No detail from the driver: it can quote the row, and the row names people.
         raise AuditError(f"the audit entry could not be written ({type(e).__name__})") from e

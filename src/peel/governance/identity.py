@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from peel.errors import AccessDenied
 from peel.governance.access import Caller
 from peel.governance.policy import Policy
 from peel.serving.tables import user_roles, users
 
+# Built once (its cache key is memoised): read on every request's session lookup.
+_ROLES = select(user_roles.c.role).where(user_roles.c.user_id == bindparam("user_id"))
+
 
 def roles_of(conn: Connection, user_id: int) -> tuple[str, ...]:
-    rows = conn.execute(select(user_roles.c.role).where(user_roles.c.user_id == user_id))
+    rows = conn.execute(_ROLES, {"user_id": user_id})
     return tuple(sorted(r[0] for r in rows))
 
 

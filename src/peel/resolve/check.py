@@ -13,13 +13,27 @@ are plausible, every one is listed with what differs and its score.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, case, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Executable,
+    Row,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 
 from peel import clock as data_clock
 from peel.errors import PeelError
@@ -29,14 +43,11 @@ from peel.resolve.search import (
     MAX_KEY_ROWS,
     PLAUSIBLE,
     Keys,
-    Part,
+    Scorer,
     best_possible,
-    combine,
-    dob_part,
     first_forename,
-    name_part,
     norm_name,
-    surname_similarity,
+    score,
 )
 from peel.serving import Store
 from peel.serving.tables import (
@@ -101,12 +112,24 @@ def misread_variants(key: str) -> list[str]:
     return sorted(v for v in out if UK_PLATE.match(v))
 
 
+# The checks' statements are built once: SQLAlchemy memoises a statement object's cache key,
+# so a check reusing them skips building and keying each expression again (on a roadside
+# check that was as much CPU as the queries themselves).
+_LATEST_PUBLISH = (
+    select(publish_runs.c.run_id, publish_runs.c.published_at, publish_runs.c.datasets)
+    .order_by(publish_runs.c.id.desc())
+    .limit(1)
+)
+_VEHICLE_DOCS = select(vehicle_profiles.c.vrm, vehicle_profiles.c.document).where(
+    vehicle_profiles.c.vrm.in_(bindparam("vrms", expanding=True))
+)
+_PERSON_DOCS = select(person_profiles.c.profile_id, person_profiles.c.document).where(
+    person_profiles.c.profile_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def latest_publish(conn: Connection) -> dict[str, Any]:
-    row = (
-        conn.execute(select(publish_runs).order_by(publish_runs.c.id.desc()).limit(1))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_LATEST_PUBLISH).mappings().first()
     if row is None:
         raise NotPublished(
             "no profiles have been published yet (run `peel publish`): this check searched "
@@ -210,11 +233,7 @@ def vehicle_check(
         clock=clock,
     ) as op:
         published = latest_publish(op.conn)
-        rows = op.conn.execute(
-            select(vehicle_profiles.c.vrm, vehicle_profiles.c.document).where(
-                vehicle_profiles.c.vrm.in_([key, *variants])
-            )
-        ).all()
+        rows = op.conn.execute(_VEHICLE_DOCS, {"vrms": [key, *variants]}).all()
         docs: dict[str, Any] = {r[0]: r[1] for r in rows}
         op.returned(f"vehicle:{v}" for v in sorted(docs))
     exact = docs.get(key)
@@ -351,6 +370,85 @@ def _confidence(value: float, several: bool) -> str:
     return "medium" if value >= 0.9 else "low"
 
 
+@dataclass(frozen=True)
+class _PersonStatements:
+    first: Executable  # with a date: the key rows (limit + 1); without: their count (limit + 1)
+    tier: Executable  # the closest tier when the whole search is too broad
+    whole: Executable  # every key row of a search that is not too broad
+
+
+@functools.cache
+def _person_statements(with_dob: bool, with_forename: bool) -> _PersonStatements:
+    """The check's statements, built once per shape of query with bound parameters named as
+    `Keys.row()`'s fields: building and caching-keying SQLAlchemy expressions on every
+    check cost about as much CPU as running them."""
+    keys = person_search_keys.c
+    p: dict[str, BindParameter[Any]] = {name: bindparam(name) for name in _KEY_FIELDS}
+    conds: list[ColumnElement[bool]] = [
+        keys.surname == p["surname"],
+        keys.surname_metaphone == p["surname_metaphone"],
+        keys.surname_soundex == p["surname_soundex"],
+    ]
+    if with_dob:
+        # With a date of birth given, a key recorded with a date in another year that is not
+        # the day-month swap scores at most 0.70 (the names' weights, 0.45 + 0.25 of 1.0, and
+        # 0 for the date), under PLAUSIBLE: it can never be listed, so the name keys leave it
+        # out. On a large city a phonetic surname bucket holds thousands of keys, nearly all
+        # born in other years; reading and scoring them made the check slow and, past
+        # MAX_KEY_ROWS, incomplete. (tests/resolve/test_search.py holds the bound.)
+        # The day-month swap keeps the year, so "no date, or this year" covers it; each
+        # branch is one search of a (surname key, birth year) index. A date with no valid
+        # swap binds NULL there, which equals nothing.
+        conds = [
+            and_(c, year)
+            for c in conds
+            for year in (keys.birth_year.is_(None), keys.birth_year == p["birth_year"])
+        ]
+        conds += [
+            keys.dob == p["dob"],
+            keys.dob == p["dob_swapped"],
+            keys.dob_swapped == p["dob"],
+        ]
+    where = or_(*conds)
+    cols = (
+        keys.profile_id,
+        keys.surname,
+        keys.forename,
+        keys.surname_metaphone,
+        keys.dob,
+        keys.dob_swapped,
+        keys.birth_year,
+    )
+    whole = select(*cols).where(where).order_by(keys.id)
+    first: Executable
+    if with_dob:
+        first = whole.limit(MAX_KEY_ROWS + 1)
+    else:
+        counted = select(keys.id).where(where).limit(MAX_KEY_ROWS + 1).subquery()
+        first = select(func.count()).select_from(counted)
+    narrow = [keys.surname == p["surname"]]
+    order: list[ColumnElement[Any]] = [keys.id]
+    if with_forename:
+        narrow.append(
+            or_(keys.forename == p["forename"], keys.forename_metaphone == p["forename_metaphone"])
+        )
+        order.insert(0, case((keys.forename == p["forename"], 0), else_=1))
+    tier = select(*cols).where(where, *narrow).order_by(*order).limit(MAX_TIER_ROWS)
+    return _PersonStatements(first=first, tier=tier, whole=whole)
+
+
+_KEY_FIELDS = (
+    "surname",
+    "forename",
+    "surname_metaphone",
+    "surname_soundex",
+    "forename_metaphone",
+    "dob",
+    "dob_swapped",
+    "birth_year",
+)
+
+
 def person_check(
     store: Store,
     policy: Policy,
@@ -373,30 +471,7 @@ def person_check(
         raise PeelError("surname: give at least one letter")
     k = q.row()
     today = data_clock.now().date()
-    keys = person_search_keys.c
-    conds: list[ColumnElement[bool]] = [
-        keys.surname == k["surname"],
-        keys.surname_metaphone == k["surname_metaphone"],
-        keys.surname_soundex == k["surname_soundex"],
-    ]
-    if k["dob"]:
-        # With a date of birth given, a key recorded with a date in another year that is not
-        # the day-month swap scores at most 0.70 (the names' weights, 0.45 + 0.25 of 1.0, and
-        # 0 for the date), under PLAUSIBLE: it can never be listed, so the name keys leave it
-        # out. On a large city a phonetic surname bucket holds thousands of keys, nearly all
-        # born in other years; reading and scoring them made the check slow and, past
-        # MAX_KEY_ROWS, incomplete. (tests/resolve/test_search.py holds the bound.)
-        # The day-month swap keeps the year, so "no date, or this year" covers it; each
-        # branch is one search of a (surname key, birth year) index.
-        conds = [
-            and_(c, year)
-            for c in conds
-            for year in (keys.birth_year.is_(None), keys.birth_year == k["birth_year"])
-        ]
-        conds += [
-            person_search_keys.c.dob.in_([d for d in (k["dob"], k["dob_swapped"]) if d]),
-            person_search_keys.c.dob_swapped == k["dob"],
-        ]
+    st = _person_statements(bool(k["dob"]), bool(k["forename"]))
     with consultation(
         store,
         policy,
@@ -407,99 +482,57 @@ def person_check(
         clock=clock,
     ) as op:
         published = latest_publish(op.conn)
-        cols = (
-            keys.surname,
-            keys.forename,
-            keys.surname_metaphone,
-            keys.dob,
-            keys.dob_swapped,
-            keys.birth_year,
-        )
-        where = or_(*conds)
         rows: Sequence[Row[Any, Any, Any, Any, Any, Any, Any]] = []
         if k["dob"]:
             # With a date the keys are few: read them at once, one more than the limit.
-            rows = op.conn.execute(
-                select(keys.profile_id, *cols)
-                .where(where)
-                .order_by(keys.id)
-                .limit(MAX_KEY_ROWS + 1)
-            ).all()
+            rows = op.conn.execute(st.first, k).all()
             matched = len(rows)
         else:
-            # Without one, count on ids alone first (no sort, no rows built): on a large
-            # force a common surname's phonetic bucket passes the limit, and reading and
-            # scoring thousands of rows only to answer "incomplete" made checks slow.
-            matched = len(
-                op.conn.execute(select(keys.id).where(where).limit(MAX_KEY_ROWS + 1)).all()
-            )
+            # Without one, count first, in the store (no rows built): on a large force a
+            # common surname's phonetic bucket passes the limit, and reading and scoring
+            # thousands of rows only to answer "incomplete" made checks slow.
+            matched = int(op.conn.execute(st.first, k).scalar_one())
         complete = matched <= MAX_KEY_ROWS
         if not complete:
             # Too broad to search whole: score the closest tier only (the surname as given,
-            # and the forename as given or sounding alike), and say the answer is incomplete.
-            narrow = [keys.surname == k["surname"]]
-            if k["forename"]:
-                narrow.append(
-                    or_(
-                        keys.forename == k["forename"],
-                        keys.forename_metaphone == k["forename_metaphone"],
-                    )
-                )
-            where = and_(where, *narrow)
-            order: list[ColumnElement[Any]] = [keys.id]
-            if k["forename"]:
-                # The tier's exact names first: they are the ones listed, the answer being
-                # incomplete anyway.
-                order.insert(0, case((keys.forename == k["forename"], 0), else_=1))
-            rows = op.conn.execute(
-                select(keys.profile_id, *cols).where(where).order_by(*order).limit(MAX_TIER_ROWS)
-            ).all()
+            # and the forename as given or sounding alike; its exact names first, being the
+            # ones listed), and say the answer is incomplete.
+            rows = op.conn.execute(st.tier, k).all()
         elif not rows:
-            rows = op.conn.execute(
-                select(keys.profile_id, *cols).where(where).order_by(keys.id)
-            ).all()
-        # Keys share names and dates (a profile's records, a surname's bucket): each part
-        # of the score is worked out once per distinct value.
-        name_parts: dict[tuple[Any, ...], Part] = {}
-        dob_parts: dict[tuple[Any, ...] | None, Part] = {}
-        scores: dict[tuple[Any, ...], tuple[float, list[str]]] = {}
-        best: dict[str, tuple[float, list[str]]] = {}
-        surnames: dict[str | None, float | None] = {}
-        for pid, sur, fore, meta, dob, dob_sw, year in rows:
-            if sur not in surnames:
-                surnames[sur] = surname_similarity(q, sur)
-            sim = surnames[sur]
-            # (less half a thousandth: scores are rounded to three places)
-            if sim is not None and best_possible(q, sim, fore is not None) < PLAUSIBLE - 5e-4:
-                continue  # a surname this far off cannot be plausible whatever else agrees
+            rows = op.conn.execute(st.whole, k).all()
+        # Keys share names and dates (a profile's records, a surname's bucket): each key is
+        # scored once, as a number; what differs is put in words for the listed ones only.
+        scorer = Scorer(q)
+        values: dict[tuple[Any, ...], float] = {}
+        best: dict[str, tuple[float, Any]] = {}
+        for row in rows:
+            pid, sur, fore, _meta, dob, dob_sw, year = row
             # Without a date in the query the key's date plays no part in its score.
-            nk = (sur, fore, meta)
-            dk = (dob, dob_sw, year) if q.dob else None
-            if (nk, dk) not in scores:
-                if nk not in name_parts:
-                    name_parts[nk] = name_part(q, sur, fore, meta)
-                if dk not in dob_parts:
-                    dob_parts[dk] = dob_part(q, dob, dob_sw, year)
-                scores[nk, dk] = combine(name_parts[nk], dob_parts[dk])
-            s, differs = scores[nk, dk]
-            if pid not in best or s > best[pid][0]:
-                best[pid] = (s, differs)
+            key = (sur, fore, dob, dob_sw, year) if q.dob else (sur, fore)
+            s = values.get(key)
+            if s is None:
+                sim = scorer.surname(sur)
+                # (less half a thousandth: scores are rounded to three places) A surname
+                # this far off cannot be plausible whatever else agrees: not scored.
+                far = sim is not None and (
+                    best_possible(q, sim, fore is not None) < PLAUSIBLE - 5e-4
+                )
+                s = values[key] = -1.0 if far else scorer.value(sur, fore, dob, dob_sw, year)
+            b = best.get(pid)
+            if b is None or s > b[0]:
+                best[pid] = (s, row)
         plausible = sorted(
-            ((s, pid, d) for pid, (s, d) in best.items() if s >= PLAUSIBLE),
+            ((s, pid, r) for pid, (s, r) in best.items() if s >= PLAUSIBLE),
             key=lambda t: (-t[0], t[1]),
         )
         shown = plausible[:MAX_CANDIDATES]
-        found = op.conn.execute(
-            select(person_profiles.c.profile_id, person_profiles.c.document).where(
-                person_profiles.c.profile_id.in_([p for _, p, _ in shown])
-            )
-        ).all()
+        found = op.conn.execute(_PERSON_DOCS, {"ids": [p for _, p, _ in shown]}).all()
         docs: dict[str, Any] = {r[0]: r[1] for r in found}
         op.returned(p for _, p, _ in shown)
     several = len(plausible) > 1
     candidates = [
-        _candidate(pid, s, d, docs[pid], today, several=several)
-        for s, pid, d in shown
+        _candidate(pid, s, score(q, r._asdict())[1], docs[pid], today, several=several)
+        for s, pid, r in shown
         if pid in docs
     ]
     if not complete:

@@ -143,10 +143,70 @@ def best_possible(query: Keys, surname_sim: float, key_has_forename: bool) -> fl
 
 
 def combine(name: Part, dob: Part) -> tuple[float, list[str]]:
-    parts = name[0] + dob[0]
-    total = sum(w for w, _ in parts)
-    value = sum(w * s for w, s in parts) / total if total else 0.0
+    # Added in order, not with sum() (which compensates rounding from Python 3.12): Scorer
+    # repeats this arithmetic and must agree with it to the last bit.
+    total = weighted = 0.0
+    for w, sim in name[0] + dob[0]:
+        total += w
+        weighted += w * sim
+    value = weighted / total if total else 0.0
     return round(value, 3), name[1] + dob[1]
+
+
+class Scorer:
+    """`score()`'s number alone, each similarity worked out once per distinct value: a check
+    scores up to thousands of keys and lists at most ten, so the words of what differs are
+    written (by `score`) only for those."""
+
+    def __init__(self, query: Keys) -> None:
+        self.query = query
+        self.year = int(query.dob[:4]) if query.dob else None
+        self._surnames: dict[str | None, float | None] = {}
+        self._forenames: dict[str | None, float | None] = {}
+
+    def surname(self, surname: str | None) -> float | None:
+        try:
+            return self._surnames[surname]
+        except KeyError:
+            sim = self._surnames[surname] = _similar(self.query.surname, surname)
+            return sim
+
+    def value(
+        self,
+        surname: str | None,
+        forename: str | None,
+        dob: str | None,
+        dob_swapped: str | None,
+        year: int | None,
+    ) -> float:
+        """The same number as `score(...)[0]` (a test holds them equal)."""
+        q = self.query
+        total = weighted = 0.0
+        sur = self.surname(surname)
+        if sur is not None:
+            total += 0.45
+            weighted += 0.45 * sur
+        try:
+            fore = self._forenames[forename]
+        except KeyError:
+            fore = self._forenames[forename] = _similar(q.forename, forename)
+        if fore is not None:
+            total += 0.25
+            weighted += 0.25 * fore
+        if q.dob:
+            if dob is None:
+                d = 0.5
+            elif dob == q.dob:
+                d = 1.0
+            elif dob_swapped == q.dob:
+                d = 0.8
+            elif year == self.year:
+                d = 0.4
+            else:
+                d = 0.0
+            total += 0.30
+            weighted += 0.30 * d
+        return round(weighted / total if total else 0.0, 3)
 
 
 def score(query: Keys, key: dict[str, Any]) -> tuple[float, list[str]]:
@@ -162,6 +222,7 @@ __all__ = [
     "PLAUSIBLE",
     "Keys",
     "Part",
+    "Scorer",
     "best_possible",
     "combine",
     "dob_part",
