@@ -37,7 +37,7 @@ def test_another_process_holding_the_lock_makes_a_writer_wait_then_time_out(
         assert ready.wait(60)
         mine = WriterLock(database)
         t0 = time.monotonic()
-        with pytest.raises(TimeoutError, match="within 0.2 s"):
+        with pytest.raises(TimeoutError, match=r"within 0\.2 s"):
             mine.acquire(0.2)
         assert time.monotonic() - t0 >= 0.2
         # The thread lock was given back on the way out: the next try can wait its turn.
@@ -112,7 +112,7 @@ def test_threads_writing_at_once_all_commit_in_turn(tmp_path: Path) -> None:
     def work(k: int) -> None:
         try:
             start.wait()
-            for i in range(30):
+            for _ in range(30):
                 with engine.begin() as conn:
                     n = conn.execute(text("SELECT count(*) FROM t")).scalar_one()
                     conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
