@@ -184,6 +184,54 @@ def test_a_warning_joins_records_elsewhere_only_through_an_identifier() -> None:
     assert run_guarded(with_id, edges) == [["h", "p"], ["k", "w"]]
 
 
+def run_ambiguous(recs: pa.Table, edges: pa.Table, *, apart: bool = True) -> list[list[str]]:
+    clusters, _ = cluster(
+        recs,
+        edges,
+        threshold=0.99,
+        distinct_identifiers=["pnc_id", "cro_number"],
+        same_reference=False,
+        constraints=Constraints(),
+        dates_must_agree=True,
+        names_must_agree=True,
+        inexact_dates_need_home=True,
+        undated_ambiguous_stay_apart=apart,
+    )
+    return clusters
+
+
+def test_an_undated_record_linked_to_two_relatives_joins_neither() -> None:
+    home = ("12 ORCHARD ROW", "LX4 2QT")
+    recs = people(
+        [
+            ("a", "SAMUEL", "OKAFOR", "1961-03-02", *home),  # the father
+            ("w", "SAMUEL", "OKAFOR", "1961-03-02", None, None),  # his warrant
+            ("b", "SAMUEL", "OKAFOR", "1988-11-20", *home),  # the son, same name and home
+            ("c", "SAMUEL", "OKAFOR", None, *home),  # a crime record naming no date
+        ]
+    )
+    edges = pairs([("a", "w", 30), ("a", "c", 20), ("b", "c", 19.5)])
+    assert run_ambiguous(recs, edges) == [["a", "w"], ["b"], ["c"]]
+    # Without the rule the stronger link wins: the son's crime record would sit with the
+    # father's warrant (or the other way round).
+    assert run_ambiguous(recs, edges, apart=False) == [["a", "c", "w"], ["b"]]
+
+
+def test_an_undated_record_with_one_plausible_person_still_joins() -> None:
+    home = ("12 ORCHARD ROW", "LX4 2QT")
+    recs = people(
+        [
+            ("a", "SAMUEL", "OKAFOR", "1961-03-02", *home),
+            ("w", "SAMUEL", "OKAFOR", "1961-03-02", None, None),
+            # the same man again (a date one digit off): no rival, so no ambiguity
+            ("b", "SAMUEL", "OKAFOR", "1961-03-03", *home),
+            ("c", "SAMUEL", "OKAFOR", None, *home),
+        ]
+    )
+    edges = pairs([("a", "w", 30), ("a", "c", 20), ("b", "c", 19.5), ("a", "b", 18)])
+    assert run_ambiguous(recs, edges) == [["a", "b", "c", "w"]]
+
+
 def test_identifier_links_come_first_so_a_namesake_cannot_borrow_the_identifier() -> None:
     recs = people(
         [

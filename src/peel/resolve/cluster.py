@@ -8,7 +8,9 @@ number: `distinct_identifiers`), dates of birth that cannot be one date mistyped
 (`dates_of_birth_must_agree`), forenames that cannot be one name (`forenames_must_agree`),
 no date of birth and no home in common (`inexact_dates_need_home`), a warrant or warning
 with records that live elsewhere and share no identifier (`guarded_tables`), or an analyst's
-"not the same person" (a split) into one profile. Must-links (one reference in one system; an
+"not the same person" (a split) into one profile; and it leaves apart a record with no date
+of birth that is linked as strongly to two groups that can never be one person
+(`undated_ambiguous_stay_apart`). Must-links (one reference in one system; an
 analyst's merge) are applied first.
 """
 
@@ -194,6 +196,25 @@ class _Groups:
             return True
         return self._split_between(ra, rb)
 
+    def ambiguous(self, w: int, target: int, partners: list[list[int]]) -> bool:
+        """Would joining `w`'s group to `target`'s settle an undated record that could as
+        well be someone else's? True when `w`'s group has no date of birth and one of its
+        records is also linked (above the threshold) to a group that can never be
+        `target`'s person (a different date of birth, say): two relatives of one name at
+        one address, and a record naming neither's date. Left apart, it is shown with
+        neither person's warnings; joined, it could put one's warning on the other."""
+        if self.dobs is None:
+            return False
+        rw, rt = self.find(w), self.find(target)
+        if _specific(self.dobs[rw]):
+            return False
+        for m in self.members[rw]:
+            for p in partners[m]:
+                rp = self.find(p)
+                if rp != rw and rp != rt and self.conflict(rt, rp):
+                    return True
+        return False
+
     def _names_agree(self, na: set[tuple[str, str]], nb: set[tuple[str, str]]) -> bool:
         """Some forename of one group could be some forename of the other, or one record's
         names are another's swapped (its forename the other's surname *and* its surname the
@@ -261,6 +282,7 @@ def cluster(
     shared_identifiers: Iterable[str] = (),
     inexact_dates_need_home: bool = False,
     guarded_tables: Iterable[str] = (),
+    undated_ambiguous_stay_apart: bool = False,
 ) -> tuple[list[list[str]], dict[str, int]]:
     """Clusters of record ids (each sorted, the list sorted by first member) and counts of
     what the constraints did."""
@@ -291,7 +313,9 @@ def cluster(
     g = _Groups(
         len(rid),
         ids,
-        records["dob"].to_pylist() if dates_must_agree or inexact_dates_need_home else None,
+        records["dob"].to_pylist()
+        if dates_must_agree or inexact_dates_need_home or undated_ambiguous_stay_apart
+        else None,
         names,
         name_keys,
         distinct,
@@ -340,12 +364,25 @@ def cluster(
     # rest of that person's records); within each, strongest first; ties broken by the
     # record ids so the result never depends on the order Splink returned the pairs in.
     order = sorted(keep.tolist(), key=lambda k: (not confirmed(k), -weight[k], left[k], right[k]))
+    partners: list[list[int]] = [[] for _ in rid]
+    if undated_ambiguous_stay_apart:
+        for k in order:
+            ia, ib = index[left[k]], index[right[k]]
+            partners[ia].append(ib)
+            partners[ib].append(ia)
     for k in order:
         ia, ib = index[left[k]], index[right[k]]
         if g.find(ia) == g.find(ib):
             continue
         if g.conflict(ia, ib):
             stats["links_refused"] += 1
+            continue
+        if (
+            undated_ambiguous_stay_apart
+            and not confirmed(k)
+            and (g.ambiguous(ia, ib, partners) or g.ambiguous(ib, ia, partners))
+        ):
+            stats["links_ambiguous"] += 1
             continue
         g.union(ia, ib)
         stats["links_joined"] += 1

@@ -76,6 +76,7 @@ class ResolveConfig(_Strict):
     forenames_must_agree: bool
     inexact_dates_need_home: bool = False
     guarded_tables: list[str] = Field(default_factory=list)
+    undated_ambiguous_stay_apart: bool = False
     seed: int
 
     def check(self, policy: Policy, registry: Registry) -> None:

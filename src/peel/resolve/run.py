@@ -175,6 +175,7 @@ def resolve_people(
         shared_identifiers=cfg.shared_identifiers,
         inexact_dates_need_home=cfg.inexact_dates_need_home,
         guarded_tables=cfg.guarded_tables,
+        undated_ambiguous_stay_apart=cfg.undated_ambiguous_stay_apart,
     )
     previous = current_run(settings)
     before: dict[str, str] = {}
