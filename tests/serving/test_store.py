@@ -3,6 +3,8 @@ tables are append-only inside the database."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -63,3 +65,41 @@ def test_postgres_app_role_may_only_insert_and_select_the_audit(postgres_store: 
         conn.execute(
             insert(tables.teams), [{"code": "T1", "name": "Burglary", "crime_types": ["x"]}]
         )
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_closed_by_the_server_is_replaced(
+    postgres_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ping at every checkout (three round trips per roadside check): a connection idle
+    past PING_AFTER_IDLE_S is pinged and replaced if dead; one in steady use that dies fails
+    its one request, and the pool then discards it."""
+    admin = create_engine(postgres_store.settings.serving_admin_url)
+
+    def kill_pooled() -> int:
+        with postgres_store.connect() as conn:
+            pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        return pid
+
+    def backend() -> int:
+        with postgres_store.connect() as conn:
+            return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    try:
+        # Idle past the threshold (0 s here): pinged, found dead, replaced before use.
+        monkeypatch.setattr("peel.serving.engine.PING_AFTER_IDLE_S", 0.0)
+        dead = kill_pooled()
+        time.sleep(0.2)
+        assert backend() != dead
+        # In steady use (a threshold of an hour): not pinged, so the one request on a dead
+        # connection fails as a store error, and the next gets a new connection.
+        monkeypatch.setattr("peel.serving.engine.PING_AFTER_IDLE_S", 3600.0)
+        dead = kill_pooled()
+        time.sleep(0.2)
+        with pytest.raises(DBAPIError):
+            backend()
+        assert backend() != dead
+    finally:
+        admin.dispose()

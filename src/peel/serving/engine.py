@@ -29,6 +29,8 @@ from sqlalchemy.engine import make_url
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_MS = 30_000
+# A pooled PostgreSQL connection idle this long is pinged before use (see _ping_after_idle).
+PING_AFTER_IDLE_S = 5.0
 
 
 class WriterLock:
@@ -146,8 +148,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        engine = create_engine(parsed, **kwargs)
+        _ping_after_idle(engine)
+        return engine
     raise ValueError(f"unsupported serving store {parsed.get_backend_name()!r}")
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection is alive before use, but only one that has sat
+    idle for PING_AFTER_IDLE_S (SQLAlchemy's recipe for custom pessimistic disconnect handling).
+
+    `pool_pre_ping` pings at every checkout: three extra round trips per roadside check,
+    and at 200 checks a second on two cores, with PostgreSQL on the same cores, that took p50
+    from about 12 to 26 ms and p99 from about 90 to 240 ms. A connection in steady use is
+    alive; one idle for a while may have been closed by a restart or a timeout, and is
+    pinged. A connection that dies while in use fails that request (the check says it
+    failed), and SQLAlchemy then discards every older connection in the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["peel_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("peel_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as e:  # whatever the driver raises for a dead connection
+            raise exc.DisconnectionError("the pooled connection is closed") from e
+        if not alive:
+            raise exc.DisconnectionError("the pooled connection is closed")
 
 
 def _sqlite_events(engine: Engine, lock: WriterLock | None) -> None:
