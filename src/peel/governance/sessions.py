@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from peel.errors import AccessDenied, AuthError
 from peel.governance.access import Caller
 from peel.governance.identity import roles_of
 from peel.governance.policy import Policy
-from peel.serving.tables import sessions, users
+from peel.serving.tables import sessions, user_roles, users
 
 # last_seen_at is written at most this often, so a page's burst of requests costs one write.
 TOUCH_EVERY = timedelta(seconds=30)
@@ -92,6 +92,14 @@ def revoke_user(conn: Connection, user_id: int) -> int:
 
 # Built once: SQLAlchemy memoises a statement object's cache key, so every request reusing it
 # skips building and keying the expression again (a fifth of a session lookup's CPU).
+# The user's roles come in the same statement (one round trip fewer per request on
+# PostgreSQL), joined by the unit separator, which no role name contains.
+_ROLE_SEP = "\x1f"
+_ROLES = (
+    select(func.aggregate_strings(user_roles.c.role, _ROLE_SEP))
+    .where(user_roles.c.user_id == sessions.c.user_id)
+    .scalar_subquery()
+)
 _LIVE_ROW = (
     select(
         sessions,
@@ -101,6 +109,7 @@ _LIVE_ROW = (
         users.c.team,
         users.c.kind,
         users.c.disabled,
+        _ROLES.label("roles"),
     )
     .join(users, users.c.id == sessions.c.user_id)
     .where(sessions.c.token_hash == bindparam("key"))
@@ -146,7 +155,7 @@ def lookup(
         last_seen = now
     return SessionInfo(
         username=r["username"],
-        roles=roles_of(conn, r["user_id"]),
+        roles=tuple(sorted(r["roles"].split(_ROLE_SEP))) if r["roles"] else (),
         csrf_token=r["csrf_token"],
         purpose=r["purpose"],
         case_reference=r["case_reference"],
