@@ -57,6 +57,8 @@ def _worker(host: str, port: int) -> None:
         log_level="info",
         access_log=False,
         proxy_headers=False,
+        loop="uvloop",
+        http="httptools",
     )
     freeze_heap()
     uvicorn.Server(config).run(sockets=[listener(host, port)])
@@ -82,7 +84,14 @@ def serve(
     if workers == 1:
         freeze_heap()
         uvicorn.run(
-            app, host=host, port=port, log_level="info", access_log=False, proxy_headers=False
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            proxy_headers=False,
+            loop="uvloop",
+            http="httptools",
         )
         return
     # Checked above in this process; each worker builds its own app (and store engine).
