@@ -533,6 +533,10 @@ class Result:
     mean_ms: float
     load_before: float
     audit_added: int | None = None
+    # fsync of 4 KB in the store's folder just before the run (p50 / p99 ms): every check
+    # commits one audit entry with its own fsync, so a slow disk shows in the check's tail.
+    fsync_p50_ms: float = 0.0
+    fsync_p99_ms: float = 0.0
     ok_total: int = 0
     by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
@@ -597,6 +601,24 @@ async def open_loop(
         "span": span,
         "kinds": [requests[i % len(requests)][0] for i in range(n)],
     }
+
+
+def fsync_probe(folder: Path, n: int = 200) -> tuple[float, float]:
+    """(p50, p99) in ms of writing 4 KB and fsyncing it, n times, in `folder`."""
+    path = folder / "fsync-probe.tmp"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    times = []
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            t0 = time.perf_counter()
+            os.fsync(fd)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    p50, p99 = np.percentile(times, [50, 99])
+    return float(p50), float(p99)
 
 
 def summarise(
@@ -679,6 +701,7 @@ def measure_store(
             for endpoint, reqs in (("health", health), ("check", queries)):
                 for attempt in range(args.retries + 1):
                     load = os.getloadavg()[0]
+                    disk = fsync_probe(data)
                     before = audit_count(url)
                     raw = asyncio.run(
                         open_loop(
@@ -693,14 +716,15 @@ def measure_store(
                     added = audit_count(url) - before
                     r = summarise(name, endpoint, rate, args.duration, raw, load)
                     r.audit_added = added
+                    r.fsync_p50_ms, r.fsync_p99_ms = disk
                     expect = r.ok_total if endpoint == "check" else 0
                     say(
                         log,
                         f"[{name}] {endpoint} at {rate:g}/s: p50 {r.p50_ms:.1f} ms, p99 "
                         f"{r.p99_ms:.1f} ms, p99.9 {r.p999_ms:.1f} ms, max {r.max_ms:.1f} ms, "
                         f"errors {r.errors}, achieved {r.achieved_rate:.1f}/s, load before "
-                        f"{load:.2f}; audit entries added {added:,}, 200 responses "
-                        f"{r.ok_total:,} (warm-up included)",
+                        f"{load:.2f}, fsync p50/p99 {disk[0]:.2f}/{disk[1]:.2f} ms; audit entries "
+                        f"added {added:,}, 200 responses {r.ok_total:,} (warm-up included)",
                     )
                     if added != expect:
                         msg = (
@@ -817,7 +841,8 @@ def main(argv: list[str] | None = None) -> None:
     say(
         log,
         f"{'store':<9}{'endpoint':<9}{'rate/s':>7}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
-        f"{'max ms':>9}{'errors':>8}{'achieved/s':>12}{'load':>6}{'audit=200s':>12}",
+        f"{'max ms':>9}{'errors':>8}{'achieved/s':>12}{'load':>6}{'fsync p99':>10}"
+        f"{'audit=200s':>12}",
     )
     for r in results:
         audit = "-" if r.endpoint == "health" else ("yes" if r.audit_added == r.ok_total else "NO")
@@ -825,7 +850,7 @@ def main(argv: list[str] | None = None) -> None:
             log,
             f"{r.store:<9}{r.endpoint:<9}{r.rate:>7g}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
             f"{r.p999_ms:>10.1f}{r.max_ms:>9.1f}{r.errors:>8}{r.achieved_rate:>12.1f}"
-            f"{r.load_before:>6.2f}{audit:>12}",
+            f"{r.load_before:>6.2f}{r.fsync_p99_ms:>10.2f}{audit:>12}",
         )
     for r in results:
         if r.endpoint == "check" and r.rate == max(args.rates):
