@@ -109,7 +109,9 @@ def people(rows: list[tuple[str, str, str, str | None, str | None, str | None]])
     return pa.table(t)
 
 
-def run_people(recs: pa.Table, edges: pa.Table, *, need_home: bool = True) -> list[list[str]]:
+def run_people(
+    recs: pa.Table, edges: pa.Table, *, need_home: bool = True, apart: bool = False
+) -> list[list[str]]:
     clusters, _ = cluster(
         recs,
         edges,
@@ -120,6 +122,7 @@ def run_people(recs: pa.Table, edges: pa.Table, *, need_home: bool = True) -> li
         dates_must_agree=True,
         names_must_agree=True,
         inexact_dates_need_home=need_home,
+        undated_ambiguous_stay_apart=apart,
     )
     return clusters
 
@@ -184,22 +187,6 @@ def test_a_warning_joins_records_elsewhere_only_through_an_identifier() -> None:
     assert run_guarded(with_id, edges) == [["h", "p"], ["k", "w"]]
 
 
-def run_ambiguous(recs: pa.Table, edges: pa.Table, *, apart: bool = True) -> list[list[str]]:
-    clusters, _ = cluster(
-        recs,
-        edges,
-        threshold=0.99,
-        distinct_identifiers=["pnc_id", "cro_number"],
-        same_reference=False,
-        constraints=Constraints(),
-        dates_must_agree=True,
-        names_must_agree=True,
-        inexact_dates_need_home=True,
-        undated_ambiguous_stay_apart=apart,
-    )
-    return clusters
-
-
 def test_an_undated_record_linked_to_two_relatives_joins_neither() -> None:
     home = ("12 ORCHARD ROW", "LX4 2QT")
     recs = people(
@@ -211,10 +198,10 @@ def test_an_undated_record_linked_to_two_relatives_joins_neither() -> None:
         ]
     )
     edges = pairs([("a", "w", 30), ("a", "c", 20), ("b", "c", 19.5)])
-    assert run_ambiguous(recs, edges) == [["a", "w"], ["b"], ["c"]]
+    assert run_people(recs, edges, apart=True) == [["a", "w"], ["b"], ["c"]]
     # Without the rule the stronger link wins: the son's crime record would sit with the
     # father's warrant (or the other way round).
-    assert run_ambiguous(recs, edges, apart=False) == [["a", "c", "w"], ["b"]]
+    assert run_people(recs, edges) == [["a", "c", "w"], ["b"]]
 
 
 def test_an_undated_record_with_one_plausible_person_still_joins() -> None:
@@ -229,7 +216,7 @@ def test_an_undated_record_with_one_plausible_person_still_joins() -> None:
         ]
     )
     edges = pairs([("a", "w", 30), ("a", "c", 20), ("b", "c", 19.5), ("a", "b", 18)])
-    assert run_ambiguous(recs, edges) == [["a", "b", "c", "w"]]
+    assert run_people(recs, edges, apart=True) == [["a", "b", "c", "w"]]
 
 
 def test_identifier_links_come_first_so_a_namesake_cannot_borrow_the_identifier() -> None:
