@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.synchronize
+import os
 import threading
 import time
 from pathlib import Path
@@ -131,3 +132,17 @@ def test_threads_writing_at_once_all_commit_in_turn(tmp_path: Path) -> None:
     # writers leave 0..179 exactly once.
     assert values == list(range(180))
     engine.dispose()
+
+
+def test_disposing_an_engine_closes_its_lock_file(tmp_path: Path) -> None:
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    _engine(tmp_path).dispose()  # the first engine's one-time costs
+    before = open_fds()
+    for _ in range(20):
+        engine = make_engine(f"sqlite:///{tmp_path / 'serving.db'}")
+        with engine.begin() as conn:  # a write opens the lock file
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        engine.dispose()
+    assert open_fds() <= before

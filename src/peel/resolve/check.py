@@ -437,16 +437,8 @@ def _person_statements(with_dob: bool, with_forename: bool) -> _PersonStatements
     return _PersonStatements(first=first, tier=tier, whole=whole)
 
 
-_KEY_FIELDS = (
-    "surname",
-    "forename",
-    "surname_metaphone",
-    "surname_soundex",
-    "forename_metaphone",
-    "dob",
-    "dob_swapped",
-    "birth_year",
-)
+# The bound parameters' names: the fields of Keys.row(), which fills them.
+_KEY_FIELDS = tuple(Keys(None, None, None).row())
 
 
 def person_check(

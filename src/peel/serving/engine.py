@@ -83,6 +83,18 @@ class WriterLock:
         finally:
             self._threads.release()
 
+    def close(self) -> None:
+        """Close the lock file (reopened at the next write) unless a writer holds it: called
+        when the engine is disposed, so that engines made and dropped leak no descriptors."""
+        if not self._threads.acquire(blocking=False):
+            return
+        try:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+        finally:
+            self._threads.release()
+
 
 class _Connection(sqlite3.Connection):
     """pysqlite's connection, holding Peel's writer lock (if any) from BEGIN IMMEDIATE until
@@ -144,6 +156,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         lock = WriterLock(database) if database and database != ":memory:" else None
         _sqlite_events(engine, lock)
+        if lock is not None:
+            event.listen(engine, "engine_disposed", lambda _engine: lock.close())
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
