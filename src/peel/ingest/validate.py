@@ -7,6 +7,7 @@ so a new source needs no new code. Errors never quote the value, only the field 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,7 +250,10 @@ def build_validation(
         if rule.type == "string":
             limit = get_settings().max_string_chars
             checks.append(
-                f"WHEN length({r_name}) > {int(limit)} THEN 'longer than {int(limit)} characters'"
+                # strlen (bytes, read from the string header) is never less than length
+                # (characters), so counting characters is needed only past the byte limit.
+                f"WHEN strlen({r_name}) > {int(limit)} AND length({r_name}) > {int(limit)} "
+                f"THEN 'longer than {int(limit)} characters'"
             )
         if checks:
             errors.append((rule.field, "CASE " + " ".join(checks) + " END"))
@@ -359,6 +363,25 @@ def _key_expr(rule: FieldRule, clean: Any, s: _Sql) -> str:
     return " || ',' || ".join(str(clean(c)) for c in rule.columns)
 
 
+def _zoned(fmt: str) -> bool:
+    """True when a strptime format reads a UTC offset or zone name (%z, %Z): DuckDB then
+    returns TIMESTAMP WITH TIME ZONE."""
+    return re.search(r"(?<!%)(?:%%)*%[zZ]", fmt) is not None
+
+
+def _strptime(raw: str, formats: tuple[str, ...], s: _Sql) -> str:
+    """The text parsed by the first of `formats` that fits, as a UTC time without zone (the
+    statement runs with TimeZone UTC). The same value as DuckDB's try_strptime with the list
+    of formats, written as a COALESCE of one try_strptime per format: DuckDB tries a later
+    format only on the rows the earlier ones left NULL, where the list form costs about three
+    times as much on rows that fit the first of two formats."""
+    parts = []
+    for fmt in formats:
+        one = f"try_strptime({raw}, {s.param(fmt)})"
+        parts.append(f"timezone('UTC', {one})" if _zoned(fmt) else one)
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
 def _typed(rule: FieldRule, raw: str, s: _Sql) -> tuple[str, str]:
     """(typed value expression, reason when the text does not convert)."""
     t = rule.type
@@ -376,14 +399,12 @@ def _typed(rule: FieldRule, raw: str, s: _Sql) -> tuple[str, str]:
             "not yes/no (true, false, yes, no, y, n, 1, 0)",
         )
     shown = ", ".join(rule.formats)
-    if t in ("date", "datetime"):
-        fmts = s.param(list(rule.formats))
     if t == "date":
-        return f"CAST(try_strptime({raw}, {fmts}) AS DATE)", f"not a date in the format {shown}"
+        day = _strptime(raw, rule.formats, s)
+        return f"CAST({day} AS DATE)", f"not a date in the format {shown}"
     if t == "datetime":
-        parsed = f"try_strptime({raw}, {fmts})"
-        if rule.timezone == "offset":
-            parsed = f"timezone('UTC', {parsed})"
+        # A zoned format's time is converted to UTC whatever the rule's timezone, as before.
+        parsed = _strptime(raw, rule.formats, s)
         if rule.end_of == "month":
             parsed = f"date_trunc('month', {parsed}) + INTERVAL 1 MONTH - INTERVAL 1 MICROSECOND"
         elif rule.end_of == "day":
