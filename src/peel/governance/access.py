@@ -185,13 +185,14 @@ def consultation(
     write transaction of its own, before the caller returns anything (if the entry cannot be
     written, AuditError propagates and nothing is returned). Unlike `operation`, the reads
     hold no write lock: on SQLite, concurrent roadside checks in several server processes
-    no longer queue behind each other for the whole of each check, only for the append."""
+    no longer queue behind each other for the whole of each check, only for the append, and
+    the appends of concurrent checks in one process commit together (`Store.commit_grouped`)."""
     _check_recorded(store, policy, caller, permission, "consultation", object_type, query, clock)
     with store.read() as conn:
         op = Operation(conn=conn, query=dict(query or {}))
         yield op
-    with store.begin() as conn:
-        _audit(conn, caller, "consultation", object_type, op, clock)
+    # The entry commits before anything is returned; concurrent reads share the commit.
+    store.commit_grouped(lambda conn: _audit(conn, caller, "consultation", object_type, op, clock))
 
 
 def _check_recorded(
