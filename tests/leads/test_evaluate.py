@@ -20,16 +20,27 @@ def test_small_city_evaluate_floor(resolved_world: ResolvedWorld, tmp_path: Path
     # A copy: evaluation writes its background and calibration caches into the data dir, and
     # the shared city is read-only for every test.
     world = copy_world(resolved_world, tmp_path / "data")
-    figures = evaluate(Lake(world.settings), world.city / "truth", null_count=100, draws=5)
+    figures = evaluate(
+        Lake(world.settings), world.city / "truth", null_count=100, draws=5, history_odds=30
+    )
     assert figures["null_sets"] >= 50
     assert figures["false_lead_rate"] <= 0.12
     assert figures["series"] >= 1 and figures["query_sets"] == 5 * figures["series"]
-    # Regression floor, a little under what was measured on this city (tiny, seed 3) with the
-    # full likelihood ratio: top1_rate 0.39 over 18 counted query sets (4 series, 5 draws;
-    # the hire series every time, the own cars 2 of 13), false_lead_rate 0.04 on 100 null
-    # sets, the true vehicle in the first three 19 times out of 20.
-    assert figures["top1_rate"] >= 0.33
-    ranks = [r["rank"] for r in figures["by_series"] if r["camera_covered"] >= 2]
+    assert figures["ranking"].startswith("keeper history as odds 30")
+    # Regression floors, a little under what was measured on this city (tiny, seed 3): by the
+    # ANPR evidence alone top1_rate 0.39 over 18 counted query sets (4 series, 5 draws; the
+    # hire series every time, the own cars 2 of 13), the true vehicle in the first three 19
+    # times out of 20; with the keeper's history at the default policy's odds (30), 0.78 (the
+    # own cars 9 of 13; the other four are first but above the threshold), false_lead_rate
+    # 0.04 on 100 null sets (the same either way: ranking does not report).
+    assert figures["top1_rate_anpr_only"] >= 0.33
+    assert figures["top1_rate"] >= 0.7
+    rows = [r for r in figures["by_series"] if r["camera_covered"] >= 3]
+    # History only moves a vehicle whose keeper has it: a hire vehicle ranks as before.
+    for r in rows:
+        if r["how"] == "hire":
+            assert r["rank"] == r["rank_anpr_only"] and r["true_keeper_history"] is False
+    ranks = [r["rank_anpr_only"] for r in figures["by_series"] if r["camera_covered"] >= 2]
     assert ranks and sum(1 for r in ranks if r is not None and r <= 3) / len(ranks) >= 0.85
     assert figures["ran_as"].startswith("no user")
 
@@ -93,12 +104,27 @@ def test_evaluate_command_says_what_it_ran_as(
         "false_lead_rate_ci95": [0.02, 0.06],
         "null_sets": 500,
         "stated_chance": 0.05,
+        "top1_rate_anpr_only": 0.25,
+        "ranking": "ANPR evidence alone",
     }
-    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: figures)
+    asked: list[float] = []
+
+    def fake(*a: object, **k: float) -> dict[str, object]:
+        asked.append(k["history_odds"])
+        return figures
+
+    monkeypatch.setattr(ev, "evaluate", fake)
     runner = CliRunner()
     out = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert "ran as no user" in " ".join(out.output.split())
     assert "not audited" in " ".join(out.output.split())
+    assert "ANPR evidence alone 0.25" in " ".join(out.output.split())
+    # The default policy's odds unless told; 1 is the ANPR evidence alone; below 1 refused.
+    assert asked == [30.0]
+    one = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path), "--history-odds", "1"])
+    assert one.exit_code == 0 and asked[-1] == 1.0
+    bad = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path), "--history-odds", "0"])
+    assert bad.exit_code != 0 and "--history-odds" in " ".join(bad.output.split())
     got = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path), "--json"])
     assert got.exit_code == 0 and json.loads(got.stdout)["ran_as"].startswith("no user")

@@ -135,25 +135,44 @@ def evaluate_cmd(
     ),
     null_sets: int = typer.Option(500, "--null-sets", help="Null query sets (at least 500)."),
     seed: int = typer.Option(7, "--seed", help="Seed for dropped crimes and null sets."),
+    history_odds: float | None = typer.Option(
+        None,
+        "--history-odds",
+        help="Odds ratio for a keeper's history of the crime type in the ranking (default: the "
+        "default policy's leads.history_odds_ratio; 1: the ANPR evidence alone).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Score lead search on a synthetic city: top1_rate (true vehicle first and past the
     threshold, series with 3+ camera-covered crimes) and false_lead_rate on null sets, with
     its binomial 95% interval against the stated chance figure."""
     from peel.cli.resolve import default_truth
+    from peel.governance.policy import default_policy_text, load_policy
     from peel.leads.evaluate import evaluate
 
     with handled():
         if null_sets < 1:
             raise InputRefused("--null-sets must be at least 1")
-        figures = evaluate(Lake(), truth or default_truth(), null_count=null_sets, seed=seed)
+        if history_odds is None:
+            history_odds = load_policy(default_policy_text()).policy.leads.history_odds_ratio
+        if not 1.0 <= history_odds <= 1000.0:
+            raise InputRefused("--history-odds must be between 1 and 1000")
+        figures = evaluate(
+            Lake(),
+            truth or default_truth(),
+            null_count=null_sets,
+            seed=seed,
+            history_odds=history_odds,
+        )
     if as_json:
         emit_json(figures)
         return
     lo, hi = figures["false_lead_rate_ci95"]
     err.print(f"ran as {figures['ran_as']}")
+    err.print(f"ranking: {figures['ranking']}")
     err.print(
-        f"top1_rate {figures['top1_rate']} over {figures['series_counted']} query sets "
+        f"top1_rate {figures['top1_rate']} (ANPR evidence alone "
+        f"{figures['top1_rate_anpr_only']}) over {figures['series_counted']} query sets "
         f"({figures['series']} series, {figures['draws']} draw(s) each); "
         f"false_lead_rate {figures['false_lead_rate']:.3f} (95% {lo:.3f}-{hi:.3f}) on "
         f"{figures['null_sets']} null sets against the stated {figures['stated_chance']:g}"

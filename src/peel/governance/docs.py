@@ -90,6 +90,20 @@ def render_policy_md(policy: Policy | None = None) -> str:
         f"investigation reference and offence category, for at most "
         f"{p.anpr.max_authorisation_days} days.",
         "",
+        "## Ranking of ANPR leads",
+        "",
+        (
+            "Leads are ranked by the ANPR evidence alone."
+            if p.leads.history_odds_ratio <= 1
+            else f"A vehicle whose keeper at the time (a person: not a hire or company keeper, "
+            f"not behind a possibly cloned plate) has a recorded history of the crime type "
+            f"(convictions, crimes naming them as suspect, arrested or convicted, intelligence "
+            f"on crimes of the type; never the crimes searched about) is ranked as if its chance "
+            f"figure were {p.leads.history_odds_ratio:g} times smaller. This orders leads only: "
+            f"a lead is reported on its chance figure alone, and says when its place was raised "
+            f"this way. The oversight page counts leads by the keeper's group."
+        ),
+        "",
         "## Retention and destinations",
         "",
         f"- ANPR reads: {p.retention.anpr_reads_days} days; quarantine: "

@@ -103,6 +103,20 @@ class AnprRules(_Strict):
     max_authorisation_days: int = Field(gt=0, le=366)
 
 
+class LeadRules(_Strict):
+    """How ANPR leads are ranked (`peel leads find`, the workbench, `peel leads evaluate`).
+
+    `history_odds_ratio`: when the keeper at the time of the reads is a person (not a hire or
+    company keeper, not behind a possibly cloned plate) with a recorded history of the crime
+    type (a conviction, a crime naming them as suspect, arrested or convicted, or intelligence
+    linked to a crime of the type; never the crimes searched about), the lead is ranked as if
+    its chance figure were this many times smaller. It is a prior on who drove, for ordering
+    only: whether a lead is reported still depends on the chance figure alone, and every lead
+    says when its place was raised this way. 1 ranks by the ANPR evidence alone."""
+
+    history_odds_ratio: float = Field(default=30.0, ge=1.0, le=1000.0)
+
+
 class Webhooks(_Strict):
     allowed_destinations: list[str] = []
 
@@ -128,6 +142,7 @@ class Policy(_Strict):
     limits: Limits
     model_rules: ModelRules
     anpr: AnprRules
+    leads: LeadRules = LeadRules()
     webhooks: Webhooks
     retention: Retention
 

@@ -76,9 +76,16 @@ def _words(crime_type: str) -> list[str]:
 
 
 def attach_history(
-    engine: Engine, run: ResolveRun | None, found: dict[str, list[Keeper]], crime_types: set[str]
+    engine: Engine,
+    run: ResolveRun | None,
+    found: dict[str, list[Keeper]],
+    crime_types: set[str],
+    *,
+    exclude: frozenset[str] | set[str] = frozenset(),
 ) -> None:
-    """Set each person keeper's profile id and history relevant to `crime_types`."""
+    """Set each person keeper's profile id and history relevant to `crime_types`. Records
+    tied to the crimes in `exclude` (the crimes searched about) are left out: the search's
+    own crimes are its evidence, and must not count a second time as the keeper's history."""
     persons = [k for ks in found.values() for k in ks if k.kind == "person"]
     if not persons or run is None:
         return
@@ -110,37 +117,59 @@ def attach_history(
     with engine.temp_table("peel_leads_members", member_table):
         for r in engine.query(
             "SELECT m.profile_id, CAST(v.row_id AS VARCHAR) AS row_id, v.offence_description, "
-            "v.conviction_date, c.crime_type FROM "
+            "v.conviction_date, v.crime_ref, c.crime_type FROM "
             f"{engine.table_sql('conviction')} v JOIN peel_leads_members m "
             "ON m.lake_table = 'conviction' AND m.row_id = CAST(v.row_id AS VARCHAR) "
             f"LEFT JOIN {crimes} c ON c.crime_ref = v.crime_ref ORDER BY v.conviction_date"
         ).to_pylist():
+            if r["crime_ref"] in exclude:
+                continue
             text = (r["offence_description"] or "").lower()
             if r["crime_type"] in crime_types or any(w in text for w in words):
                 hist[r["profile_id"]]["convictions"].append(
                     {"record": f"conviction:{r['row_id']}", "date": _iso(r["conviction_date"])}
                 )
         for r in engine.query(
-            "SELECT m.profile_id, CAST(p.row_id AS VARCHAR) AS row_id, p.role, c.crime_type "
+            "SELECT m.profile_id, CAST(p.row_id AS VARCHAR) AS row_id, p.role, p.crime_ref, "
+            "c.crime_type "
             f"FROM {engine.table_sql('person_crime')} p JOIN peel_leads_members m "
             "ON m.lake_table = 'person_crime' AND m.row_id = CAST(p.row_id AS VARCHAR) "
             f"LEFT JOIN {crimes} c ON c.crime_ref = p.crime_ref"
         ).to_pylist():
+            if r["crime_ref"] in exclude:
+                continue
             if r["crime_type"] in crime_types and r["role"] in ("suspect", "arrested", "convicted"):
                 hist[r["profile_id"]]["crimes"].append(
                     {"record": f"person_crime:{r['row_id']}", "role": r["role"]}
                 )
         for r in engine.query(
-            "SELECT m.profile_id, CAST(i.row_id AS VARCHAR) AS row_id, c.crime_type "
+            "SELECT m.profile_id, CAST(i.row_id AS VARCHAR) AS row_id, i.crime_ref, c.crime_type "
             f"FROM {engine.table_sql('intelligence_report')} i JOIN peel_leads_members m "
             "ON m.lake_table = 'intelligence_report' AND m.row_id = CAST(i.row_id AS VARCHAR) "
             f"LEFT JOIN {crimes} c ON c.crime_ref = i.crime_ref"
         ).to_pylist():
+            if r["crime_ref"] in exclude:
+                continue
             key = "intelligence" if r["crime_type"] in crime_types else "other_intelligence"
             hist[r["profile_id"]][key].append({"record": f"intelligence_report:{r['row_id']}"})
     for k in persons:
         if k.profile_id:
             k.history = {key: list(v) for key, v in hist.get(k.profile_id, {}).items()}
+
+
+RELEVANT = ("convictions", "crimes", "intelligence")  # history of the crime type
+
+
+def history_factor(keepers_: Sequence[Keeper], clone: bool, odds: float) -> float:
+    """The policy's odds ratio (`leads.history_odds_ratio`) when a person keeper at the time
+    has a recorded history of the crime type, else 1. Never for a possibly cloned plate (the
+    keeper is then not presented as the suspect) or a hire or company keeper."""
+    if odds <= 1.0 or clone:
+        return 1.0
+    for k in keepers_:
+        if k.kind == "person" and any(k.history.get(key) for key in RELEVANT):
+            return float(odds)
+    return 1.0
 
 
 def _iso(v: Any) -> str | None:
@@ -194,4 +223,4 @@ def clone_flags(
     return out
 
 
-__all__ = ["Keeper", "attach_history", "clone_flags", "keepers"]
+__all__ = ["RELEVANT", "Keeper", "attach_history", "clone_flags", "history_factor", "keepers"]

@@ -8,12 +8,18 @@ series with at least three camera-covered crimes left in the set (a planted seri
 truth) whose true plate ranks first and passes the reporting threshold. `false_lead_rate` is
 the share of null sets (background crimes only) with any lead past the threshold, with its
 binomial 95% interval, which should hold the stated chance figure (the threshold).
+
+Leads are ranked as `peel leads find` ranks them: with the keeper's recorded history of the
+crime type as the policy's odds ratio (`history_odds`, `leads.history_odds_ratio`) when the
+lake has a resolution run, and by the ANPR evidence alone otherwise; `top1_rate_anpr_only`
+gives the second figure from the same searches either way.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +29,13 @@ import pyarrow.parquet as pq
 from peel.errors import InputRefused
 from peel.lake import Lake
 from peel.leads import background, calibrate
+from peel.leads.chain import attach_history, clone_flags, keepers
 from peel.leads.crimes import Crime
-from peel.leads.find import THRESHOLD, calibration, pool_of
+from peel.leads.find import THRESHOLD, calibration, keeping_days, pool_of, ranked
 from peel.leads.score import Params
 from peel.leads.search import search_many
-from peel.leads.window import cameras
+from peel.leads.window import cameras, read_days
+from peel.resolve.output import current_run
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -117,6 +125,8 @@ def evaluate(
     seed: int = 7,
     threshold: float = THRESHOLD,
     draws: int = 1,
+    history_odds: float = 1.0,
+    limit: int = 10,
 ) -> dict[str, Any]:
     """The figures above. With `draws` > 1 each series is asked about `draws` times, each
     time with another crime dropped and other crimes added (the first draw is the one a single
@@ -161,23 +171,52 @@ def evaluate(
             for t in sorted({s[0].crime_type for s in sets})
         }
         results = search_many(engine, bg, cams, sets, p)
+        run = current_run(lake.settings) if history_odds > 1.0 else None
         rows = []
         for m, res, crimes in zip(meta, results, sets, strict=True):
             factor = float(cal[crimes[0].crime_type]["factor"])
             plates = [c.plate for c in res.candidates]
-            rank = plates.index(m["true"]) + 1 if m["true"] in plates else None
-            fig = res.candidates[rank - 1].expected * factor if rank else None
+            anpr_rank = plates.index(m["true"]) + 1 if m["true"] in plates else None
+            fig = res.candidates[anpr_rank - 1].expected * factor if anpr_rank else None
+            rank, lifted = anpr_rank, None
+            if run is not None:
+                # The leads `find` would show, in its order (keeper history as the policy's
+                # odds, never for a possible clone); below them the search's own order.
+                top = [c for c in res.candidates if c.score > 0][:limit]
+                found = keepers(
+                    engine, [c.plate for c in top], {c.plate: keeping_days(c, crimes) for c in top}
+                )
+                attach_history(
+                    engine,
+                    run,
+                    found,
+                    {crimes[0].crime_type},
+                    exclude={c.crime_ref for c in crimes},
+                )
+                day = timedelta(days=1)
+                days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
+                order = ranked(
+                    top, found, clone_flags(engine, [c.plate for c in top], days=days), history_odds
+                )
+                shown = [c.plate for c, _ in order]
+                if m["true"] in shown:
+                    rank = shown.index(m["true"]) + 1
+                    lifted = dict((c.plate, hf) for c, hf in order)[m["true"]] > 1.0
             rows.append(
                 {
                     **{k: v for k, v in m.items() if k != "true"},
                     "crimes": len(crimes),
                     "rank": rank,
+                    "rank_anpr_only": anpr_rank,
+                    "true_keeper_history": lifted,
                     "chance": fig,
                     "hit": rank == 1 and fig is not None and fig <= threshold,
+                    "hit_anpr_only": anpr_rank == 1 and fig is not None and fig <= threshold,
                 }
             )
         counted = [r for r in rows if r["camera_covered"] >= 3]
         top1 = sum(r["hit"] for r in counted) / len(counted) if counted else None
+        top1_anpr = sum(r["hit_anpr_only"] for r in counted) / len(counted) if counted else None
         first = [r for r in counted if r["draw"] == 0]
         top1_first = sum(r["hit"] for r in first) / len(first) if first else None
         by_how: dict[str, list[int]] = {}
@@ -212,6 +251,15 @@ def evaluate(
         "series_counted": len(counted),
         "top1_rate": top1,
         "top1_rate_first_draw": top1_first,
+        "top1_rate_anpr_only": top1_anpr,
+        "history_odds_ratio": history_odds if run is not None else 1.0,
+        "ranking": (
+            f"keeper history as odds {history_odds:g} (policy leads.history_odds_ratio), "
+            f"resolution run {run.run_id}"
+            if run is not None
+            else "ANPR evidence alone"
+            + ("" if history_odds <= 1.0 else " (no resolution run in the lake: no keeper history)")
+        ),
         "top1_by_how": {k: {"hits": v[0], "counted": v[1]} for k, v in sorted(by_how.items())},
         "null_sets": len(nulls),
         "false_lead_rate": rate,

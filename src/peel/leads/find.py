@@ -25,7 +25,7 @@ from peel.governance.policy import Policy
 from peel.lake import Lake
 from peel.lake.engine import DuckDBEngine, Engine
 from peel.leads import background, calibrate
-from peel.leads.chain import Keeper, attach_history, clone_flags, keepers
+from peel.leads.chain import Keeper, attach_history, clone_flags, history_factor, keepers
 from peel.leads.crimes import Crime, check_crimes, current_sql
 from peel.leads.raised import raise_leads
 from peel.leads.score import Params
@@ -92,9 +92,24 @@ def calibration(
     return value
 
 
-def _when(c: Candidate, crimes: Sequence[Crime]) -> tuple[Any, Any]:
+def keeping_days(c: Candidate, crimes: Sequence[Crime]) -> tuple[Any, Any]:
+    """The first and last day of the crimes the vehicle was read near (for its keeper)."""
     days = [crimes[i].committed_from.date() for i in c.covered]
     return min(days), max(days)
+
+
+def ranked(
+    top: Sequence[Candidate],
+    found: dict[str, list[Keeper]],
+    clones: dict[str, dict[str, Any]],
+    odds: float,
+) -> list[tuple[Candidate, float]]:
+    """`top` (in the search's order: chance figure, then score) ordered for presentation, each
+    with its history factor (`chain.history_factor`): by the chance figure divided by that
+    factor, then the search's own order. The factor orders; it never reports."""
+    factors = [history_factor(found.get(c.plate, []), c.plate in clones, odds) for c in top]
+    order = sorted(range(len(top)), key=lambda i: (top[i].expected / factors[i], i))
+    return [(top[i], factors[i]) for i in order]
 
 
 def _explain(
@@ -108,6 +123,7 @@ def _explain(
     far_m: float,
     model_version: str,
     rho: float = 0.5,
+    history: float = 1.0,
 ) -> dict[str, Any]:
     n = len(res.crimes)
     p_far_km = far_m / 1000.0
@@ -152,6 +168,12 @@ def _explain(
         f"{cal['sets'] * calibrate.REFERENCE:g} expected -> factor {cal['factor']:.2f}"
     )
     arithmetic.append(f"chance figure = {c.expected:.3g} x {cal['factor']:.2f} = {chance_fig:.3g}")
+    if history > 1.0:
+        arithmetic.append(
+            f"ranked by {chance_fig:.3g} / {history:g} = {chance_fig / history:.3g}: the keeper at "
+            f"the time has a recorded history of {noun} (policy leads.history_odds_ratio "
+            f"{history:g}); whether the lead is reported depends on {chance_fig:.3g} alone"
+        )
     keeper_text = []
     suspect = None
     for k in keepers_:
@@ -182,6 +204,8 @@ def _explain(
         suspect = None
     if keeper_text:
         claim += "; " + "; ".join(keeper_text)
+    if history > 1.0:
+        claim += "; ranked higher for that history (policy)"
     confidence = float(np.exp(-chance_fig))
     return {
         "claim": claim,
@@ -205,8 +229,11 @@ def find_leads(
     calibration_sets: int = CALIBRATION_SETS,
     engine: DuckDBEngine | None = None,
     log_step: Callable[[str], None] = lambda s: None,
+    history_odds: float = 1.0,
 ) -> dict[str, Any]:
-    """Ranked leads for these crimes (see the module docstring). Logs hold no plates."""
+    """Ranked leads for these crimes (see the module docstring). `history_odds`: the
+    policy's `leads.history_odds_ratio` (1: rank by the ANPR evidence alone; `authorised_find`
+    passes the policy's). Logs hold no plates."""
     p = params or Params()
     check_crimes(list(crimes))
     own = engine is None
@@ -229,14 +256,20 @@ def find_leads(
         search_s = time.perf_counter() - t1
         top = [c for c in res.candidates if c.score > 0][:limit]
         plates = [c.plate for c in top]
-        found = keepers(eng, plates, {c.plate: _when(c, crimes) for c in top})
-        attach_history(eng, current_run(lake.settings), found, set(types))
+        found = keepers(eng, plates, {c.plate: keeping_days(c, crimes) for c in top})
+        attach_history(
+            eng,
+            current_run(lake.settings),
+            found,
+            set(types),
+            exclude={c.crime_ref for c in crimes},
+        )
         # Impossible journeys on the crimes' days, a day either side.
         day = timedelta(days=1)
         days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
         clones = clone_flags(eng, plates, days=days)
         leads = []
-        for rank, c in enumerate(top, start=1):
+        for rank, (c, hf) in enumerate(ranked(top, found, clones, history_odds), start=1):
             fig = c.expected * float(cal["factor"])
             exp = _explain(
                 c,
@@ -249,6 +282,7 @@ def find_leads(
                 p.far_m,
                 f"background {bg.fingerprint}",
                 p.rho,
+                hf,
             )
             suspect = exp.pop("_suspect")
             leads.append(
@@ -259,6 +293,7 @@ def find_leads(
                     "crimes_covered": [crimes[i].crime_ref for i in c.covered],
                     "chance": fig,
                     "reported": fig <= threshold,
+                    "history_factor": hf,
                     "possible_clone": c.plate in clones,
                     "keepers": [asdict(k) for k in found.get(c.plate, [])],
                     "suspect_profile": suspect,
@@ -270,6 +305,7 @@ def find_leads(
             "crimes": [c.crime_ref for c in crimes],
             "params": asdict(p),
             "threshold": threshold,
+            "history_odds_ratio": history_odds,
             "vehicles_considered": res.considered,
             "vehicles_near": len(res.candidates),
             "background": {
@@ -326,6 +362,7 @@ def authorised_find(
     # The search runs before the write transaction opens (it takes seconds; on SQLite a
     # transaction held that long would queue every other writer, patrol checks included);
     # nothing is returned until the audit entry below is committed.
+    kwargs.setdefault("history_odds", policy.leads.history_odds_ratio)
     out = find_leads(lake, crimes, **kwargs)
     out["access"] = {"tier": decision.tier, "reason": decision.reason}
     with operation(
@@ -368,5 +405,6 @@ __all__ = [
     "authorised_find",
     "calibration",
     "find_leads",
+    "ranked",
     "synthetic_datasets",
 ]
