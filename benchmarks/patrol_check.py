@@ -540,6 +540,12 @@ class Result:
     ok_total: int = 0
     by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
+    # Where a tail comes from: the seconds of the measured period (by intended send time,
+    # from its start) holding requests slower than SLOW_MS, as [second, how many, max ms].
+    slow_seconds: list[list[float]] = field(default_factory=list)
+
+
+SLOW_MS = 250.0
 
 
 async def open_loop(
@@ -640,6 +646,12 @@ def summarise(
             "p99_ms": round(float(kq[1]), 2),
             "max_ms": round(float(sel.max()), 2),
         }
+    second = np.arange(lat.size) // max(1, round(rate))
+    slow = lat > SLOW_MS
+    slow_seconds = [
+        [int(sec), int((slow & (second == sec)).sum()), round(float(lat[second == sec].max()), 1)]
+        for sec in np.unique(second[slow])
+    ]
     return Result(
         store=store,
         endpoint=endpoint,
@@ -659,6 +671,7 @@ def summarise(
         ok_total=int((raw["status"] == 200).sum()),
         by_kind=by_kind if endpoint == "check" else {},
         statuses=statuses,
+        slow_seconds=slow_seconds,
     )
 
 
@@ -724,7 +737,13 @@ def measure_store(
                         f"{r.p99_ms:.1f} ms, p99.9 {r.p999_ms:.1f} ms, max {r.max_ms:.1f} ms, "
                         f"errors {r.errors}, achieved {r.achieved_rate:.1f}/s, load before "
                         f"{load:.2f}, fsync p50/p99 {disk[0]:.2f}/{disk[1]:.2f} ms; audit entries "
-                        f"added {added:,}, 200 responses {r.ok_total:,} (warm-up included)",
+                        f"added {added:,}, 200 responses {r.ok_total:,} (warm-up included)"
+                        + (
+                            f"; over {SLOW_MS:g} ms in second(s) [second, count, max ms] "
+                            f"{r.slow_seconds[:10]}"
+                            if r.slow_seconds
+                            else ""
+                        ),
                     )
                     if added != expect:
                         msg = (
