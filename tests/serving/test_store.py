@@ -103,3 +103,29 @@ def test_a_pooled_connection_closed_by_the_server_is_replaced(
         assert backend() != dead
     finally:
         admin.dispose()
+
+
+def test_a_read_on_postgresql_opens_no_transaction_and_leaks_no_autocommit(store: Store) -> None:
+    # Store.read on PostgreSQL runs each statement on its own (autocommit): no BEGIN and
+    # COMMIT round trips, and the same view of committed data as READ COMMITTED gave. The
+    # setting must not outlive the read: a write transaction on the same pooled connection
+    # must be one transaction again (the audit's appends rely on it).
+    for _ in range(2):  # the second time, the pool hands back the connection the read used
+        with store.read() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+            raw = conn.connection.dbapi_connection
+            if store.dialect == "postgresql":
+                from psycopg import pq
+
+                assert raw.info.transaction_status == pq.TransactionStatus.IDLE
+            else:  # SQLite: BEGIN DEFERRED holds one snapshot for the whole read
+                assert raw.in_transaction
+        with store.begin() as conn:
+            conn.execute(text("SELECT 1"))
+            raw = conn.connection.dbapi_connection
+            if store.dialect == "postgresql":
+                from psycopg import pq
+
+                assert raw.info.transaction_status == pq.TransactionStatus.INTRANS
+            else:
+                assert raw.in_transaction
