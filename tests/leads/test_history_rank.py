@@ -64,6 +64,16 @@ def test_ranked_divides_the_chance_figure_for_ordering_only() -> None:
     top[0] = _cand("AAA", 0.001)
     assert [c.plate for c, _ in ranked(top, found, {}, 1)] == ["AAA", "BBB", "CCC"]
     assert [c.plate for c, _ in ranked(top, found, {"BBB": {}}, 30)] == ["AAA", "BBB", "CCC"]
+    # Below the reporting threshold (cutoff 0.05 before calibration), history never lifts a
+    # lead above a reported one: without the cutoff CCC (0.5 / 30 = 0.017) would come first;
+    # with it, CCC stays under AAA and BBB, which are reported.
+    top = [_cand("AAA", 0.04), _cand("BBB", 0.045), _cand("CCC", 0.5)]
+    found = {"CCC": [_keeper(convictions=5)]}
+    assert [c.plate for c, _ in ranked(top, found, {}, 30)] == ["CCC", "AAA", "BBB"]
+    assert [c.plate for c, _ in ranked(top, found, {}, 30, cutoff=0.05)] == ["AAA", "BBB", "CCC"]
+    # Within the reported leads history still orders.
+    found = {"BBB": [_keeper(convictions=1)], "CCC": [_keeper(convictions=5)]}
+    assert [c.plate for c, _ in ranked(top, found, {}, 30, cutoff=0.05)] == ["BBB", "AAA", "CCC"]
     # Equal figures keep the search's order (score, then plate).
     tie = [_cand("XXX", 0.02), _cand("YYY", 0.02)]
     assert [c.plate for c, _ in ranked(tie, {}, {}, 30)] == ["XXX", "YYY"]

@@ -100,8 +100,9 @@ def render_policy_md(policy: Policy | None = None) -> str:
             f"(convictions, crimes naming them as suspect, arrested or convicted, intelligence "
             f"on crimes of the type; never the crimes searched about) is ranked as if its chance "
             f"figure were {p.leads.history_odds_ratio:g} times smaller. This orders leads only: "
-            f"a lead is reported on its chance figure alone, and says when its place was raised "
-            f"this way. The oversight page counts leads by the keeper's group."
+            f"a lead is reported on its chance figure alone, reported leads always come before "
+            f"the rest, and a lead says when the history counted. The oversight page counts "
+            f"leads by the keeper's group."
         ),
         "",
         "## Retention and destinations",

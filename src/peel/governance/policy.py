@@ -112,7 +112,8 @@ class LeadRules(_Strict):
     linked to a crime of the type; never the crimes searched about), the lead is ranked as if
     its chance figure were this many times smaller. It is a prior on who drove, for ordering
     only: whether a lead is reported still depends on the chance figure alone, and every lead
-    says when its place was raised this way. 1 ranks by the ANPR evidence alone."""
+    says when the history counted; reported leads always come before the rest. 1 ranks by the
+    ANPR evidence alone."""
 
     history_odds_ratio: float = Field(default=30.0, ge=1.0, le=1000.0)
 

@@ -195,9 +195,8 @@ def evaluate(
                 )
                 day = timedelta(days=1)
                 days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
-                order = ranked(
-                    top, found, clone_flags(engine, [c.plate for c in top], days=days), history_odds
-                )
+                clones = clone_flags(engine, [c.plate for c in top], days=days)
+                order = ranked(top, found, clones, history_odds, threshold / factor)
                 shown = [c.plate for c, _ in order]
                 if m["true"] in shown:
                     rank = shown.index(m["true"]) + 1

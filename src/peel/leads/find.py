@@ -103,12 +103,18 @@ def ranked(
     found: dict[str, list[Keeper]],
     clones: dict[str, dict[str, Any]],
     odds: float,
+    cutoff: float = float("inf"),
 ) -> list[tuple[Candidate, float]]:
     """`top` (in the search's order: chance figure, then score) ordered for presentation, each
-    with its history factor (`chain.history_factor`): by the chance figure divided by that
-    factor, then the search's own order. The factor orders; it never reports."""
+    with its history factor (`chain.history_factor`): reported leads (`expected` at or below
+    `cutoff`, the threshold before calibration) before the rest, and within each group by the
+    chance figure divided by that factor, then the search's own order. The factor orders; it
+    never reports, and never lifts a lead below the threshold above a reported one."""
     factors = [history_factor(found.get(c.plate, []), c.plate in clones, odds) for c in top]
-    order = sorted(range(len(top)), key=lambda i: (top[i].expected / factors[i], i))
+    order = sorted(
+        range(len(top)),
+        key=lambda i: (top[i].expected > cutoff, top[i].expected / factors[i], i),
+    )
     return [(top[i], factors[i]) for i in order]
 
 
@@ -205,7 +211,7 @@ def _explain(
     if keeper_text:
         claim += "; " + "; ".join(keeper_text)
     if history > 1.0:
-        claim += "; ranked higher for that history (policy)"
+        claim += "; that history counts in the ranking (policy)"
     confidence = float(np.exp(-chance_fig))
     return {
         "claim": claim,
@@ -269,7 +275,9 @@ def find_leads(
         days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
         clones = clone_flags(eng, plates, days=days)
         leads = []
-        for rank, (c, hf) in enumerate(ranked(top, found, clones, history_odds), start=1):
+        cutoff = threshold / float(cal["factor"])
+        order = ranked(top, found, clones, history_odds, cutoff)
+        for rank, (c, hf) in enumerate(order, start=1):
             fig = c.expected * float(cal["factor"])
             exp = _explain(
                 c,
