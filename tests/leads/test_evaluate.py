@@ -126,5 +126,10 @@ def test_evaluate_command_says_what_it_ran_as(
     assert one.exit_code == 0 and asked[-1] == 1.0
     bad = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path), "--history-odds", "0"])
     assert bad.exit_code != 0 and "--history-odds" in " ".join(bad.output.split())
+    big = runner.invoke(
+        app, ["leads", "evaluate", "--truth", str(tmp_path), "--history-odds", "5000"]
+    )
+    assert big.exit_code != 0 and "--history-odds" in " ".join(big.output.split())
+    assert asked == [30.0, 1.0]  # neither refused value reached the evaluation
     got = runner.invoke(app, ["leads", "evaluate", "--truth", str(tmp_path), "--json"])
     assert got.exit_code == 0 and json.loads(got.stdout)["ran_as"].startswith("no user")

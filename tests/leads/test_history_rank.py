@@ -75,8 +75,15 @@ def test_ranked_divides_the_chance_figure_for_ordering_only() -> None:
     found = {"BBB": [_keeper(convictions=1)], "CCC": [_keeper(convictions=5)]}
     assert [c.plate for c, _ in ranked(top, found, {}, 30, cutoff=0.05)] == ["BBB", "AAA", "CCC"]
     # Equal figures keep the search's order (score, then plate).
-    tie = [_cand("XXX", 0.02), _cand("YYY", 0.02)]
-    assert [c.plate for c, _ in ranked(tie, {}, {}, 30)] == ["XXX", "YYY"]
+    # Equal figures keep the search's order (score, then plate), not the plates' order, and a
+    # tie made by the history division keeps it too.
+    tie = [_cand("YYY", 0.02), _cand("XXX", 0.02)]
+    assert [c.plate for c, _ in ranked(tie, {}, {}, 30)] == ["YYY", "XXX"]
+    tie = [_cand("YYY", 0.02), _cand("XXX", 0.6)]
+    assert [c.plate for c, _ in ranked(tie, {"XXX": [_keeper(crimes=1)]}, {}, 30)] == [
+        "YYY",
+        "XXX",
+    ]
 
 
 def test_policy_carries_the_odds_and_refuses_nonsense() -> None:

@@ -288,3 +288,28 @@ def test_oversight_counts_leads_by_group_with_intervals(world: World) -> None:
             .order_by(audit_log.c.seq.desc())
         ).first()
     assert entry is not None and entry.actor == "panel"
+
+
+def test_find_ranks_by_the_keepers_history_and_says_so(world: World) -> None:
+    # The policy's odds reach the search; reported leads come first; within each group the
+    # order is the chance figure over the history factor; a lead whose factor counted says so
+    # in its claim and arithmetic, and one whose factor did not, does not.
+    lifted = 0
+    for refs in world.series:
+        out = _search(world, refs)
+        if out is None or not out["leads"]:
+            continue
+        assert out["history_odds_ratio"] == world.policy.leads.history_odds_ratio == 30
+        leads = out["leads"]
+        keys = [(not x["reported"], x["chance"] / x["history_factor"]) for x in leads]
+        assert keys == sorted(keys)
+        for x in leads:
+            said = "that history counts in the ranking" in x["explanation"]["claim"]
+            shown = any(line.startswith("ranked by") for line in x["explanation"]["arithmetic"])
+            assert said == shown == (x["history_factor"] > 1)
+            if x["history_factor"] > 1:
+                assert not x["possible_clone"] and x["keepers"]
+                lifted += 1
+        if lifted:
+            break
+    assert lifted, "no lead of the tiny city's series had a keeper with relevant history"

@@ -146,8 +146,10 @@ def evaluate_cmd(
     """Score lead search on a synthetic city: top1_rate (true vehicle first and past the
     threshold, series with 3+ camera-covered crimes) and false_lead_rate on null sets, with
     its binomial 95% interval against the stated chance figure."""
+    from pydantic import ValidationError
+
     from peel.cli.resolve import default_truth
-    from peel.governance.policy import default_policy_text, load_policy
+    from peel.governance.policy import LeadRules, default_policy_text, load_policy
     from peel.leads.evaluate import evaluate
 
     with handled():
@@ -155,8 +157,10 @@ def evaluate_cmd(
             raise InputRefused("--null-sets must be at least 1")
         if history_odds is None:
             history_odds = load_policy(default_policy_text()).policy.leads.history_odds_ratio
-        if not 1.0 <= history_odds <= 1000.0:
-            raise InputRefused("--history-odds must be between 1 and 1000")
+        try:  # the policy's own bounds, so the flag cannot allow what the policy refuses
+            LeadRules(history_odds_ratio=history_odds)
+        except ValidationError as e:
+            raise InputRefused(f"--history-odds: {e.errors()[0]['msg']}") from e
         figures = evaluate(
             Lake(),
             truth or default_truth(),
