@@ -12,6 +12,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from peel.app.state import AppState
 from peel.errors import AccessDenied
@@ -59,7 +60,10 @@ async def current_session(request: Request, state: StateDep) -> SessionInfo:
     if found is None:
         raise NotAuthenticated
     how, token = found
-    info = state.accounts.session(token)
+    # The lookup is a database round trip: in the thread pool, so that the event loop (every
+    # other request of this process) never waits on the store. On PostgreSQL sharing the
+    # cores with the app, a blocked loop waited for the database process to be scheduled.
+    info = await run_in_threadpool(state.accounts.session, token)
     if info is None:
         raise NotAuthenticated
     if how == "cookie" and request.method not in SAFE_METHODS:
@@ -148,7 +152,8 @@ class Permit(Rule):
         known = state.policy.permissions
         personal = [p for p in self.permissions if p in known and known[p].personal_data]
         if personal:
-            record_denial(
+            await run_in_threadpool(
+                record_denial,
                 state.store,
                 caller,
                 operation="consultation" if request.method in SAFE_METHODS else "alteration",

@@ -5,7 +5,9 @@ Each entry's hash is SHA-256 over the canonical serialisation of every other col
 previous entry's hash among them, so changing, removing, inserting or reordering entries
 breaks the chain from that point. Appends are serialised so that concurrent requests never
 fork the chain: SQLite transactions start with BEGIN IMMEDIATE (peel.serving.engine), and on
-PostgreSQL the transaction takes an advisory lock before it reads the head.
+PostgreSQL the append is one call of the function `peel_audit_append` (migration 0008), which
+takes an advisory lock, reads the head, hashes and inserts in one round trip; the hash it
+computes is checked here against `entry_hash` before the caller's transaction can commit.
 
 `append` writes in the caller's transaction: if it fails, the operation it records fails too.
 `check_chain` walks the entries in seq order, a page at a time, and names the first one that
@@ -127,37 +129,87 @@ def append(
     ids = [str(i) for i in event.object_ids]
     if len(ids) > MAX_SUBJECTS:
         raise AuditError(f"{len(ids)} objects in one entry; the most is {MAX_SUBJECTS}")
+    row: dict[str, Any] = {
+        "ts": utc_ms(clock()),
+        "actor": event.actor,
+        "actor_role": event.actor_role,
+        "operation": event.operation,
+        "object_type": event.object_type,
+        "object_ids": canonical_json(ids),
+        "query": canonical_json(dict(event.query)),
+        "purpose": event.purpose,
+        "justification": event.justification,
+        "case_reference": event.case_reference,
+        "recipient": event.recipient,
+        "outcome": event.outcome,
+        "request_id": event.request_id or uuid.uuid4().hex,
+    }
+    unique = sorted(set(ids))
     try:
-        _lock_chain(conn)
-        seq, prev = head(conn)
-        row: dict[str, Any] = {
-            "seq": seq + 1,
-            "ts": utc_ms(clock()),
-            "actor": event.actor,
-            "actor_role": event.actor_role,
-            "operation": event.operation,
-            "object_type": event.object_type,
-            "object_ids": canonical_json(ids),
-            "query": canonical_json(dict(event.query)),
-            "purpose": event.purpose,
-            "justification": event.justification,
-            "case_reference": event.case_reference,
-            "recipient": event.recipient,
-            "outcome": event.outcome,
-            "request_id": event.request_id or uuid.uuid4().hex,
-            "prev_hash": prev,
-        }
-        row["hash"] = entry_hash(row)
-        conn.execute(_INSERT, [row])
-        url = str(conn.engine.url)
-        _appended[url] = max(_appended.get(url, 0), row["seq"])
-        unique = sorted(set(ids))
-        if unique:
-            conn.execute(_INSERT_SUBJECTS, [{"seq": row["seq"], "object_id": i} for i in unique])
+        if conn.dialect.name == "postgresql":
+            _append_postgresql(conn, row, unique)
+        else:
+            _lock_chain(conn)
+            seq, prev = head(conn)
+            row["seq"] = seq + 1
+            row["prev_hash"] = prev
+            row["hash"] = entry_hash(row)
+            conn.execute(_INSERT, [row])
+            if unique:
+                conn.execute(
+                    _INSERT_SUBJECTS, [{"seq": row["seq"], "object_id": i} for i in unique]
+                )
     except SQLAlchemyError as e:
         # No detail from the driver: it can quote the row, and the row names people.
         raise AuditError(f"the audit entry could not be written ({type(e).__name__})") from e
+    url = str(conn.engine.url)
+    _appended[url] = max(_appended.get(url, 0), row["seq"])
     return row
+
+
+# PostgreSQL: lock, head, hash and both INSERTs in one round trip (migration 0008).
+_APPEND_PG = text(
+    "SELECT out_seq, out_prev, out_hash FROM peel_audit_append("
+    ":lock_id, :hash_pre, :hash_mid, :hash_post, :ts, :actor, :actor_role, :operation, "
+    ":object_type, :object_ids, :query, :purpose, :justification, :case_reference, "
+    ":recipient, :outcome, :request_id, CAST(:subjects AS text[]))"
+)
+
+
+def hash_pieces(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The canonical JSON that `entry_hash` hashes, split around the values of prev_hash and
+    seq, which only the chain's head gives: pieces (a, b, c) such that
+    a + prev_hash + b + str(seq) + c is that JSON. Every value of the body is a string or
+    an integer, so a quote inside a value is escaped and the two keys' patterns below can
+    only match the keys themselves."""
+    body = {k: row[k] for k in AUDIT_COLUMNS if k not in ("hash", "prev_hash", "seq")}
+    body["prev_hash"] = GENESIS
+    body["seq"] = 0
+    whole = canonical_json(body)
+    p = whole.index(',"prev_hash":"') + len(',"prev_hash":"')
+    s = whole.index(',"seq":', p) + len(',"seq":')
+    return whole[:p], whole[p + len(GENESIS) : s], whole[s + 1 :]
+
+
+def _append_postgresql(conn: Connection, row: dict[str, Any], subjects: list[str]) -> None:
+    pre, mid, post = hash_pieces(row)
+    seq, prev, digest = conn.execute(
+        _APPEND_PG,
+        {
+            **row,
+            "lock_id": CHAIN_LOCK_ID,
+            "hash_pre": pre,
+            "hash_mid": mid,
+            "hash_post": post,
+            "subjects": subjects,
+        },
+    ).one()
+    row["seq"], row["prev_hash"], row["hash"] = int(seq), str(prev), str(digest)
+    # The database computed the hash; the chain's definition is this module's. A
+    # disagreement (an encoding, a changed column) must never reach the log: the caller's
+    # transaction rolls back on AuditError.
+    if entry_hash(row) != row["hash"]:
+        raise AuditError("the database's hash of the audit entry disagrees with Peel's")
 
 
 def count(conn: Connection) -> int:

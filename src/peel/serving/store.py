@@ -204,6 +204,9 @@ def _grant(conn: Connection, role: str) -> None:
         else:
             conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {quoted}"))
     conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {quoted}"))
+    # peel_audit_append (migration 0008); it runs with the caller's rights, so the grants above
+    # still decide what it may write.
+    conn.execute(text(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {quoted}"))
     conn.execute(text(f"GRANT SELECT ON alembic_version TO {quoted}"))
 
 
