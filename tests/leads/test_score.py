@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pytest
 
 from leads.memlake import T0, MemoryEngine
 from peel.leads.background import Background
@@ -270,3 +271,32 @@ def test_expected_at_least_equals_the_sum_over_every_subset() -> None:
     gain = gains(prob, np.array([1.0, 0.8, 0.5, 0.9, 0.3, 1.0]), Params())
     scores = [1.0, 4.0, 7.5, float(gain.sum(axis=1).max())]
     assert np.allclose(expected_at_least(gain, prob, scores), _plain_expected(gain, prob, scores))
+
+
+def test_tails_reused_for_new_scores_give_the_figures_of_a_fresh_computation() -> None:
+    # The second figure of a search (after far-away reads lower some scores) reuses the
+    # first one's tails: on the same grid, adding only the rows a lower cut lets in. Any
+    # reuse must equal computing from scratch, and a changed top must not reuse at all.
+    from peel.leads.score import expected_with_tails
+
+    rng = np.random.default_rng(11)
+    prob = np.clip(rng.beta(0.3, 8, size=(3000, 8)), 1e-6, 0.99)
+    gain = gains(prob, np.linspace(0.3, 1.0, 8), Params())
+    mult = rng.integers(1, 4, size=3000).astype(float)
+    top = float(gain.sum(axis=1).max())
+    first = [top, 12.0, 9.0]
+    e1, tails = expected_with_tails(gain, prob, first, mult=mult)
+    assert tails is not None
+    # A lower lowest score, same top: some rows are added to the cached tails.
+    lower = [top, 9.0, 2.0, 0.5]
+    e2, tails2 = expected_with_tails(gain, prob, lower, mult=mult, reuse=tails)
+    assert tails2 is not None and tails2.lowest < tails.lowest
+    assert np.allclose(e2, expected_at_least(gain, prob, lower, mult=mult), rtol=1e-12)
+    assert np.allclose(e2[:2], e1[[0, 2]], rtol=1e-12)
+    # A lower top: a new grid, computed again (the cached one would read other cuts).
+    moved = [top * 0.8, 3.0]
+    e3, tails3 = expected_with_tails(gain, prob, moved, mult=mult, reuse=tails2)
+    assert tails3 is not None and tails3.top == pytest.approx(top * 0.8)
+    assert np.allclose(e3, expected_at_least(gain, prob, moved, mult=mult), rtol=1e-12)
+    # The figure falls with the score, as a tail must.
+    assert np.all(np.diff(e2) >= 0)

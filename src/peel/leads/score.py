@@ -107,6 +107,10 @@ class Query:
     untouched_counts: np.ndarray  # plates with each
     plates: int  # plates in the background
     hits: dict[str, dict[int, list[tuple[str, str, float]]]] = field(default_factory=dict)
+    # null_expectation's rows (gains, chances, plates each) and last tails, kept for the
+    # second call after far-away reads change some scores.
+    null_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    null_tails: Tails | None = field(default=None, repr=False)
 
     def _prior(self, totals: np.ndarray) -> np.ndarray:
         return np.maximum(np.asarray(totals, float)[:, None] * self.base[None, :], LAM_FLOOR)
@@ -199,6 +203,9 @@ def prepare(
     # Leave this query's hits out of the counts (each hit was counted once in its cell).
     by_plate: dict[str, dict[int, list[tuple[str, str, float]]]] = {}
     seen: set[str] = set()
+    out_plate: list[int] = []
+    out_cam: list[int] = []
+    out_t: list[float] = []
     for h in hits:
         plate, cam, rid = str(h["plate"]), str(h["camera_id"]), str(h["read_id"])
         t = epoch_s(cast(datetime, h["read_at"]))
@@ -206,11 +213,17 @@ def prepare(
         if rid in seen or plate not in index or cam not in cam_code:
             continue
         seen.add(rid)
-        how = int((np.floor(t / 3600) + 72) % HOURS_PER_WEEK)
-        row = int(np.searchsorted(touched, index[plate]))
+        out_plate.append(index[plate])
+        out_cam.append(cam_code[cam])
+        out_t.append(t)
+    if out_plate:
+        # Each read left out once, from every crime whose near cameras include its camera.
+        rows_out = np.searchsorted(touched, np.array(out_plate, dtype=touched.dtype))
+        cams_out = np.array(out_cam, dtype=np.int64)
+        how = ((np.floor(np.array(out_t) / 3600) + 72) % HOURS_PER_WEEK).astype(np.int64)
         for i in range(n):
-            if cam_code[cam] in near[i]:
-                lam[row, i] -= overlaps[i][how]
+            at = np.isin(cams_out, near[i])
+            np.subtract.at(lam[:, i], rows_out[at], overlaps[i][how[at]])
     # Every rate stays above zero (after the leave-out, too).
     lam = np.maximum(np.clip(lam, 0.0, None) / bg.weeks, LAM_FLOOR)
     others = np.ones(V, bool)
@@ -293,58 +306,126 @@ def far_penalty(
     return max(float(np.log(max(1.0 - weight * share, 1e-12))), p.max_penalty), share
 
 
-def expected_at_least(
-    gain: np.ndarray, prob: np.ndarray, scores: Sequence[float], *, mult: np.ndarray | None = None
-) -> np.ndarray:
-    """E(s) for each s in `scores`: the sum over rows (vehicles; `mult` copies each) of the
-    chance that independent coverage with probabilities `prob` earns gains adding up to s."""
-    scores_arr = np.asarray(scores, dtype=float)
-    if len(scores_arr) == 0:
-        return scores_arr
-    top = float(max(scores_arr.max(), 1e-6))
+@dataclass(frozen=True)
+class Tails:
+    """The rows' tails summed on one grid: `acc[b]` = sum over rows of mult * P(S >= b * delta)
+    (up to the grid's rounding), exact for b >= `lowest` (rows that cannot reach `lowest` were
+    left out). Read at any scores whose top is `top` and whose cuts are all >= `lowest`."""
+
+    top: float
+    lowest: int
+    acc: np.ndarray
+
+
+def _grid(scores: np.ndarray, n: int) -> tuple[float, float, np.ndarray]:
+    """(top, delta, cut per score) of the grid for these scores and n crimes."""
+    top = float(max(scores.max(), 1e-6))
+    delta = top / GRID
+    # Each jump is rounded to the grid (at most half a bin off), so a sum of n of them may be
+    # n/2 bins off: the cut allows that, erring towards a larger (more cautious) figure.
+    cut = np.clip(np.ceil(scores / delta - 0.5 * n - 1e-9).astype(np.int64), 0, GRID)
+    return top, delta, cut
+
+
+def tail_sums(
+    gain: np.ndarray,
+    prob: np.ndarray,
+    mult: np.ndarray,
+    top: float,
+    lowest: int,
+    *,
+    below: int | None = None,
+) -> Tails:
+    """Every row's distribution of the score on the grid of `top`, summed over rows.
+    `below`: only the rows whose jumps add up to less than it (the rows a `Tails` with
+    lowest = `below` left out)."""
     delta = top / GRID
     B = GRID + 1
     jumps = np.minimum(np.rint(gain / delta), B - 1).astype(np.int64)
-    mult = np.ones(len(gain)) if mult is None else mult
-    # Each jump is rounded to the grid (at most half a bin off), so a sum of n of them may be
-    # n/2 bins off: the cut allows that, erring towards a larger (more cautious) figure.
-    slack = 0.5 * gain.shape[1] if gain.ndim == 2 else 0.0
-    cut = np.clip(np.ceil(scores_arr / delta - slack - 1e-9).astype(np.int64), 0, B - 1)
-    total = np.zeros(len(scores_arr))
     # A row whose jumps cannot add up to the lowest cut adds nothing to any figure: left out
     # (exact; at a force's volume most plates near the scenes pass them too often to reach it).
-    if gain.ndim == 2 and len(gain):
-        reach = jumps.sum(axis=1) >= cut.min()
-        jumps, prob, mult = jumps[reach], prob[reach], mult[reach]
+    if len(gain):
+        reach = jumps.sum(axis=1)
+        keep = reach >= lowest
+        if below is not None:
+            keep &= reach < below
+        jumps, prob, mult = jumps[keep], prob[keep], mult[keep]
     # The DP runs on the tail T[b] = P(S >= b) (b = 0 .. B-1, the top bin absorbing): covering
     # crime i with chance p moves the sum up by its jump j, so T'[b] = T[b] + p (T[b - j] - T[b])
     # with T[b - j] = 1 for b <= j. Mass past the top needs no special case (it is in T[B-1]
     # either way). Rows go in blocks of 512 so a block's T stays in cache; updates are in place.
+    # The block's tails are summed (weighted by `mult`) into one vector over the grid, read at
+    # each score's cut afterwards: a query has thousands of scores, and gathering every row's
+    # tail at every cut cost more than the DP itself.
     cols = np.arange(B)[None, :]
-    for s in range(0, len(gain), 512):
+    acc = np.zeros(B)
+    for s in range(0, len(jumps), 512):
         j, pr = jumps[s : s + 512], prob[s : s + 512]
         tail = np.zeros((len(j), B))
         tail[:, 0] = 1.0
         base = (np.arange(len(j)) * B)[:, None]
-        for i in range(gain.shape[1]):
+        for i in range(jumps.shape[1]):
             moved = tail.take(base + np.maximum(cols - j[:, i : i + 1], 0))
             moved -= tail
             moved *= pr[:, i : i + 1]
             tail += moved
-        total += (mult[s : s + 512, None] * tail[:, cut]).sum(axis=0)
-    return total
+        acc += mult[s : s + 512] @ tail
+    return Tails(top, lowest, acc)
+
+
+def expected_at_least(
+    gain: np.ndarray,
+    prob: np.ndarray,
+    scores: Sequence[float],
+    *,
+    mult: np.ndarray | None = None,
+    reuse: Tails | None = None,
+) -> np.ndarray:
+    """E(s) for each s in `scores`: the sum over rows (vehicles; `mult` copies each) of the
+    chance that independent coverage with probabilities `prob` earns gains adding up to s.
+    `reuse`: tails computed before for the same rows, used when they serve these scores."""
+    return expected_with_tails(gain, prob, scores, mult=mult, reuse=reuse)[0]
+
+
+def expected_with_tails(
+    gain: np.ndarray,
+    prob: np.ndarray,
+    scores: Sequence[float],
+    *,
+    mult: np.ndarray | None = None,
+    reuse: Tails | None = None,
+) -> tuple[np.ndarray, Tails | None]:
+    """`expected_at_least`, and the tails it read (to pass as `reuse` next time)."""
+    gain = np.atleast_2d(np.asarray(gain, dtype=float))
+    prob = np.atleast_2d(np.asarray(prob, dtype=float))
+    scores_arr = np.asarray(scores, dtype=float)
+    if len(scores_arr) == 0:
+        return scores_arr, reuse
+    top, _, cut = _grid(scores_arr, gain.shape[1])
+    lowest = int(cut.min())
+    mult = np.ones(len(gain)) if mult is None else np.asarray(mult, dtype=float)
+    if reuse is None or reuse.top != top:
+        reuse = tail_sums(gain, prob, mult, top, lowest)
+    elif reuse.lowest > lowest:
+        # Same grid, a lower cut (a far-away read lowered a score): only the rows left out
+        # before are added.
+        more = tail_sums(gain, prob, mult, top, lowest, below=reuse.lowest)
+        reuse = Tails(top, lowest, reuse.acc + more.acc)
+    return reuse.acc[cut], reuse
 
 
 def null_expectation(q: Query, scores: Sequence[float], p: Params) -> tuple[np.ndarray, int]:
     """E(s) over every plate of the background, and how many plates that is. Plates whose
     rates are all prior-only and equal share one computation."""
-    lam, mult = q.distinct_rows()
-    key = np.round(lam, 12)
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), weights=mult, minlength=len(first))
-    prob = chance(lam[first])
-    g = gains(prob, q.weights, p)
-    e = expected_at_least(g, prob, scores, mult=counts)
+    if q.null_rows is None:
+        lam, mult = q.distinct_rows()
+        key = np.round(lam, 12)
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=mult, minlength=len(first))
+        prob = chance(lam[first])
+        q.null_rows = (gains(prob, q.weights, p), prob, counts)
+    g, prob, counts = q.null_rows
+    e, q.null_tails = expected_with_tails(g, prob, scores, mult=counts, reuse=q.null_tails)
     return e, q.plates
 
 
@@ -358,6 +439,7 @@ __all__ = [
     "gains",
     "hour_overlap",
     "null_expectation",
+    "tail_sums",
     "other_vehicle",
     "prepare",
 ]
