@@ -432,14 +432,16 @@ def null_expectation(q: Query, scores: Sequence[float], p: Params) -> tuple[np.n
 __all__ = [
     "Params",
     "Query",
+    "Tails",
     "chance",
     "crime_weight",
     "expected_at_least",
+    "expected_with_tails",
     "far_penalty",
     "gains",
     "hour_overlap",
     "null_expectation",
-    "tail_sums",
     "other_vehicle",
     "prepare",
+    "tail_sums",
 ]
