@@ -226,6 +226,12 @@ def test_compact_rates_match_the_full_matrix_and_the_expectation() -> None:
     q = prepare(crimes, [hit], bg, cams, p)
     full = q.lam
     assert full.shape == (len(bg.plates), 2)
+    # Every plate not near a scene is counted once, under its own total.
+    others = np.setdiff1d(np.arange(len(bg.plates)), q.touched)
+    want_totals, want_counts = np.unique(bg.plate_total[others], return_counts=True)
+    assert np.array_equal(q.untouched_totals, want_totals)
+    assert np.array_equal(q.untouched_counts, want_counts)
+    assert len(q.touched) + int(q.untouched_counts.sum()) == len(bg.plates)
     assert set(q.touched.tolist()) == {bg.index()["NEAR1"], bg.index()["NEAR2"]}
     for name, code in bg.index().items():
         assert np.allclose(q.lam_of(code), full[code]), name
