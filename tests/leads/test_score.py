@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -279,12 +280,25 @@ def test_expected_at_least_equals_the_sum_over_every_subset() -> None:
     assert np.allclose(expected_at_least(gain, prob, scores), _plain_expected(gain, prob, scores))
 
 
-def test_tails_reused_for_new_scores_give_the_figures_of_a_fresh_computation() -> None:
+def test_tails_reused_for_new_scores_give_the_figures_of_a_fresh_computation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # The second figure of a search (after far-away reads lower some scores) reuses the
     # first one's tails: on the same grid, adding only the rows a lower cut lets in. Any
     # reuse must equal computing from scratch, and a changed top must not reuse at all.
+    from peel.leads import score
     from peel.leads.score import expected_with_tails
 
+    calls: list[tuple[int, int | None, int]] = []  # (lowest, below, rows given)
+    real = score.tail_sums
+
+    def spy(
+        g: np.ndarray, pr: np.ndarray, m: np.ndarray, top: float, lowest: int, **kw: Any
+    ) -> score.Tails:
+        calls.append((lowest, kw.get("below"), len(g)))
+        return real(g, pr, m, top, lowest, **kw)
+
+    monkeypatch.setattr(score, "tail_sums", spy)
     rng = np.random.default_rng(11)
     prob = np.clip(rng.beta(0.3, 8, size=(3000, 8)), 1e-6, 0.99)
     gain = gains(prob, np.linspace(0.3, 1.0, 8), Params())
@@ -293,16 +307,22 @@ def test_tails_reused_for_new_scores_give_the_figures_of_a_fresh_computation() -
     first = [top, 12.0, 9.0]
     e1, tails = expected_with_tails(gain, prob, first, mult=mult)
     assert tails is not None
+    # The same scores again: read from the tails, nothing computed.
+    again, same = expected_with_tails(gain, prob, first, mult=mult, reuse=tails)
+    assert same is tails and np.array_equal(again, e1) and len(calls) == 1
     # A lower lowest score, same top: some rows are added to the cached tails.
     lower = [top, 9.0, 2.0, 0.5]
     e2, tails2 = expected_with_tails(gain, prob, lower, mult=mult, reuse=tails)
     assert tails2 is not None and tails2.lowest < tails.lowest
+    # ... computing only the rows the old cut left out, not all of them again.
+    assert calls[-1][:2] == (tails2.lowest, tails.lowest) and len(calls) == 2
     assert np.allclose(e2, expected_at_least(gain, prob, lower, mult=mult), rtol=1e-12)
     assert np.allclose(e2[:2], e1[[0, 2]], rtol=1e-12)
     # A lower top: a new grid, computed again (the cached one would read other cuts).
     moved = [top * 0.8, 3.0]
     e3, tails3 = expected_with_tails(gain, prob, moved, mult=mult, reuse=tails2)
     assert tails3 is not None and tails3.top == pytest.approx(top * 0.8)
+    assert calls[-1][1] is None and len(calls) == 4  # a whole new grid (call 3: the check above)
     assert np.allclose(e3, expected_at_least(gain, prob, moved, mult=mult), rtol=1e-12)
     # The figure falls with the score, as a tail must.
     assert np.all(np.diff(e2) >= 0)

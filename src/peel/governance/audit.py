@@ -85,12 +85,6 @@ def entry_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-def _lock_chain(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_ID})
-    # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).
-
-
 # Built once (its cache key is memoised): read by every append.
 _HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 _INSERT = insert(audit_log)
@@ -149,7 +143,8 @@ def append(
         if conn.dialect.name == "postgresql":
             _append_postgresql(conn, row, unique)
         else:
-            _lock_chain(conn)
+            # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE), so the
+            # head cannot move until it commits.
             seq, prev = head(conn)
             row["seq"] = seq + 1
             row["prev_hash"] = prev

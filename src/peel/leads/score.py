@@ -374,17 +374,11 @@ def tail_sums(
 
 
 def expected_at_least(
-    gain: np.ndarray,
-    prob: np.ndarray,
-    scores: Sequence[float],
-    *,
-    mult: np.ndarray | None = None,
-    reuse: Tails | None = None,
+    gain: np.ndarray, prob: np.ndarray, scores: Sequence[float], *, mult: np.ndarray | None = None
 ) -> np.ndarray:
     """E(s) for each s in `scores`: the sum over rows (vehicles; `mult` copies each) of the
-    chance that independent coverage with probabilities `prob` earns gains adding up to s.
-    `reuse`: tails computed before for the same rows, used when they serve these scores."""
-    return expected_with_tails(gain, prob, scores, mult=mult, reuse=reuse)[0]
+    chance that independent coverage with probabilities `prob` earns gains adding up to s."""
+    return expected_with_tails(gain, prob, scores, mult=mult)[0]
 
 
 def expected_with_tails(
@@ -395,7 +389,9 @@ def expected_with_tails(
     mult: np.ndarray | None = None,
     reuse: Tails | None = None,
 ) -> tuple[np.ndarray, Tails | None]:
-    """`expected_at_least`, and the tails it read (to pass as `reuse` next time)."""
+    """`expected_at_least`, and the tails it read (to pass as `reuse` next time). `reuse`:
+    tails computed before for the same rows; used as they are when they serve these scores,
+    extended by the rows a lower cut lets in, or computed again when the top score moved."""
     gain = np.atleast_2d(np.asarray(gain, dtype=float))
     prob = np.atleast_2d(np.asarray(prob, dtype=float))
     scores_arr = np.asarray(scores, dtype=float)
