@@ -326,3 +326,101 @@ def test_tails_reused_for_new_scores_give_the_figures_of_a_fresh_computation(
     assert np.allclose(e3, expected_at_least(gain, prob, moved, mult=mult), rtol=1e-12)
     # The figure falls with the score, as a tail must.
     assert np.all(np.diff(e2) >= 0)
+
+
+def _plain_rates(
+    crimes: list[Crime],
+    hits: list[dict[str, Any]],
+    bg: Background,
+    cams: dict[str, tuple[float, float]],
+    p: Params,
+) -> np.ndarray:
+    """Every plate's background rate for every crime, written plainly from the module
+    docstring: its counts at the crime's cameras, weighted by the window's hours in each hour
+    of the week, plus its total spread like all traffic, this query's hits left out once
+    each, over the weeks; at least the floor."""
+    from peel.leads.background import HOURS_PER_WEEK
+    from peel.leads.score import LAM_FLOOR, epoch_s, hour_overlap
+
+    share = bg.cell_share()
+    lam = np.zeros((len(bg.plates), len(crimes)))
+    for i, c in enumerate(crimes):
+        lo = epoch_s(c.committed_from) - p.margin_min * 60
+        hi = epoch_s(c.committed_to) + p.margin_min * 60
+        ov = hour_overlap(lo, hi)
+        near = {k for k, (x, y) in cams.items() if (x - c.x) ** 2 + (y - c.y) ** 2 <= p.radius_m**2}
+        codes = [j for j, cam in enumerate(bg.cameras) if cam in near]
+        for r in range(len(bg.n)):
+            if bg.cameras[bg.camera[r]] in near:
+                lam[bg.plate[r], i] += bg.n[r] * ov[bg.how[r]]
+        prior = p.prior_reads * float(sum((share[j] * ov).sum() for j in codes))
+        lam[:, i] += bg.plate_total * prior
+        seen = set()
+        for h in hits:
+            if h["read_id"] in seen or h["plate"] not in bg.index() or h["camera_id"] not in near:
+                continue
+            seen.add(h["read_id"])
+            how = int((np.floor(epoch_s(h["read_at"]) / 3600) + 72) % HOURS_PER_WEEK)
+            lam[bg.index()[h["plate"]], i] -= ov[how]
+    return np.maximum(np.clip(lam, 0.0, None) / bg.weeks, LAM_FLOOR)
+
+
+def test_rates_equal_the_plain_sum_over_the_background() -> None:
+    # The compiled pass over the scenes' cameras (peel.leads.kernels) gives each plate the
+    # rate the plain definition does: cameras shared by crimes, cameras near no crime, plates
+    # at several cameras and hours, windows across hours, and hits left out.
+    rng = np.random.default_rng(11)
+    cam_names = [f"K{i}" for i in range(8)]
+    cams = {k: (float(300 * i), float(150 * (i % 3))) for i, k in enumerate(cam_names)}
+    rows = []
+    for v in range(40):
+        for _ in range(int(rng.integers(1, 6))):
+            cam = cam_names[int(rng.integers(len(cam_names)))]
+            rows.append((f"P{v:02d}", cam, int(rng.integers(168)), float(rng.integers(1, 30))))
+    bg = _bg(rows, weeks=13.0)
+    crimes = [
+        crime("C1", 1.5, x=0.0),
+        crime("C2", 30.0, x=450.0, day=2),
+        crime("C3", 0.2, x=1500.0, day=5),
+        crime("C4", 7.0, x=9e4, day=6),  # no camera near it
+    ]
+    hits = [
+        {"ci": 0, "plate": "P03", "camera_id": "K0", "read_at": T0, "read_id": "h1"},
+        {
+            "ci": 1,
+            "plate": "P07",
+            "camera_id": "K1",
+            "read_at": T0 + timedelta(days=2, hours=3),
+            "read_id": "h2",
+        },
+        {
+            "ci": 1,
+            "plate": "P07",
+            "camera_id": "K1",
+            "read_at": T0 + timedelta(days=2, hours=3),
+            "read_id": "h2",
+        },  # the same read twice: left out once
+        {
+            "ci": 2,
+            "plate": "NEWPLATE",
+            "camera_id": "K5",
+            "read_at": T0 + timedelta(days=5),
+            "read_id": "h3",
+        },  # a plate the background does not know
+    ]
+    p = Params()
+    q = prepare(crimes, hits, bg, cams, p)
+    want = _plain_rates(crimes, hits, bg, cams, p)
+    assert np.allclose(q.lam, want, rtol=1e-12, atol=0.0)
+    # Touched: exactly the plates with a row at a camera near some crime, or a hit.
+    near_any = {
+        k
+        for c in crimes
+        for k, (x, y) in cams.items()
+        if (x - c.x) ** 2 + (y - c.y) ** 2 <= p.radius_m**2
+    }
+    want_touched = sorted(
+        {bg.index()[r[0]] for r in rows if r[1] in near_any}
+        | {bg.index()["P03"], bg.index()["P07"]}
+    )
+    assert q.touched.tolist() == want_touched

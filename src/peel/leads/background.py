@@ -15,11 +15,13 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from peel.lake import Lake
@@ -46,12 +48,22 @@ class Background:
     fingerprint: str
     build_seconds: float
     cached: bool
+    # Every raw spelling of a plate in the reads counted (vrm as read, plate normalised):
+    # lets a query find a plate's reads by the raw column, which costs a third of
+    # normalising every read it scans (None: not known, the query normalises).
+    spellings: pa.Table | None = None
 
     # Derived arrays, computed once per Background (a process keeps the last one loaded, so
     # a server or a benchmark pays for them once, not per search).
     @functools.cached_property
     def plate_total(self) -> np.ndarray:
         return np.bincount(self.plate, weights=self.n, minlength=len(self.plates))
+
+    @functools.cached_property
+    def total_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct plate totals, plates with each), sorted."""
+        totals, counts = np.unique(self.plate_total, return_counts=True)
+        return totals, counts
 
     @functools.cached_property
     def _cell_share(self) -> np.ndarray:
@@ -70,17 +82,21 @@ class Background:
     def index(self) -> dict[str, int]:
         return self._index
 
+    def spellings_of(self, plates: Sequence[str]) -> pa.Table | None:
+        """(vrm, plate): every raw spelling in the counted reads of these normalised plates,
+        or None when the background does not know its spellings."""
+        if self.spellings is None:
+            return None
+        wanted = pc.is_in(self.spellings["plate"], value_set=pa.array(list(plates), pa.string()))
+        return self.spellings.filter(wanted)
+
     @functools.cached_property
-    def _by_camera(self) -> tuple[np.ndarray, np.ndarray]:
+    def by_camera(self) -> tuple[np.ndarray, np.ndarray]:
+        """(order, starts): the rows of camera c are order[starts[c]:starts[c + 1]], in row
+        order."""
         order = np.argsort(self.camera, kind="stable")
         starts = np.searchsorted(self.camera[order], np.arange(len(self.cameras) + 1))
         return order, starts
-
-    def camera_rows(self, codes: np.ndarray) -> np.ndarray:
-        """Row numbers of the counts at these cameras (codes), in row order per camera."""
-        order, starts = self._by_camera
-        parts = [order[starts[c] : starts[c + 1]] for c in np.asarray(codes, np.int64)]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 _LAST: dict[str, Background] = {}  # the last background loaded in this process, by fingerprint
@@ -111,30 +127,49 @@ def _build(engine: Engine) -> tuple[pa.Table, float]:
     return counts, float(weeks)
 
 
+def _spellings(engine: Engine) -> pa.Table:
+    """Every distinct vrm of the reads, with its normalised plate."""
+    return engine.query(
+        f"SELECT vrm, {PLATE.format(c='vrm')} AS plate FROM (SELECT DISTINCT vrm "
+        f"FROM {engine.table_sql('anpr_read')} WHERE vrm IS NOT NULL) r ORDER BY plate, vrm"
+    )
+
+
 def load(lake: Lake, engine: Engine, *, rebuild: bool = False) -> Background:
     """The cached background for the lake's current reads, built if missing."""
     fp = fingerprint(lake)
     folder = lake.settings.data_dir / "leads" / "background"
     path = folder / f"{fp}.parquet"
     meta_path = folder / f"{fp}.json"
+    spell_path = folder / f"{fp}.spellings.parquet"
     if not rebuild and fp in _LAST:
         return _LAST[fp]
     cached = path.exists() and meta_path.exists() and not rebuild
+    spellings: pa.Table | None = None
     if cached:
         table = pq.read_table(path)
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         weeks, seconds = float(meta["weeks"]), float(meta["build_seconds"])
+        if spell_path.exists():
+            spellings = pq.read_table(spell_path)
     else:
         t0 = time.perf_counter()
         table, weeks = _build(engine)
+        spellings = _spellings(engine)
         seconds = time.perf_counter() - t0
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_parquet(table, path)
+        _atomic_parquet(spellings, spell_path)
         _atomic_text(
             meta_path, json.dumps({"weeks": weeks, "build_seconds": seconds, "rows": len(table)})
         )
         logger.info("per-plate background built: %d rows in %.1fs", len(table), seconds)
+    if spellings is None:
+        # A background cached before spellings were kept: about 2 s at 100 million reads.
+        spellings = _spellings(engine)
+        _atomic_parquet(spellings, spell_path)
     bg = _arrays(table, weeks, fp, seconds, cached)
+    bg.spellings = spellings
     _LAST.clear()
     _LAST[fp] = bg
     return bg

@@ -183,12 +183,14 @@ def clone_flags(
     max_kmh: float = 200.0,
     min_km: float = 1.0,
     days: set[str] | None = None,
+    spellings: pa.Table | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Plates among `plates` read twice in a row at cameras at least `min_km` apart, faster
     than `max_kmh` in a straight line (the rule of peel.resolve.vehicles.clone_flags, for the
     candidates only, with a shorter minimum distance so a borough-sized area can show it).
     `days`: look at reads on these UTC days only (a lead search passes the days around its
-    crimes; the vehicle profile's flag from resolution covers the whole history)."""
+    crimes; the vehicle profile's flag from resolution covers the whole history).
+    `spellings`: the plates' raw spellings, if known (see `window.plate_reads`)."""
     if not plates:
         return {}
     from peel.leads.window import plate_reads
@@ -199,6 +201,7 @@ def clone_flags(
         datetime(1900, 1, 1).astimezone(),
         datetime(2200, 1, 1).astimezone(),
         days=days,
+        spellings=spellings,
     ).to_pylist()
     out: dict[str, dict[str, Any]] = {}
     prev: dict[str, dict[str, Any]] = {}

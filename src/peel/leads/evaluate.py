@@ -195,7 +195,8 @@ def evaluate(
                 )
                 day = timedelta(days=1)
                 days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
-                clones = clone_flags(engine, [c.plate for c in top], days=days)
+                plates = [c.plate for c in top]
+                clones = clone_flags(engine, plates, days=days, spellings=bg.spellings_of(plates))
                 order = ranked(top, found, clones, history_odds, threshold / factor)
                 shown = [c.plate for c, _ in order]
                 if m["true"] in shown:

@@ -273,7 +273,7 @@ def find_leads(
         # Impossible journeys on the crimes' days, a day either side.
         day = timedelta(days=1)
         days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
-        clones = clone_flags(eng, plates, days=days)
+        clones = clone_flags(eng, plates, days=days, spellings=bg.spellings_of(plates))
         leads = []
         cutoff = threshold / float(cal["factor"])
         order = ranked(top, found, clones, history_odds, cutoff)

@@ -182,20 +182,38 @@ def prepare(
     share = bg.cell_share()
     totals = bg.plate_total
     # Only the background rows at cameras near a scene (an index by camera, built once per
-    # process), and only the plates that have one.
-    rows = bg.camera_rows(np.unique(np.concatenate(near))) if n else np.zeros(0, np.int64)
-    rp, rc, rh, rn = bg.plate[rows], bg.camera[rows], bg.how[rows], bg.n[rows]
+    # process), and only the plates that have one: flagged in an array over every plate (a
+    # pass over the rows, where sorting their plate codes cost 0.1-0.2 s a search at a
+    # force's volume), then counted crime by crime in one compiled pass over the rows of its
+    # cameras (peel.leads.kernels; imported here, as numba takes 0.6 s to import).
+    from peel.leads.kernels import flag_plates, near_rates
+
+    order, starts = bg.by_camera
+    near_all = np.unique(np.concatenate(near)) if n else np.zeros(0, np.int64)
     index = bg.index()
     hit_codes = [index[str(h["plate"])] for h in hits if str(h["plate"]) in index]
-    touched = np.unique(np.concatenate([rp, np.array(hit_codes, dtype=rp.dtype)]))
-    loc = np.searchsorted(touched, rp)
-    lam = np.zeros((len(touched), n))
+    flag = np.zeros(V, bool)
+    flag_plates(order, starts, bg.plate, near_all, flag)
+    flag[np.array(hit_codes, dtype=np.int64)] = True
+    touched = np.flatnonzero(flag)
+    pos = np.zeros(V, np.int64)
+    pos[touched] = np.arange(len(touched))
+    cams_sorted = [np.sort(c) for c in near]
+    cams_at = np.cumsum([0] + [len(c) for c in cams_sorted], dtype=np.int64)
+    lam = near_rates(
+        order,
+        starts,
+        bg.plate,
+        bg.how,
+        bg.n,
+        pos,
+        np.concatenate(cams_sorted).astype(np.int64) if n else np.zeros(0, np.int64),
+        cams_at,
+        np.array(overlaps).reshape(n, HOURS_PER_WEEK),
+        len(touched),
+    )
     base = np.zeros(n)
     for i in range(n):
-        sel = np.isin(rc, near[i])
-        lam[:, i] = np.bincount(
-            loc[sel], weights=rn[sel] * overlaps[i][rh[sel]], minlength=len(touched)
-        )
         base[i] = p.prior_reads * (
             float((share[near[i]] * overlaps[i][None, :]).sum()) if len(near[i]) else 0.0
         )
@@ -226,9 +244,12 @@ def prepare(
             np.subtract.at(lam[:, i], rows_out[at], overlaps[i][how[at]])
     # Every rate stays above zero (after the leave-out, too).
     lam = np.maximum(np.clip(lam, 0.0, None) / bg.weeks, LAM_FLOOR)
-    others = np.ones(V, bool)
-    others[touched] = False
-    u_totals, u_counts = np.unique(totals[others], return_counts=True)
+    # Every plate's total, counted by value once per background; the touched plates' taken off.
+    all_totals, all_counts = bg.total_counts
+    t_totals, t_counts = np.unique(totals[touched], return_counts=True)
+    counts = all_counts.copy()
+    counts[np.searchsorted(all_totals, t_totals)] -= t_counts
+    u_totals, u_counts = all_totals[counts > 0], counts[counts > 0]
     return Query(
         crimes,
         near,
@@ -350,26 +371,16 @@ def tail_sums(
         if below is not None:
             keep &= reach < below
         jumps, prob, mult = jumps[keep], prob[keep], mult[keep]
-    # The DP runs on the tail T[b] = P(S >= b) (b = 0 .. B-1, the top bin absorbing): covering
-    # crime i with chance p moves the sum up by its jump j, so T'[b] = T[b] + p (T[b - j] - T[b])
-    # with T[b - j] = 1 for b <= j. Mass past the top needs no special case (it is in T[B-1]
-    # either way). Rows go in blocks of 512 so a block's T stays in cache; updates are in place.
-    # The block's tails are summed (weighted by `mult`) into one vector over the grid, read at
-    # each score's cut afterwards: a query has thousands of scores, and gathering every row's
-    # tail at every cut cost more than the DP itself.
-    cols = np.arange(B)[None, :]
-    acc = np.zeros(B)
-    for s in range(0, len(jumps), 512):
-        j, pr = jumps[s : s + 512], prob[s : s + 512]
-        tail = np.zeros((len(j), B))
-        tail[:, 0] = 1.0
-        base = (np.arange(len(j)) * B)[:, None]
-        for i in range(jumps.shape[1]):
-            moved = tail.take(base + np.maximum(cols - j[:, i : i + 1], 0))
-            moved -= tail
-            moved *= pr[:, i : i + 1]
-            tail += moved
-        acc += mult[s : s + 512] @ tail
+    # The DP itself is compiled (peel.leads.dp), imported here: importing numba costs about
+    # 0.6 s, which every `peel` command would otherwise pay.
+    from peel.leads.kernels import dp_tail_sums
+
+    acc = dp_tail_sums(
+        np.ascontiguousarray(jumps, dtype=np.int64),
+        np.ascontiguousarray(prob, dtype=np.float64),
+        np.ascontiguousarray(mult, dtype=np.float64),
+        B,
+    )
     return Tails(top, lowest, acc)
 
 
@@ -410,14 +421,30 @@ def expected_with_tails(
     return reuse.acc[cut], reuse
 
 
+def _equal_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each group, group of each row) for the groups of equal rows of `key`.
+    Rows are grouped by one number each (a fixed random combination of their columns) and
+    the grouping is then checked against the rows themselves, falling back to numpy's exact
+    row-wise unique (several times slower: it sorts the rows as byte strings) if two
+    different rows ever share the number."""
+    if len(key) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    mix = np.random.default_rng(0).uniform(1.0, 2.0, key.shape[1])
+    _, first, inverse = np.unique(key @ mix, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if not np.array_equal(key[first][inverse], key):
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+    return first, inverse
+
+
 def null_expectation(q: Query, scores: Sequence[float], p: Params) -> tuple[np.ndarray, int]:
     """E(s) over every plate of the background, and how many plates that is. Plates whose
     rates are all prior-only and equal share one computation."""
     if q.null_rows is None:
         lam, mult = q.distinct_rows()
-        key = np.round(lam, 12)
-        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-        counts = np.bincount(inverse.ravel(), weights=mult, minlength=len(first))
+        first, inverse = _equal_rows(np.round(lam, 12))
+        counts = np.bincount(inverse, weights=mult, minlength=len(first))
         prob = chance(lam[first])
         q.null_rows = (gains(prob, q.weights, p), prob, counts)
     g, prob, counts = q.null_rows

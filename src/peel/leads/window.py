@@ -92,18 +92,38 @@ def window_hits(engine: Engine, windows: pa.Table, *, radius_m: float) -> pa.Tab
         )
 
 
+NO_SPELLINGS = pa.table({"vrm": pa.array([], pa.string()), "plate": pa.array([], pa.string())})
+
+
+def plate_filter(column: str, spellings: pa.Table | None) -> str:
+    """SQL for "the read's plate is one of peel_leads_plates": on the raw column when the
+    plates' raw spellings are known (`spellings`, loaded into peel_leads_spellings by
+    `plates_tables`), which costs a third of normalising every read scanned."""
+    if spellings is not None:
+        return f"{column} IN (SELECT vrm FROM peel_leads_spellings)"
+    return f"{PLATE.format(c=column)} IN (SELECT plate FROM peel_leads_plates)"
+
+
 def plate_reads(
     engine: Engine,
     plates: Sequence[str],
     start: datetime,
     end: datetime,
     days: set[str] | None = None,
+    *,
+    spellings: pa.Table | None = None,
 ) -> pa.Table:
     """Every read of these plates from `start` to `end` (and, if `days` is given, on those
     UTC days only): plate, camera_id, read_at, read_id, and the camera's position (for
-    far-away reads and impossible journeys)."""
+    far-away reads and impossible journeys). `spellings`: (vrm, plate), every raw spelling of
+    these plates in the reads (`Background.spellings_of`), if known: the reads are then found
+    by them."""
     plate_table = pa.table({"plate": pa.array(plates, pa.string())})
-    with engine.temp_table("peel_leads_plates", plate_table):
+    spell_table = spellings if spellings is not None else NO_SPELLINGS
+    with (
+        engine.temp_table("peel_leads_plates", plate_table),
+        engine.temp_table("peel_leads_spellings", spell_table),
+    ):
         return engine.query(
             f"""
             SELECT {PLATE.format(c="r.vrm")} AS plate, r.camera_id, r.read_at,
@@ -111,11 +131,20 @@ def plate_reads(
             FROM {engine.table_sql("anpr_read", days)} r
             JOIN {current_sql(engine, "anpr_camera", "camera_id")} c ON c.camera_id = r.camera_id
             WHERE r.read_at >= $a AND r.read_at <= $b AND r.vrm IS NOT NULL
-              AND {PLATE.format(c="r.vrm")} IN (SELECT plate FROM peel_leads_plates)
+              AND {plate_filter("r.vrm", spellings)}
             ORDER BY plate, r.read_at, read_id
             """,
             {"a": start, "b": end},
         )
 
 
-__all__ = ["PLATE", "cameras", "plate_reads", "read_days", "window_hits", "windows_table"]
+__all__ = [
+    "NO_SPELLINGS",
+    "PLATE",
+    "cameras",
+    "plate_filter",
+    "plate_reads",
+    "read_days",
+    "window_hits",
+    "windows_table",
+]
