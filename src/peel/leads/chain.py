@@ -47,8 +47,10 @@ def keepers(
         rows = engine.query(
             f"SELECT {PLATE.format(c='vrm')} AS plate, keeper_type, start_date, end_date, "
             "_source, _record_key AS rk, CAST(row_id AS VARCHAR) AS row_id "
-            f"FROM {current_sql(engine, 'person_vehicle', 'row_id')} k "
-            f"WHERE vrm IS NOT NULL AND {PLATE.format(c='vrm')} IN "
+            # Every keeping row (each has its own row_id, so "the latest version by row_id",
+            # which this read before, was every row, at the cost of a sort of the table).
+            f"FROM {engine.table_sql('person_vehicle')} k "
+            f"WHERE vrm IS NOT NULL AND row_id IS NOT NULL AND {PLATE.format(c='vrm')} IN "
             "(SELECT plate FROM peel_leads_kplates) ORDER BY plate, start_date, row_id"
         ).to_pylist()
     out: dict[str, list[Keeper]] = defaultdict(list)

@@ -37,12 +37,14 @@ one distribution), then calibrated on null sets of background crimes (find.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from peel.leads.background import HOURS_PER_WEEK, Background
 from peel.leads.crimes import Crime
@@ -84,6 +86,98 @@ def hour_overlap(lo: float, hi: float) -> np.ndarray:
     return out
 
 
+HitList = list[tuple[str, str, float]]  # (camera, read id, epoch seconds), in time order
+
+
+@dataclass(frozen=True)
+class Hits:
+    """A search's reads near its crimes as columns, one entry per (crime, read): `ci` the
+    crime's index in the set, `plate` an index into `plates` (the normalised plates, in order
+    of first appearance), `camera` an index into `cameras`, `t` epoch seconds, `read_id`.
+    In the window query's order (crime, time, read id). Columns, not a dict per read: a
+    search at a force's volume has tens of thousands, and building Python objects for each
+    cost more than the scoring."""
+
+    ci: np.ndarray
+    plate: np.ndarray
+    plates: list[str]
+    camera: np.ndarray
+    cameras: list[str]
+    t: np.ndarray
+    read: np.ndarray
+    read_ids: list[str]
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table, ci: np.ndarray | None = None) -> Hits:
+        """From the window query's columns (ci, plate, camera_id, read_at, read_id); `ci`
+        replaces the table's own (a crime's index within its set)."""
+        plate = table.column("plate").combine_chunks().dictionary_encode()
+        cam = table.column("camera_id").combine_chunks().dictionary_encode()
+        read = table.column("read_id").combine_chunks().dictionary_encode()
+        micros = pc.cast(table.column("read_at"), pa.int64()).to_numpy(zero_copy_only=False)
+        return cls(
+            ci=np.asarray(
+                ci if ci is not None else table.column("ci").to_numpy(zero_copy_only=False),
+                np.int64,
+            ),
+            plate=plate.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            plates=[str(v) for v in plate.dictionary.to_pylist()],
+            camera=cam.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            cameras=[str(v) for v in cam.dictionary.to_pylist()],
+            t=micros.astype(np.float64) / 1e6,
+            read=read.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            read_ids=[str(v) for v in read.dictionary.to_pylist()],
+        )
+
+    @classmethod
+    def of(cls, rows: Sequence[Mapping[str, object]]) -> Hits:
+        """From rows (ci, plate, camera_id, read_at, read_id), as tests and callers with a
+        few reads write them."""
+        table = pa.table(
+            {
+                "ci": pa.array([int(cast(int, r["ci"])) for r in rows], pa.int64()),
+                "plate": pa.array([str(r["plate"]) for r in rows], pa.string()),
+                "camera_id": pa.array([str(r["camera_id"]) for r in rows], pa.string()),
+                "read_at": pa.array([r["read_at"] for r in rows], pa.timestamp("us", tz="UTC")),
+                "read_id": pa.array([str(r["read_id"]) for r in rows], pa.string()),
+            }
+        )
+        return cls.from_arrow(table)
+
+    def __len__(self) -> int:
+        return len(self.ci)
+
+
+class PlateHits(Mapping[int, HitList]):
+    """One plate's reads near the crimes, crime by crime (ci -> [(camera, read id, t)]),
+    built from the search's columns when first read: most candidates' never are."""
+
+    def __init__(self, hits: Hits, rows: np.ndarray) -> None:
+        self._hits = hits
+        self._rows = rows
+        self._by_crime: dict[int, HitList] | None = None
+
+    def _built(self) -> dict[int, HitList]:
+        if self._by_crime is None:
+            h = self._hits
+            out: dict[int, HitList] = {}
+            for r in self._rows.tolist():
+                out.setdefault(int(h.ci[r]), []).append(
+                    (h.cameras[h.camera[r]], h.read_ids[h.read[r]], float(h.t[r]))
+                )
+            self._by_crime = out
+        return self._by_crime
+
+    def __getitem__(self, ci: int) -> HitList:
+        return self._built()[ci]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+
 @dataclass
 class Query:
     """One set of crimes prepared against the background.
@@ -106,7 +200,7 @@ class Query:
     untouched_totals: np.ndarray  # distinct totals among the other plates
     untouched_counts: np.ndarray  # plates with each
     plates: int  # plates in the background
-    hits: dict[str, dict[int, list[tuple[str, str, float]]]] = field(default_factory=dict)
+    hits: Hits | None = None
     # null_expectation's rows (gains, chances, plates each) and last tails, kept for the
     # second call after far-away reads change some scores.
     null_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
@@ -157,13 +251,15 @@ LAM_FLOOR = 1e-6
 
 def prepare(
     crimes: Sequence[Crime],
-    hits: Sequence[dict[str, object]],
+    hits: Hits | Sequence[Mapping[str, object]],
     bg: Background,
     cams: dict[str, tuple[float, float]],
     p: Params,
 ) -> Query:
     """Background rates of every plate for every crime, with this query's hits left out.
-    `hits` rows: ci, plate, camera_id, read_at, read_id."""
+    `hits`: `Hits`, or rows (ci, plate, camera_id, read_at, read_id)."""
+    if not isinstance(hits, Hits):
+        hits = Hits.of(hits)
     cam_code = {str(c): i for i, c in enumerate(bg.cameras)}
     margin = p.margin_min * 60.0
     n = len(crimes)
@@ -191,10 +287,12 @@ def prepare(
     order, starts = bg.by_camera
     near_all = np.unique(np.concatenate(near)) if n else np.zeros(0, np.int64)
     index = bg.index()
-    hit_codes = [index[str(h["plate"])] for h in hits if str(h["plate"]) in index]
+    # Each hit's plate and camera as background codes (-1: one the background does not know).
+    plate_code = np.array([index.get(v, -1) for v in hits.plates], np.int64)[hits.plate]
+    cam_of = np.array([cam_code.get(v, -1) for v in hits.cameras], np.int64)[hits.camera]
     flag = np.zeros(V, bool)
     flag_plates(order, starts, bg.plate, near_all, flag)
-    flag[np.array(hit_codes, dtype=np.int64)] = True
+    flag[plate_code[plate_code >= 0]] = True
     touched = np.flatnonzero(flag)
     pos = np.zeros(V, np.int64)
     pos[touched] = np.arange(len(touched))
@@ -218,27 +316,15 @@ def prepare(
             float((share[near[i]] * overlaps[i][None, :]).sum()) if len(near[i]) else 0.0
         )
     lam += totals[touched][:, None] * base[None, :]
-    # Leave this query's hits out of the counts (each hit was counted once in its cell).
-    by_plate: dict[str, dict[int, list[tuple[str, str, float]]]] = {}
-    seen: set[str] = set()
-    out_plate: list[int] = []
-    out_cam: list[int] = []
-    out_t: list[float] = []
-    for h in hits:
-        plate, cam, rid = str(h["plate"]), str(h["camera_id"]), str(h["read_id"])
-        t = epoch_s(cast(datetime, h["read_at"]))
-        by_plate.setdefault(plate, {}).setdefault(cast(int, h["ci"]), []).append((cam, rid, t))
-        if rid in seen or plate not in index or cam not in cam_code:
-            continue
-        seen.add(rid)
-        out_plate.append(index[plate])
-        out_cam.append(cam_code[cam])
-        out_t.append(t)
-    if out_plate:
-        # Each read left out once, from every crime whose near cameras include its camera.
-        rows_out = np.searchsorted(touched, np.array(out_plate, dtype=touched.dtype))
-        cams_out = np.array(out_cam, dtype=np.int64)
-        how = ((np.floor(np.array(out_t) / 3600) + 72) % HOURS_PER_WEEK).astype(np.int64)
+    # Leave this query's hits out of the counts (each hit was counted once in its cell): each
+    # read once (its first appearance, in the hits' order), from every crime whose near
+    # cameras include its camera.
+    first = np.sort(np.unique(hits.read, return_index=True)[1])
+    first = first[(plate_code[first] >= 0) & (cam_of[first] >= 0)]
+    if len(first):
+        rows_out = pos[plate_code[first]]
+        cams_out = cam_of[first]
+        how = ((np.floor(hits.t[first] / 3600) + 72) % HOURS_PER_WEEK).astype(np.int64)
         for i in range(n):
             at = np.isin(cams_out, near[i])
             np.subtract.at(lam[:, i], rows_out[at], overlaps[i][how[at]])
@@ -262,7 +348,7 @@ def prepare(
         untouched_totals=u_totals,
         untouched_counts=u_counts,
         plates=V,
-        hits=by_plate,
+        hits=hits,
     )
 
 

@@ -8,10 +8,10 @@ one query for the far-away reads of the vehicles that could matter.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +20,9 @@ from peel.lake.engine import Engine
 from peel.leads.background import Background
 from peel.leads.crimes import Crime
 from peel.leads.score import (
+    Hits,
     Params,
+    PlateHits,
     Query,
     chance,
     far_penalty,
@@ -46,12 +48,15 @@ class FarReads(TypedDict):
 
 @dataclass
 class Candidate:
+    """A vehicle read near some of the crimes. `gain` and `prob` are indexed by crime (every
+    crime of the set, or the covered ones)."""
+
     plate: str
     score: float
     covered: list[int]
-    hits: dict[int, list[tuple[str, str, float]]]
-    gain: dict[int, float]
-    prob: dict[int, float]
+    hits: Mapping[int, list[tuple[str, str, float]]]
+    gain: Mapping[int, float] | np.ndarray
+    prob: Mapping[int, float] | np.ndarray
     far: dict[int, FarReads] = field(default_factory=dict)
     expected: float = float("inf")  # E(score) before calibration
 
@@ -129,14 +134,15 @@ def search_many(
     wt = windows_table(flat, margin_min=p.margin_min, set_ids=qids)
     # ci within the set, not within the flat list.
     offsets = np.cumsum([0] + [len(s) for s in sets])
-    hits: list[dict[str, Any]] = window_hits(engine, wt, radius_m=p.radius_m).to_pylist()
-    by_set: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for h in hits:
-        by_set[int(h["qid"])].append(h)
+    # The hits come ordered by set, so each set's are one slice of the table.
+    hits = window_hits(engine, wt, radius_m=p.radius_m)
+    qid = hits.column("qid").to_numpy(zero_copy_only=False)
+    bounds = np.searchsorted(qid, np.arange(len(sets) + 1))
     results: list[Result] = []
     for q, crimes in enumerate(sets):
-        local = [dict(h, ci=int(h["ci"]) - int(offsets[q])) for h in by_set.get(q, [])]
-        results.append(_score_set(crimes, local, bg, cams, p))
+        part = hits.slice(int(bounds[q]), int(bounds[q + 1] - bounds[q]))
+        ci = part.column("ci").to_numpy(zero_copy_only=False) - int(offsets[q])
+        results.append(_score_set(crimes, Hits.from_arrow(part, ci), bg, cams, p))
     # Far-away reads for the vehicles that could matter, all sets in one query: around each
     # crime's window (an hour either side: a read further off in time is more than an hour's
     # drive from the scene in `far_penalty`'s terms only for scenes over `speed_kmh` km
@@ -184,31 +190,43 @@ def search_many(
 
 def _score_set(
     crimes: Sequence[Crime],
-    hits: list[dict[str, object]],
+    hits: Hits | list[dict[str, object]],
     bg: Background,
     cams: dict[str, tuple[float, float]],
     p: Params,
 ) -> Result:
     q = prepare(crimes, hits, bg, cams, p)
+    h = q.hits
+    assert h is not None
     index = bg.index()
-    plates = list(q.hits)
+    n = len(crimes)
     # A plate the background does not know yet (-1) gets the floor rate.
-    probs = chance(q.lam_rows(np.array([index.get(pl, -1) for pl in plates], np.int64)))
+    probs = chance(q.lam_rows(np.array([index.get(pl, -1) for pl in h.plates], np.int64)))
     all_gains = gains(probs, q.weights, p)
-    cands = []
-    for plate, prob, g in zip(plates, probs, all_gains, strict=True):
-        per_crime = q.hits[plate]
-        covered = sorted(per_crime)
-        cands.append(
-            Candidate(
-                plate=plate,
-                score=float(sum(g[i] for i in covered)),
-                covered=covered,
-                hits=per_crime,
-                gain={i: float(g[i]) for i in covered},
-                prob={i: float(prob[i]) for i in range(len(crimes))},
-            )
+    # Which crimes each plate covers, and its score: the gains of those crimes added in the
+    # crimes' order (as a sum over the covered list would; adding 0.0 changes nothing).
+    cover = np.zeros((len(h.plates), n), bool)
+    cover[h.plate, h.ci] = True
+    scores = np.zeros(len(h.plates))
+    for i in range(n):
+        scores += np.where(cover[:, i], all_gains[:, i], 0.0)
+    rows, cols = np.nonzero(cover)
+    cols_list = cols.tolist()
+    cut = np.searchsorted(rows, np.arange(len(h.plates) + 1)).tolist()
+    # Each plate's hits (row numbers, in the hits' order), read only if the plate is shown.
+    by_plate = np.argsort(h.plate, kind="stable")
+    at = np.searchsorted(h.plate[by_plate], np.arange(len(h.plates) + 1)).tolist()
+    cands = [
+        Candidate(
+            plate=plate,
+            score=float(scores[k]),
+            covered=cols_list[cut[k] : cut[k + 1]],
+            hits=PlateHits(h, by_plate[at[k] : at[k + 1]]),
+            gain=all_gains[k],
+            prob=probs[k],
         )
+        for k, plate in enumerate(h.plates)
+    ]
     res = Result(crimes, q, cands, q.plates)
     _expect(res, p)
     return res
