@@ -424,3 +424,46 @@ def test_rates_equal_the_plain_sum_over_the_background() -> None:
         | {bg.index()["P03"], bg.index()["P07"]}
     )
     assert q.touched.tolist() == want_touched
+
+
+def test_candidates_from_the_hit_columns_keep_every_read_and_score_their_covered_crimes() -> None:
+    # The search keeps its hits as columns and builds a plate's per-crime reads only when
+    # asked: every read must be there, under its crime, in the window query's order, and a
+    # candidate's score is the sum of the gains of the crimes it covers.
+    from peel.leads.search import _score_set
+
+    bg = _bg([("AA1", "A", 12, 2.0), ("BB2", "B", 40, 9.0), ("CC3", "A", 99, 1.0)])
+    cams = {"A": (0.0, 0.0), "B": (400.0, 0.0)}
+    crimes = [crime("C1", 1.0), crime("C2", 2.0, x=400.0, day=1), crime("C3", 1.0, day=2)]
+    rows = [
+        ("AA1", "A", 0, 5, "r1"),
+        ("AA1", "A", 0, 9, "r2"),
+        ("BB2", "B", 1, 3, "r3"),
+        ("AA1", "B", 1, 4, "r4"),
+        ("ZZ9", "A", 2, 1, "r5"),  # unknown to the background
+        ("AA1", "A", 2, 7, "r6"),
+    ]
+    hits = [
+        {
+            "ci": ci,
+            "plate": pl,
+            "camera_id": cam,
+            "read_at": T0 + timedelta(days=ci, minutes=m),
+            "read_id": rid,
+        }
+        for pl, cam, ci, m, rid in rows
+    ]
+    res = _score_set(crimes, hits, bg, cams, Params())
+    by = {c.plate: c for c in res.candidates}
+    assert set(by) == {"AA1", "BB2", "ZZ9"}
+    t = {rid: (T0 + timedelta(days=ci, minutes=m)).timestamp() for _, _, ci, m, rid in rows}
+    assert dict(by["AA1"].hits) == {
+        0: [("A", "r1", t["r1"]), ("A", "r2", t["r2"])],
+        1: [("B", "r4", t["r4"])],
+        2: [("A", "r6", t["r6"])],
+    }
+    assert dict(by["ZZ9"].hits) == {2: [("A", "r5", t["r5"])]}
+    assert by["AA1"].covered == [0, 1, 2] and by["BB2"].covered == [1]
+    for c in res.candidates:
+        assert c.score == sum(float(c.gain[i]) for i in c.covered)
+        assert len(c.prob) == 3

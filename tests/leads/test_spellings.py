@@ -84,3 +84,71 @@ def test_reads_found_by_spellings_equal_reads_found_by_normalising(mem: MemoryEn
     assert [r[3] for r in far_plain[(0, "AB12CDE")]] == ["r1", "r2", "r3"]
     assert [r[3] for r in far_plain[(1, "AB12CDE")]] == ["r4"]
     assert [r[3] for r in far_plain[(1, "XY99ZZZ")]] == ["r5", "r6"]
+
+
+def test_a_single_search_keeps_its_reads_and_finds_the_same_far_reads_and_clones(
+    mem: MemoryEngine,
+) -> None:
+    # find_leads fetches the leading plates' reads once (far-away reads and clone check from
+    # the same query); the result must be what the separate queries give.
+    from peel.leads.background import _arrays, _build
+    from peel.leads.crimes import Crime
+    from peel.leads.score import Params
+    from peel.leads.search import search_many
+    from peel.leads.window import read_days
+
+    mem.cameras([("A", 0.0, 0.0), ("B", 3000.0, 0.0), ("C", 20000.0, 0.0)])
+    reads = []
+    for d in range(3):
+        at = T0 + timedelta(days=7 * d)
+        reads += [
+            (f"s{d}", "AB12 CDE", "A", at + timedelta(minutes=10)),
+            (f"t{d}", "zz99zzz", "A", at + timedelta(minutes=20)),
+        ]
+    reads += [
+        ("far", "AB12CDE", "C", T0 + timedelta(minutes=40)),  # 20 km off during crime 0
+        ("c1", "ZZ99 ZZZ", "A", T0 + timedelta(days=7, hours=5)),
+        ("c2", "ZZ99ZZZ", "B", T0 + timedelta(days=7, hours=5, seconds=20)),  # a clone
+    ]
+    reads += [
+        (f"bg{i}", f"BG{i % 7}", "B", T0 + timedelta(days=i % 30, hours=i % 24)) for i in range(90)
+    ]
+    mem.reads(reads)
+    table, weeks = _build(mem)
+    bg = _arrays(table, weeks, "t", 0.0, False)
+    bg.spellings = _spellings(mem)
+    cams = {"A": (0.0, 0.0), "B": (3000.0, 0.0), "C": (20000.0, 0.0)}
+    crimes = [
+        Crime(
+            f"C{d}",
+            "burglary",
+            0.0,
+            0.0,
+            T0 + timedelta(days=7 * d),
+            T0 + timedelta(days=7 * d, hours=1),
+            f"row-C{d}",
+            "test",
+        )
+        for d in range(3)
+    ]
+    p = Params()
+    plain = search_many(mem, bg, cams, [crimes], p)[0]
+    kept = search_many(mem, bg, cams, [crimes], p, keep_reads=10)[0]
+    assert plain.reads is None and kept.reads is not None
+
+    def shown(res: object) -> list[tuple[str, float, float, dict]]:
+        return [(c.plate, c.score, c.expected, c.far) for c in res.candidates]  # type: ignore[attr-defined]
+
+    assert shown(kept) == shown(plain)
+    assert any(c.far for c in plain.candidates), "the far read must count against AB12CDE"
+    plates = [c.plate for c in kept.candidates if c.score > 0][:10]
+    assert set(plates) <= set(kept.reads)
+    day = timedelta(days=1)
+    days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
+    assert kept.read_days == days
+    from_query = clone_flags(mem, plates, days=days)
+    assert "ZZ99ZZZ" in from_query
+    from_kept = clone_flags(
+        mem, plates, days=days, reads=[r for pl in plates for r in kept.reads[pl]]
+    )
+    assert from_kept == from_query

@@ -186,25 +186,24 @@ def clone_flags(
     min_km: float = 1.0,
     days: set[str] | None = None,
     spellings: pa.Table | None = None,
+    reads: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Plates among `plates` read twice in a row at cameras at least `min_km` apart, faster
     than `max_kmh` in a straight line (the rule of peel.resolve.vehicles.clone_flags, for the
     candidates only, with a shorter minimum distance so a borough-sized area can show it).
     `days`: look at reads on these UTC days only (a lead search passes the days around its
     crimes; the vehicle profile's flag from resolution covers the whole history).
-    `spellings`: the plates' raw spellings, if known (see `window.plate_reads`)."""
+    `spellings`: the plates' raw spellings, if known (see `window.plate_reads`). `reads`:
+    these plates' reads on those days, already fetched (`search.Result.reads`), in
+    `plate_reads`'s order within each plate."""
     if not plates:
         return {}
-    from peel.leads.window import plate_reads
+    from peel.leads.window import ALL_TIME, plate_reads
 
-    reads = plate_reads(
-        engine,
-        plates,
-        datetime(1900, 1, 1).astimezone(),
-        datetime(2200, 1, 1).astimezone(),
-        days=days,
-        spellings=spellings,
-    ).to_pylist()
+    if reads is None:
+        reads = plate_reads(
+            engine, plates, ALL_TIME[0], ALL_TIME[1], days=days, spellings=spellings
+        ).to_pylist()
     out: dict[str, dict[str, Any]] = {}
     prev: dict[str, dict[str, Any]] = {}
     for r in reads:

@@ -258,7 +258,7 @@ def find_leads(
         cal = calibration(lake, eng, bg, cams, types[0], p, n_sets=calibration_sets)
         log_step(f"calibration factor {cal['factor']:.2f} from {cal['sets']} null sets")
         t1 = time.perf_counter()
-        res = search_many(eng, bg, cams, [list(crimes)], p)[0]
+        res = search_many(eng, bg, cams, [list(crimes)], p, keep_reads=limit)[0]
         search_s = time.perf_counter() - t1
         top = [c for c in res.candidates if c.score > 0][:limit]
         plates = [c.plate for c in top]
@@ -273,7 +273,11 @@ def find_leads(
         # Impossible journeys on the crimes' days, a day either side.
         day = timedelta(days=1)
         days = read_days((c.committed_from - day, c.committed_to + day) for c in crimes)
-        clones = clone_flags(eng, plates, days=days, spellings=bg.spellings_of(plates))
+        if res.reads is not None and res.read_days == days and set(plates) <= set(res.reads):
+            kept = [r for pl in plates for r in res.reads[pl]]
+            clones = clone_flags(eng, plates, days=days, reads=kept)
+        else:
+            clones = clone_flags(eng, plates, days=days, spellings=bg.spellings_of(plates))
         leads = []
         cutoff = threshold / float(cal["factor"])
         order = ranked(top, found, clones, history_odds, cutoff)

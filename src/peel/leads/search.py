@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +31,15 @@ from peel.leads.score import (
     other_vehicle,
     prepare,
 )
-from peel.leads.window import NO_SPELLINGS, PLATE, read_days, window_hits, windows_table
+from peel.leads.window import (
+    ALL_TIME,
+    NO_SPELLINGS,
+    PLATE,
+    plate_reads,
+    read_days,
+    window_hits,
+    windows_table,
+)
 
 # Only vehicles whose uncorrected chance figure is at most this get the far-away check (it can
 # only lower a score, so it cannot move anyone else across the threshold).
@@ -67,6 +75,11 @@ class Result:
     query: Query
     candidates: list[Candidate]  # best first
     considered: int
+    # A single search's reads of its leading plates on the crimes' days and a day either side
+    # (plate -> `window.plate_reads` rows), fetched once for the far-away reads and kept for
+    # the clone check (`search_many(keep_reads=...)`); None when not fetched.
+    reads: dict[str, list[dict[str, Any]]] | None = None
+    read_days: set[str] = field(default_factory=set)
 
 
 def _far_reads(
@@ -122,13 +135,56 @@ def _far_reads(
     return out
 
 
+def _far_from_kept(
+    engine: Engine, res: Result, bg: Background, keep: int, slack: timedelta
+) -> dict[tuple[int, str], list[tuple[float, float, float, str, str]]]:
+    """`_far_reads` for a single search, from one `plate_reads` query over the crimes' days
+    and a day either side for the plates the far-away check needs and the `keep` leading
+    ones, which stay on `res` (`Result.reads`) for the clone check."""
+    far_plates = [c.plate for c in res.candidates if c.expected <= FAR_CHECK_BELOW]
+    leading = [c.plate for c in res.candidates if c.score > 0][: keep + len(far_plates)]
+    plates = sorted(set(far_plates) | set(leading))
+    day = timedelta(days=1)
+    days = read_days((c.committed_from - day, c.committed_to + day) for c in res.crimes)
+    kept: dict[str, list[dict[str, Any]]] = {pl: [] for pl in plates}
+    if plates:
+        rows = plate_reads(
+            engine, plates, ALL_TIME[0], ALL_TIME[1], days=days, spellings=bg.spellings_of(plates)
+        ).to_pylist()
+        for r in rows:
+            kept[r["plate"]].append(r)
+    res.reads, res.read_days = kept, days
+    windows = [(c.committed_from - slack, c.committed_to + slack) for c in res.crimes]
+    far: dict[tuple[int, str], list[tuple[float, float, float, str, str]]] = {}
+    for pl in far_plates:
+        got = [
+            (r["read_at"].timestamp(), r["x"], r["y"], r["read_id"], r["camera_id"])
+            for r in kept[pl]
+            if r["x"] is not None
+            and r["y"] is not None
+            and any(lo <= r["read_at"] <= hi for lo, hi in windows)
+        ]
+        if got:
+            far[(0, pl)] = got
+    return far
+
+
 def search_many(
     engine: Engine,
     bg: Background,
     cams: dict[str, tuple[float, float]],
     sets: Sequence[Sequence[Crime]],
     p: Params,
+    *,
+    keep_reads: int = 0,
 ) -> list[Result]:
+    """Score each set of crimes (see the module docstring). `keep_reads`: for a single set,
+    fetch the reads of the `keep_reads` leading plates (and of those the far-away check
+    needs) on the crimes' days and a day either side, in the one query that also gives the
+    far-away reads, and keep them on the result (`Result.reads`) for the clone check of the
+    plates shown; the leads shown after far-away reads are always among them (a far-away read
+    only lowers a score, so each plate it moves out of the leading places is one the far-away
+    check fetched)."""
     flat = [c for s in sets for c in s]
     qids = [q for q, s in enumerate(sets) for _ in s]
     wt = windows_table(flat, margin_min=p.margin_min, set_ids=qids)
@@ -148,13 +204,16 @@ def search_many(
     # drive from the scene in `far_penalty`'s terms only for scenes over `speed_kmh` km
     # away), so the query opens the crimes' days, not every day between them.
     slack = timedelta(hours=1)
-    spans = []
-    for q, res in enumerate(results):
-        windows = [(c.committed_from - slack, c.committed_to + slack) for c in res.crimes]
-        for cand in res.candidates:
-            if cand.expected <= FAR_CHECK_BELOW:
-                spans += [(q, cand.plate, lo, hi) for lo, hi in windows]
-    far = _far_reads(engine, spans, bg)
+    if keep_reads > 0 and len(results) == 1:
+        far = _far_from_kept(engine, results[0], bg, keep_reads, slack)
+    else:
+        spans = []
+        for q, res in enumerate(results):
+            windows = [(c.committed_from - slack, c.committed_to + slack) for c in res.crimes]
+            for cand in res.candidates:
+                if cand.expected <= FAR_CHECK_BELOW:
+                    spans += [(q, cand.plate, lo, hi) for lo, hi in windows]
+        far = _far_reads(engine, spans, bg)
     for q, res in enumerate(results):
         touched = False
         for cand in res.candidates:

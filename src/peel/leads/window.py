@@ -92,6 +92,8 @@ def window_hits(engine: Engine, windows: pa.Table, *, radius_m: float) -> pa.Tab
         )
 
 
+# Bounds for "any time" (a query given day partitions needs no time bounds).
+ALL_TIME = (datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 NO_SPELLINGS = pa.table({"vrm": pa.array([], pa.string()), "plate": pa.array([], pa.string())})
 
 
@@ -139,6 +141,7 @@ def plate_reads(
 
 
 __all__ = [
+    "ALL_TIME",
     "NO_SPELLINGS",
     "PLATE",
     "cameras",
