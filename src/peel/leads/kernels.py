@@ -59,7 +59,6 @@ def dp_tail_sums(
 
 @numba.njit(cache=True, nogil=True)
 def near_rates(
-    order: np.ndarray,
     starts: np.ndarray,
     plate: np.ndarray,
     how: np.ndarray,
@@ -72,28 +71,28 @@ def near_rates(
 ) -> np.ndarray:  # pragma: no cover - compiled; tested through score.prepare
     """Reads expected at crime i's cameras in its window, per plate: for each crime i and each
     of its cameras (cams[cams_at[i]:cams_at[i + 1]], ascending), every background row r of
-    the camera (order[starts[c]:starts[c + 1]]) adds n[r] * overlaps[i, how[r]] to row
-    pos[plate[r]] of column i. The sums are taken in that order, as numpy's bincount over the
-    same rows would."""
+    the camera (starts[c] <= r < starts[c + 1]: rows grouped by camera) adds
+    n[r] * overlaps[i, how[r]] to row pos[plate[r]] of column i. The sums are taken in that
+    order, as numpy's bincount over the same rows would."""
     crimes = len(cams_at) - 1
     lam = np.zeros((rows_out, crimes))
     for i in range(crimes):
         for k in range(cams_at[i], cams_at[i + 1]):
             c = cams[k]
-            for t in range(starts[c], starts[c + 1]):
-                r = order[t]
+            for r in range(starts[c], starts[c + 1]):
                 lam[pos[plate[r]], i] += n[r] * overlaps[i, how[r]]
     return lam
 
 
 @numba.njit(cache=True, nogil=True)
 def flag_plates(
-    order: np.ndarray, starts: np.ndarray, plate: np.ndarray, cams: np.ndarray, flag: np.ndarray
+    starts: np.ndarray, plate: np.ndarray, cams: np.ndarray, flag: np.ndarray
 ) -> None:  # pragma: no cover - compiled; tested through score.prepare
-    """flag[plate[r]] = True for every background row r of these cameras."""
+    """flag[plate[r]] = True for every background row r of these cameras (rows grouped by
+    camera, camera c's from starts[c] to starts[c + 1])."""
     for c in cams:
-        for t in range(starts[c], starts[c + 1]):
-            flag[plate[order[t]]] = True
+        for r in range(starts[c], starts[c + 1]):
+            flag[plate[r]] = True
 
 
 __all__ = ["dp_tail_sums", "flag_plates", "near_rates"]

@@ -152,6 +152,8 @@ class PlateHits(Mapping[int, HitList]):
     """One plate's reads near the crimes, crime by crime (ci -> [(camera, read id, t)]),
     built from the search's columns when first read: most candidates' never are."""
 
+    __slots__ = ("_by_crime", "_hits", "_rows")
+
     def __init__(self, hits: Hits, rows: np.ndarray) -> None:
         self._hits = hits
         self._rows = rows
@@ -201,6 +203,7 @@ class Query:
     untouched_counts: np.ndarray  # plates with each
     plates: int  # plates in the background
     hits: Hits | None = None
+    hit_plates: np.ndarray | None = None  # background code of each of hits.plates (-1: none)
     # null_expectation's rows (gains, chances, plates each) and last tails, kept for the
     # second call after far-away reads change some scores.
     null_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
@@ -284,14 +287,15 @@ def prepare(
     # cameras (peel.leads.kernels; imported here, as numba takes 0.6 s to import).
     from peel.leads.kernels import flag_plates, near_rates
 
-    order, starts = bg.by_camera
+    starts = bg.camera_starts
     near_all = np.unique(np.concatenate(near)) if n else np.zeros(0, np.int64)
     index = bg.index()
     # Each hit's plate and camera as background codes (-1: one the background does not know).
-    plate_code = np.array([index.get(v, -1) for v in hits.plates], np.int64)[hits.plate]
+    hit_plates = np.array([index.get(v, -1) for v in hits.plates], np.int64)
+    plate_code = hit_plates[hits.plate]
     cam_of = np.array([cam_code.get(v, -1) for v in hits.cameras], np.int64)[hits.camera]
     flag = np.zeros(V, bool)
-    flag_plates(order, starts, bg.plate, near_all, flag)
+    flag_plates(starts, bg.plate, near_all, flag)
     flag[plate_code[plate_code >= 0]] = True
     touched = np.flatnonzero(flag)
     pos = np.zeros(V, np.int64)
@@ -299,7 +303,6 @@ def prepare(
     cams_sorted = [np.sort(c) for c in near]
     cams_at = np.cumsum([0] + [len(c) for c in cams_sorted], dtype=np.int64)
     lam = near_rates(
-        order,
         starts,
         bg.plate,
         bg.how,
@@ -349,6 +352,7 @@ def prepare(
         untouched_counts=u_counts,
         plates=V,
         hits=hits,
+        hit_plates=hit_plates,
     )
 
 

@@ -54,7 +54,7 @@ class FarReads(TypedDict):
     reads: list[dict[str, str]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """A vehicle read near some of the crimes. `gain` and `prob` are indexed by crime (every
     crime of the set, or the covered ones)."""
@@ -256,11 +256,10 @@ def _score_set(
 ) -> Result:
     q = prepare(crimes, hits, bg, cams, p)
     h = q.hits
-    assert h is not None
-    index = bg.index()
+    assert h is not None and q.hit_plates is not None
     n = len(crimes)
     # A plate the background does not know yet (-1) gets the floor rate.
-    probs = chance(q.lam_rows(np.array([index.get(pl, -1) for pl in h.plates], np.int64)))
+    probs = chance(q.lam_rows(q.hit_plates))
     all_gains = gains(probs, q.weights, p)
     # Which crimes each plate covers, and its score: the gains of those crimes added in the
     # crimes' order (as a sum over the covered list would; adding 0.0 changes nothing).
@@ -301,7 +300,16 @@ def _expect(res: Result, p: Params) -> None:
     for c in res.candidates:
         if c.score <= 0:
             c.expected = float(res.considered)
-    res.candidates.sort(key=lambda c: (c.expected, -c.score, c.plate))
+    # By chance figure, then score, then plate: sorted as numbers (a key tuple per candidate
+    # cost 0.05 s a search at tens of thousands), the plate by its rank in text order.
+    cands = res.candidates
+    plates = [c.plate for c in cands]
+    by_text = np.empty(len(cands), np.int64)
+    by_text[sorted(range(len(cands)), key=plates.__getitem__)] = np.arange(len(cands))
+    order = np.lexsort(
+        (by_text, -np.array([c.score for c in cands]), np.array([c.expected for c in cands]))
+    )
+    res.candidates = [cands[i] for i in order.tolist()]
 
 
 __all__ = ["Candidate", "Result", "search_many"]
