@@ -467,3 +467,19 @@ def test_candidates_from_the_hit_columns_keep_every_read_and_score_their_covered
     for c in res.candidates:
         assert c.score == sum(float(c.gain[i]) for i in c.covered)
         assert len(c.prob) == 3
+
+
+def test_the_dp_split_over_two_threads_gives_the_single_thread_figure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from peel.leads import score
+
+    rng = np.random.default_rng(8)
+    prob = np.clip(rng.beta(0.3, 5, size=(score._SPLIT_ROWS + 1001, 6)), 1e-6, 0.99)
+    gain = gains(prob, np.array([1.0, 0.7, 0.5, 0.9, 0.3, 1.0]), Params())
+    mult = rng.integers(1, 4, len(gain)).astype(float)
+    split = score.tail_sums(gain, prob, mult, float(gain.sum(axis=1).max()), 0)
+    monkeypatch.setattr(score, "_SPLIT_ROWS", 10**9)
+    whole = score.tail_sums(gain, prob, mult, float(gain.sum(axis=1).max()), 0)
+    assert np.allclose(split.acc, whole.acc, rtol=1e-12, atol=0.0)
+    assert split.acc[0] == pytest.approx(mult.sum())

@@ -38,6 +38,7 @@ one distribution), then calibrated on null sets of background crimes (find.py).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -461,17 +462,32 @@ def tail_sums(
         if below is not None:
             keep &= reach < below
         jumps, prob, mult = jumps[keep], prob[keep], mult[keep]
-    # The DP itself is compiled (peel.leads.dp), imported here: importing numba costs about
-    # 0.6 s, which every `peel` command would otherwise pay.
+    # The DP itself is compiled (peel.leads.kernels), imported here: importing numba costs
+    # about 0.6 s, which every `peel` command would otherwise pay. A large set of rows runs
+    # as two halves on two threads (the kernel releases the GIL) and the halves' sums are
+    # added: a fixed split, so the figure does not depend on the machine.
     from peel.leads.kernels import dp_tail_sums
 
-    acc = dp_tail_sums(
-        np.ascontiguousarray(jumps, dtype=np.int64),
-        np.ascontiguousarray(prob, dtype=np.float64),
-        np.ascontiguousarray(mult, dtype=np.float64),
-        B,
-    )
-    return Tails(top, lowest, acc)
+    jumps = np.ascontiguousarray(jumps, dtype=np.int64)
+    prob = np.ascontiguousarray(prob, dtype=np.float64)
+    mult = np.ascontiguousarray(mult, dtype=np.float64)
+    if len(jumps) < _SPLIT_ROWS:
+        return Tails(top, lowest, dp_tail_sums(jumps, prob, mult, B))
+    h = len(jumps) // 2
+    second = _pool().submit(dp_tail_sums, jumps[h:], prob[h:], mult[h:], B)
+    acc = dp_tail_sums(jumps[:h], prob[:h], mult[:h], B)
+    return Tails(top, lowest, acc + second.result())
+
+
+_SPLIT_ROWS = 20_000
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One worker thread for the DP's second half, started on first use."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="peel-dp"))
+    return _POOL[0]
 
 
 def expected_at_least(
