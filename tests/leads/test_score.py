@@ -483,3 +483,29 @@ def test_the_dp_split_over_two_threads_gives_the_single_thread_figure(
     whole = score.tail_sums(gain, prob, mult, float(gain.sum(axis=1).max()), 0)
     assert np.allclose(split.acc, whole.acc, rtol=1e-12, atol=0.0)
     assert split.acc[0] == pytest.approx(mult.sum())
+
+
+def test_the_dp_split_works_in_a_forked_child() -> None:
+    # The DP's worker thread does not survive a fork: a child must start its own rather than
+    # wait forever for the parent's.
+    import os
+    import signal
+
+    from peel.leads import score
+
+    rng = np.random.default_rng(9)
+    prob = np.clip(rng.beta(0.3, 5, size=(score._SPLIT_ROWS + 10, 4)), 1e-6, 0.99)
+    gain = gains(prob, np.array([1.0, 0.7, 0.5, 0.9]), Params())
+    mult = np.ones(len(gain))
+    top = float(gain.sum(axis=1).max())
+    want = score.tail_sums(gain, prob, mult, top, 0).acc  # the parent's pool now exists
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        signal.alarm(60)
+        got = score.tail_sums(gain, prob, mult, top, 0).acc
+        os.write(write, b"ok" if np.allclose(got, want, rtol=1e-12, atol=0.0) else b"no")
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 2) == b"ok" and os.waitstatus_to_exitcode(status) == 0

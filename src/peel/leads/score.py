@@ -37,6 +37,7 @@ one distribution), then calibrated on null sets of background crimes (find.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -488,6 +489,11 @@ def _pool() -> ThreadPoolExecutor:
     if not _POOL:
         _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="peel-dp"))
     return _POOL[0]
+
+
+# A forked child has the pool but not its thread (work submitted there would wait forever):
+# it starts its own.
+os.register_at_fork(after_in_child=_POOL.clear)
 
 
 def expected_at_least(
