@@ -1,0 +1,1 @@
+"""Digital evidence for disclosure: case material in, review, schedules (issue 7)."""
