@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from peel import __version__
-from peel.cli import anpr, audit, demo, lake, leads, policy, quarantine, resolve, users
+from peel.cli import (
+    anpr,
+    audit,
+    demo,
+    evidence,
+    lake,
+    leads,
+    policy,
+    quarantine,
+    resolve,
+    users,
+)
 from peel.cli.ingest import ingest
 from peel.cli.publish import publish
 from peel.cli.serve import serve
@@ -23,6 +34,7 @@ app.add_typer(lake.app, name="lake")
 app.add_typer(resolve.app, name="resolve")
 app.add_typer(leads.app, name="leads")
 app.add_typer(anpr.app, name="anpr")
+app.add_typer(evidence.app, name="evidence")
 app.command("publish")(publish)
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(users.app, name="users")

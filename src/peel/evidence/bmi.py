@@ -68,28 +68,51 @@ def features(texts: Sequence[str]) -> Any:
         return None
 
 
+def ranked(x: Any, y: np.ndarray, seen: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """`left` ordered by a logistic regression (C = 1, balanced) trained on the `seen` items'
+    labels, most likely relevant first; ties by index, so a replay is the same on every
+    machine. In index order when there is nothing to learn from (no features, or the seen
+    items are all of one class)."""
+    if x is None or len(set(y[seen].tolist())) < 2:
+        return left
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+    model.fit(x[seen], y[seen])
+    scores = model.decision_function(x[left])
+    return left[np.lexsort((left, -scores))]
+
+
+def seed_items(y: np.ndarray, rng: np.random.Generator) -> list[int]:
+    """One random relevant and one random non-relevant item (those that exist)."""
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    out = []
+    if len(pos):
+        out.append(int(rng.choice(pos)))
+    if len(neg):
+        out.append(int(rng.choice(neg)))
+    return out
+
+
+def check_labels(texts: Sequence[str], labels: Sequence[int]) -> np.ndarray:
+    y = np.asarray(labels, dtype=np.int64)
+    if len(y) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(y)} labels")
+    if not set(np.unique(y).tolist()) <= {0, 1}:
+        raise ValueError("labels must be 0 or 1")
+    return y
+
+
 def replay_bmi(
     texts: Sequence[str], labels: Sequence[int], *, seed: int, target: float | None = None
 ) -> Curve:
     """Replay BMI over a labelled collection (labels 0/1): the recall-effort curve, batch by
     batch, until `target` recall is reached (or every item is reviewed). The seed picks the
     two seed items."""
-    y = np.asarray(labels, dtype=np.int64)
-    if len(y) != len(texts):
-        raise ValueError(f"{len(texts)} texts but {len(y)} labels")
-    if not set(np.unique(y).tolist()) <= {0, 1}:
-        raise ValueError("labels must be 0 or 1")
+    y = check_labels(texts, labels)
     n, rel = len(y), int(y.sum())
     curve = Curve(total=n, relevant=rel)
     if n == 0:
         return curve
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    seeds = []
-    if len(pos):
-        seeds.append(int(rng.choice(pos)))
-    if len(neg):
-        seeds.append(int(rng.choice(neg)))
+    seeds = seed_items(y, np.random.default_rng(seed))
     reviewed = np.zeros(n, bool)
     reviewed[seeds] = True
     curve.order.extend(seeds)
@@ -102,15 +125,7 @@ def replay_bmi(
         left = np.flatnonzero(~reviewed)
         if len(left) == 0:
             break
-        seen = np.flatnonzero(reviewed)
-        if x is not None and len(set(y[seen].tolist())) == 2:
-            model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
-            model.fit(x[seen], y[seen])
-            scores = model.decision_function(x[left])
-            # Highest first; ties by index, so a replay is the same on every machine.
-            take = left[np.lexsort((left, -scores))[:b]]
-        else:
-            take = left[:b]  # one class only (nothing relevant, or nothing else): in order
+        take = ranked(x, y, np.flatnonzero(reviewed), left)[:b]
         reviewed[take] = True
         curve.order.extend(int(i) for i in take)
         curve.reviewed.append(int(reviewed.sum()))
@@ -118,4 +133,12 @@ def replay_bmi(
     return curve
 
 
-__all__ = ["Curve", "batch_sizes", "features", "replay_bmi"]
+__all__ = [
+    "Curve",
+    "batch_sizes",
+    "check_labels",
+    "features",
+    "ranked",
+    "replay_bmi",
+    "seed_items",
+]
