@@ -3,9 +3,9 @@ relevant items long before a random order would, on a made-up collection."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from evidence.corpus import collection
 from peel.evidence.bmi import batch_sizes, replay_bmi
 
 
@@ -20,24 +20,8 @@ def test_batches_start_at_one_and_grow_by_a_tenth() -> None:
     assert batch_sizes(0) == [] and batch_sizes(1) == [1]
 
 
-def _collection(n: int, relevant: int, seed: int) -> tuple[list[str], list[int]]:
-    rng = np.random.default_rng(seed)
-    common = [f"word{i}" for i in range(300)]
-    topic = ["burglary", "crowbar", "garage", "van", "alarm", "shed"]
-    texts, labels = [], []
-    for i in range(n):
-        words = list(rng.choice(common, size=25))
-        if i < relevant:
-            words += list(rng.choice(topic, size=4))
-        rng.shuffle(words)
-        texts.append(" ".join(words))
-        labels.append(int(i < relevant))
-    order = rng.permutation(n)
-    return [texts[i] for i in order], [labels[i] for i in order]
-
-
 def test_a_replay_finds_the_relevant_items_early_and_is_repeatable() -> None:
-    texts, labels = _collection(1500, 30, seed=1)
+    texts, labels = collection(1500, 30, seed=1, vocabulary=300, words=25, topic=4)
     curve = replay_bmi(texts, labels, seed=4, target=0.95)
     assert curve.relevant == 30 and curve.found[-1] >= 29
     effort = curve.effort_to(0.95)
@@ -51,7 +35,7 @@ def test_a_replay_finds_the_relevant_items_early_and_is_repeatable() -> None:
 
 
 def test_without_a_target_every_item_is_reviewed_once() -> None:
-    texts, labels = _collection(120, 5, seed=2)
+    texts, labels = collection(120, 5, seed=2, vocabulary=300, words=25, topic=4)
     curve = replay_bmi(texts, labels, seed=1)
     assert sorted(curve.order) == list(range(120))
     assert curve.recall()[-1] == 1.0 and curve.effort_to(1.0) is not None

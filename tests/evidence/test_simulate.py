@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from evidence.corpus import collection
 from peel.cli.main import app
 from peel.errors import InputRefused
 from peel.evidence.simulate import load_input, simulate
@@ -42,23 +42,8 @@ def test_elusion_estimate_and_its_interval() -> None:
         elusion_estimate(found=1, sample=0, sample_relevant=0, unreviewed=1)
 
 
-def _collection(n: int, relevant: int, seed: int) -> tuple[list[str], list[int]]:
-    rng = np.random.default_rng(seed)
-    common = [f"term{i}" for i in range(400)]
-    topic = ["ladder", "crowbar", "garage", "lookout", "van", "alarm"]
-    texts, labels = [], []
-    for i in range(n):
-        words = list(rng.choice(common, size=30))
-        if i < relevant:
-            words += list(rng.choice(topic, size=3))
-        texts.append(" ".join(rng.permutation(words)))
-        labels.append(int(i < relevant))
-    order = rng.permutation(n)
-    return [texts[i] for i in order], [labels[i] for i in order]
-
-
 def test_a_replay_stops_near_the_target_and_says_how_sure_it_is() -> None:
-    texts, labels = _collection(3000, 60, seed=3)
+    texts, labels = collection(3000, 60, seed=3)
     out = simulate(texts, labels, target=0.8, seed=2)
     assert out["items"] == 3000 and out["relevant"] == 60
     assert out["stopped"] and out["recall_at_stop"] >= 0.8
@@ -92,7 +77,7 @@ def _write(tmp_path: Path, texts: list[str], labels: list[int]) -> tuple[Path, P
 
 
 def test_the_command_prints_one_json_document(tmp_path: Path) -> None:
-    texts, labels = _collection(1200, 30, seed=5)
+    texts, labels = collection(1200, 30, seed=5)
     items, marks = _write(tmp_path, texts, labels)
     with items.open("a", encoding="utf-8") as f:
         f.write("{not json\n")
