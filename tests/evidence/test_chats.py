@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -124,7 +125,9 @@ def test_hostile_bytes_are_reported_not_fatal(tmp_path: Path) -> None:
     assert chat.messages[3].line == 5
 
 
-def test_a_message_is_cut_at_its_limit_and_reported(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_is_cut_at_its_limit_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(chats, "MAX_MESSAGE_CHARS", 20)
     chat = read_chat(
         _file(tmp_path, "01/02/2021, 10:00 - A: " + "y\n" * 50 + "01/02/2021, 10:01 - A: z\n")

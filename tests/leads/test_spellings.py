@@ -4,13 +4,15 @@ found by normalising every read: for the clone check, the far-away reads and pla
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from leads.memlake import T0, MemoryEngine
 from peel.leads.background import Background, _spellings
 from peel.leads.chain import clone_flags
-from peel.leads.search import _far_reads
+from peel.leads.search import Result, _far_reads
 from peel.leads.window import plate_reads
 
 
@@ -30,7 +32,7 @@ def _lake(mem: MemoryEngine) -> None:
     )
 
 
-def _bg(spellings: object) -> Background:
+def _bg(spellings: pa.Table | None) -> Background:
     return Background(
         plates=np.array([], dtype=object),
         cameras=np.array([], dtype=object),
@@ -42,7 +44,7 @@ def _bg(spellings: object) -> Background:
         fingerprint="t",
         build_seconds=0.0,
         cached=False,
-        spellings=spellings,  # type: ignore[arg-type]
+        spellings=spellings,
     )
 
 
@@ -136,8 +138,8 @@ def test_a_single_search_keeps_its_reads_and_finds_the_same_far_reads_and_clones
     kept = search_many(mem, bg, cams, [crimes], p, keep_reads=10)[0]
     assert plain.reads is None and kept.reads is not None
 
-    def shown(res: object) -> list[tuple[str, float, float, dict]]:
-        return [(c.plate, c.score, c.expected, c.far) for c in res.candidates]  # type: ignore[attr-defined]
+    def shown(res: Result) -> list[tuple[str, float, float, dict[int, Any]]]:
+        return [(c.plate, c.score, c.expected, c.far) for c in res.candidates]
 
     assert shown(kept) == shown(plain)
     assert any(c.far for c in plain.candidates), "the far read must count against AB12CDE"

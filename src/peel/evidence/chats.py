@@ -27,7 +27,7 @@ line-level problem reports.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -137,29 +137,32 @@ def _stamp(line_no: int, text: str) -> _Stamp | None:
     return None
 
 
-def _order(stamps: Iterable[_Stamp]) -> tuple[str, bool, set[int]]:
-    """(order, ambiguous, lines that contradict the order) for these dates."""
-    day_first, month_first, year_first = [], [], 0
-    total = 0
-    for s in stamps:
-        a, b, _ = s.fields
-        total += 1
-        if a > 31:
-            year_first += 1
-        elif a > 12:
-            day_first.append(s.line)
-        elif b > 12:
-            month_first.append(s.line)
-    if total and year_first == total:
-        return "YMD", False, set()
-    if day_first and month_first:
+def _kind(fields: tuple[int, int, int]) -> str | None:
+    """What one date says of the order: Y (year first), D (day first), M (month first), or
+    None (fits both)."""
+    a, b, _ = fields
+    if a > 31:
+        return "Y"
+    if a > 12:
+        return "D"
+    if b > 12:
+        return "M"
+    return None
+
+
+def _order(kinds: dict[str | None, int]) -> tuple[str, bool, str | None]:
+    """(order, ambiguous, the kind of date that contradicts the order) from the count of each
+    kind of date in the file."""
+    total = sum(kinds.values())
+    day, month = kinds.get("D", 0), kinds.get("M", 0)
+    if total and kinds.get("Y", 0) == total:
+        return "YMD", False, None
+    if day and month:
         # Both kinds: the larger group decides; the others are reported.
-        if len(month_first) > len(day_first):
-            return "MDY", False, set(day_first)
-        return "DMY", False, set(month_first)
-    if month_first:
-        return "MDY", False, set()
-    return "DMY", not day_first, set()
+        return ("MDY", False, "D") if month > day else ("DMY", False, "M")
+    if month:
+        return "MDY", False, None
+    return "DMY", not day, None
 
 
 def _when(s: _Stamp, order: str) -> datetime:
@@ -211,20 +214,21 @@ def _lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
 
 def read_chat(path: Path) -> ChatFile:
     """Read one WhatsApp export (see the module docstring). Two passes over the file: the
-    first finds the date order, the second builds the messages; memory holds one message at a
-    time beyond the result."""
+    first counts the kinds of dates to find the order, the second builds the messages;
+    memory holds one message at a time beyond the result."""
     out = ChatFile()
     first_pass: list[Problem] = []
-    stamps: list[_Stamp] = []
+    # First pass: only counts (of each kind of date, and of each layout), so memory does not
+    # grow with the file.
+    kinds: dict[str | None, int] = {}
     layouts: dict[str, int] = {}
     for n, text in _lines(path, first_pass):
         s = _stamp(n, text)
         if s is not None:
-            # Only the fields are kept for the order (a few integers a message).
-            stamps.append(_Stamp(n, s.layout, s.fields, s.time, "", ""))
+            k = _kind(s.fields)
+            kinds[k] = kinds.get(k, 0) + 1
             layouts[s.layout] = layouts.get(s.layout, 0) + 1
-    order, ambiguous, contrary = _order(stamps)
-    del stamps
+    order, ambiguous, contrary = _order(kinds)
     out.date_order, out.date_order_ambiguous = order, ambiguous
     out.layout = max(layouts, key=lambda k: layouts[k]) if layouts else None
     current: _Open | None = None
@@ -261,7 +265,7 @@ def read_chat(path: Path) -> ChatFile:
         current = None
         if s.layout != out.layout:
             out.problems.append(Problem(n, f"an {s.layout} timestamp in an {out.layout} export"))
-        if n in contrary:
+        if contrary is not None and _kind(s.fields) == contrary:
             out.problems.append(
                 Problem(n, f"date does not fit the file's {order} order: message left out")
             )

@@ -13,8 +13,9 @@ T'[b] = T[b] + p (T[b - j] - T[b]), with T[b - j] = 1 for b <= j. Going down fro
 T[b - j] is still the old value, so the update is in place. Mass past the top needs no special
 case (it is in T[bins-1] either way).
 
-Both run on one thread per call (`nogil`: concurrent searches in the app run on different
-cores). numba's parallel loops were about twice as fast on two cores, but its default
+Both run on one thread per call (`nogil`: concurrent searches in the app, or the two halves
+of a large set of rows that `score.tail_sums` hands to two threads, run on different cores).
+numba's parallel loops were about twice as fast on two cores, but its default
 threading layer (workqueue) must not be entered from two threads at once, and the app runs
 searches from a thread pool; 0.04-0.1 s a search did not justify a lock or a TBB dependency.
 
