@@ -367,6 +367,98 @@ publish_runs = Table(
     Column("counts", JSONText, nullable=False),
 )
 
+# Digital evidence review (issue 7). The case material itself (items, their bytes, the search
+# index) lives in files under `evidence/<case>/`; the serving store holds what people did with
+# it: the batches as audited (the manifest hash that every read re-checks), the coding
+# decisions, who holds which item, what each person has seen, and the searches.
+evidence_batches = Table(
+    "evidence_batches",
+    metadata,
+    Column("case_reference", String(64), ForeignKey("cases.reference"), primary_key=True),
+    Column("batch", Integer, primary_key=True, autoincrement=False),
+    Column("manifest_sha256", String(64), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("files", JSONText, nullable=False),
+    Column("ingested_by", String(64), nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
+)
+
+evidence_codes = Table(
+    "evidence_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_reference", String(64), ForeignKey("cases.reference"), nullable=False),
+    Column("item_id", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("reviewer", String(64), nullable=False),
+    # relevant, not_relevant or sensitive
+    Column("relevance", String(16), nullable=False),
+    # the disclosure test: might undermine the prosecution case or assist the accused
+    Column("meets_test", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    # how the item reached the reviewer: ranked, elusion, search, second, duplicate
+    Column("stage", String(16), nullable=False),
+    Column("duplicate_of", Integer),
+    Column("coded_at", UTCDateTime, nullable=False),
+    Index("ix_evidence_codes_case_item", "case_reference", "item_id"),
+)
+
+evidence_leases = Table(
+    "evidence_leases",
+    metadata,
+    Column("case_reference", String(64), ForeignKey("cases.reference"), primary_key=True),
+    Column("item_id", Integer, primary_key=True, autoincrement=False),
+    Column("reviewer", String(64), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("leased_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+evidence_views = Table(
+    "evidence_views",
+    metadata,
+    Column("case_reference", String(64), ForeignKey("cases.reference"), primary_key=True),
+    Column("item_id", Integer, primary_key=True, autoincrement=False),
+    Column("username", String(64), primary_key=True),
+    # served, search, context or export: how the item first reached this person
+    Column("how", String(16), nullable=False),
+    Column("first_viewed_at", UTCDateTime, nullable=False),
+)
+
+evidence_searches = Table(
+    "evidence_searches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_reference", String(64), ForeignKey("cases.reference"), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("terms", Text, nullable=False),
+    Column("filters", JSONText, nullable=False),
+    Column("matched", Integer, nullable=False),
+    Column("shown", Integer, nullable=False),
+    Column("searched_at", UTCDateTime, nullable=False),
+    Index("ix_evidence_searches_case", "case_reference"),
+)
+
+# The stopping rule's checks: each knee that fired, its elusion sample and the estimate.
+evidence_checks = Table(
+    "evidence_checks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_reference", String(64), ForeignKey("cases.reference"), nullable=False),
+    Column("reviewed", Integer, nullable=False),
+    Column("knee_rank", Integer, nullable=False),
+    Column("sample_items", JSONText, nullable=False),
+    Column("sample_relevant", Integer),
+    Column("estimate", Float),
+    Column("low", Float),
+    Column("high", Float),
+    Column("target", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # sampling, reached, not_reached
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Index("ix_evidence_checks_case", "case_reference"),
+)
+
 AUDIT_COLUMNS = tuple(c.name for c in audit_log.columns)
 
 __all__ = [
@@ -379,6 +471,12 @@ __all__ = [
     "case_members",
     "cases",
     "decisions",
+    "evidence_batches",
+    "evidence_checks",
+    "evidence_codes",
+    "evidence_leases",
+    "evidence_searches",
+    "evidence_views",
     "explanations",
     "lead_monitoring",
     "metadata",

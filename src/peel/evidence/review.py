@@ -1,0 +1,722 @@
+"""The live review of a case: a queue that serves the next most-likely-relevant item, coding
+decisions, second review, and the stopping rule, with everything shown counted as seen.
+
+The method is the one `peel evidence simulate` replays (continuous active learning with
+BMI's features, model and batch growth: `peel.evidence.bmi`; the knee method and a random
+elusion sample: `peel.evidence.stopping`), run over the serving store's decisions:
+
+- **Serving** (`next_item`): an item a reviewer already holds; else an item of an open
+  elusion sample; else an item due a second review (someone else's "not relevant"); else
+  the unreviewed item with the highest score of the latest model (before there is a model,
+  a fixed random order). The item is leased to the reviewer (one reviewer at a time; a lease
+  lapses after LEASE_MINUTES), recorded as viewed, and the consultation audited.
+- **Coding** (`code_item`): relevant, not relevant or sensitive, whether it meets the
+  disclosure test, and a reason. The item's exact duplicates are coded with it, each
+  recorded as a duplicate of it. A share (SECOND_REVIEW_SHARE) of "not relevant" decisions,
+  picked by a hash of the case and item (so no one chooses), goes to a second reviewer; the
+  overturn rate is in the review record. Reviewers start by searching for what they know and
+  coding what they find; the model trains once both kinds of decision exist.
+- **Learning**: after every BMI batch of new decisions (1, 2, ... growing by a tenth) the
+  model is retrained on every decision so far and every item rescored; in the app this runs
+  in a background thread, so a decision never waits for it.
+- **Stopping**: after each retraining, the knee method on the gain curve of the ranked and
+  search decisions; when it fires (and the review has grown by a tenth since the last
+  check), a random elusion sample of SAMPLE unreviewed items is opened and served first.
+  When all of it is coded, the recall estimate and its interval are recorded, with whether
+  the target recall (policy `evidence.target_recall`, default 0.8) is reached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+
+from peel.errors import AccessDenied, InputRefused
+from peel.evidence.bmi import features
+from peel.evidence.ingest import PERMISSION, open_case
+from peel.evidence.stopping import elusion_estimate, knee
+from peel.evidence.store import CaseStore, StoredItem
+from peel.governance import cases
+from peel.governance.access import Caller, check, operation, record_denial
+from peel.governance.policy import Policy
+from peel.serving import Store
+from peel.serving.tables import (
+    evidence_checks,
+    evidence_codes,
+    evidence_leases,
+    evidence_views,
+)
+
+RELEVANCE = ("relevant", "not_relevant", "sensitive")
+FIRST_STAGES = ("ranked", "search", "elusion", "duplicate")
+LEASE_MINUTES = 30
+SECOND_REVIEW_SHARE = 0.10
+SAMPLE = 385
+TARGET_RECALL = 0.8
+MAX_REASON = 2_000
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def target_recall(policy: Policy) -> float:
+    extra = getattr(policy, "evidence", None)
+    if isinstance(extra, dict) and "target_recall" in extra:
+        return float(extra["target_recall"])
+    return TARGET_RECALL
+
+
+def second_review_due(reference: str, item_id: int) -> bool:
+    h = hashlib.sha256(f"{reference}:{item_id}".encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64 < SECOND_REVIEW_SHARE
+
+
+# -- the model ------------------------------------------------------------------------------
+@dataclass
+class Model:
+    """Features and the latest scores of one case (in memory, per process)."""
+
+    items: int
+    x: Any
+    scores: np.ndarray  # by item index (id - 1); before a model, a fixed random order
+    trained_on: int = 0  # decisions the scores were trained on
+    batch: int = 1  # BMI's next batch size
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    training: bool = False
+
+
+_models: dict[Path, Model] = {}
+_models_lock = threading.Lock()
+
+
+def _model(cs: CaseStore) -> Model:
+    n = cs.count()
+    with _models_lock:
+        m = _models.get(cs.root)
+        if m is not None and m.items == n:
+            return m
+    texts: list[str] = [""] * n
+    ids = list(range(1, n + 1))
+    for start in range(0, n, 2_000):
+        for s in cs.items(ids[start : start + 2_000]):
+            it = s.item
+            texts[s.id - 1] = f"{it.subject}\n{it.text}" if it.subject else it.text
+    x = features(texts) if n > 1 else None
+    rng = np.random.default_rng(int(hashlib.sha256(str(cs.root).encode()).hexdigest()[:8], 16))
+    m = Model(items=n, x=x, scores=rng.random(n) * 1e-6 - 1.0)
+    with _models_lock:
+        _models[cs.root] = m
+    return m
+
+
+def forget_models() -> None:
+    with _models_lock:
+        _models.clear()
+
+
+def _labels(conn: Connection, reference: str) -> dict[int, int]:
+    """Each item's current label (1 relevant or sensitive, 0 not relevant): its latest
+    decision, a second review overriding the first."""
+    out: dict[int, int] = {}
+    for iid, rel in conn.execute(
+        select(evidence_codes.c.item_id, evidence_codes.c.relevance)
+        .where(evidence_codes.c.case_reference == reference)
+        .order_by(evidence_codes.c.id)
+    ):
+        out[int(iid)] = 0 if rel == "not_relevant" else 1
+    return out
+
+
+def retrain(store: Store, cs: CaseStore, reference: str) -> bool:
+    """Train on every decision so far and rescore every item. False when there is nothing
+    to learn from yet (no features, or decisions of one kind only)."""
+    from sklearn.linear_model import LogisticRegression
+
+    m = _model(cs)
+    with store.read() as conn:
+        labels = _labels(conn, reference)
+    if m.x is None or len(set(labels.values())) < 2:
+        return False
+    idx = np.array([i - 1 for i in labels if 0 < i <= m.items], dtype=np.int64)
+    y = np.array([labels[i + 1] for i in idx], dtype=np.int64)
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+    model.fit(m.x[idx], y)
+    scores = model.decision_function(m.x)
+    with m.lock:
+        m.scores = np.asarray(scores, dtype=float)
+        m.trained_on = len(labels)
+        m.batch += max(1, m.batch // 10)
+    return True
+
+
+# -- access ---------------------------------------------------------------------------------
+def authorise(store: Store, policy: Policy, caller: Caller, reference: str, what: str) -> None:
+    try:
+        check(policy, caller, PERMISSION)
+        if caller.case_reference != reference:
+            raise AccessDenied(
+                f"this work is for case {reference!r}: give it as the case reference"
+            )
+        with store.read() as conn:
+            if not cases.is_member(conn, caller.username, reference):
+                raise AccessDenied(f"{caller.username} is not a member of case {reference!r}")
+    except AccessDenied:
+        record_denial(
+            store,
+            caller,
+            operation="consultation",
+            object_type="evidence_item",
+            query={"case": reference, "action": what},
+            clock=now_utc,
+        )
+        raise
+
+
+def record_views(
+    conn: Connection, reference: str, username: str, ids: list[int], how: str, at: datetime
+) -> None:
+    if not ids:
+        return
+    have = {
+        int(i)
+        for (i,) in conn.execute(
+            select(evidence_views.c.item_id).where(
+                evidence_views.c.case_reference == reference,
+                evidence_views.c.username == username,
+                evidence_views.c.item_id.in_(ids),
+            )
+        )
+    }
+    new = [i for i in dict.fromkeys(ids) if i not in have]
+    if new:
+        conn.execute(
+            insert(evidence_views),
+            [
+                {
+                    "case_reference": reference,
+                    "item_id": i,
+                    "username": username,
+                    "how": how,
+                    "first_viewed_at": at,
+                }
+                for i in new
+            ],
+        )
+
+
+# -- serving --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Served:
+    item: StoredItem
+    stage: str
+    expires_at: datetime
+
+
+def _coded(conn: Connection, reference: str) -> tuple[set[int], set[int], dict[int, str]]:
+    """(items with a first decision, items with a second review, first reviewer of each
+    'not relevant' item due a second review)."""
+    first: set[int] = set()
+    second: set[int] = set()
+    due: dict[int, str] = {}
+    for iid, stage, rel, who in conn.execute(
+        select(
+            evidence_codes.c.item_id,
+            evidence_codes.c.stage,
+            evidence_codes.c.relevance,
+            evidence_codes.c.reviewer,
+        ).where(evidence_codes.c.case_reference == reference)
+    ):
+        iid = int(iid)
+        if stage == "second":
+            second.add(iid)
+            continue
+        first.add(iid)
+        if (
+            stage in ("ranked", "search")
+            and rel == "not_relevant"
+            and second_review_due(reference, iid)
+        ):
+            due[iid] = str(who)
+    return first, second, {i: w for i, w in due.items() if i not in second}
+
+
+def _open_check(conn: Connection, reference: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(evidence_checks)
+        .where(
+            evidence_checks.c.case_reference == reference, evidence_checks.c.status == "sampling"
+        )
+        .order_by(evidence_checks.c.id.desc())
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def next_item(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    *,
+    data_dir: Path,
+    reference: str,
+    clock: Callable[[], datetime] = now_utc,
+) -> Served | None:
+    """Lease and show the caller their next item (see the module docstring); None when
+    every item has its decisions."""
+    authorise(store, policy, caller, reference, "next")
+    cs = open_case(store, data_dir, reference)
+    m = _model(cs)
+    at = clock()
+    me = caller.username
+    with operation(
+        store,
+        policy,
+        caller,
+        permission=PERMISSION,
+        operation="consultation",
+        object_type="evidence_item",
+        query={"case": reference, "action": "next"},
+        clock=clock,
+    ) as op:
+        conn = op.conn
+        conn.execute(
+            delete(evidence_leases).where(
+                evidence_leases.c.case_reference == reference, evidence_leases.c.expires_at < at
+            )
+        )
+        leases = {
+            int(i): (str(w), str(s))
+            for i, w, s in conn.execute(
+                select(
+                    evidence_leases.c.item_id, evidence_leases.c.reviewer, evidence_leases.c.stage
+                ).where(evidence_leases.c.case_reference == reference)
+            )
+        }
+        mine = [(i, s) for i, (w, s) in leases.items() if w == me]
+        pick: tuple[int, str] | None = mine[0] if mine else None
+        first, _second, due = _coded(conn, reference) if pick is None else (set(), set(), {})
+        if pick is None:
+            chk = _open_check(conn, reference)
+            if chk is not None:
+                for i in chk["sample_items"]:
+                    if i not in first and i not in leases:
+                        pick = (int(i), "elusion")
+                        break
+        if pick is None:
+            for i, who in sorted(due.items()):
+                if who != me and i not in leases:
+                    pick = (i, "second")
+                    break
+        if pick is None:
+            with m.lock:
+                scores = m.scores.copy()
+            blocked = np.zeros(m.items, bool)
+            taken = [i - 1 for i in (first | set(leases)) if 0 < i <= m.items]
+            blocked[taken] = True
+            # Exact duplicates of a coded item are coded with it: never served.
+            order = np.lexsort((np.arange(m.items), -scores))
+            for j in order[~blocked[order]][:50]:
+                pick = (int(j) + 1, "ranked")
+                break
+        if pick is None:
+            return None
+        iid, stage = pick
+        expires = at + timedelta(minutes=LEASE_MINUTES)
+        if not mine:
+            conn.execute(
+                insert(evidence_leases).values(
+                    case_reference=reference,
+                    item_id=iid,
+                    reviewer=me,
+                    stage=stage,
+                    leased_at=at,
+                    expires_at=expires,
+                )
+            )
+        else:
+            conn.execute(
+                update(evidence_leases)
+                .where(
+                    and_(
+                        evidence_leases.c.case_reference == reference,
+                        evidence_leases.c.item_id == iid,
+                    )
+                )
+                .values(expires_at=expires)
+            )
+        item = cs.item(iid)  # checked: a changed byte raises EvidenceTampered here
+        record_views(conn, reference, me, [iid], "served", at)
+        op.query["stage"] = stage
+        op.returned([f"{reference}#{iid}"])
+    return Served(item, stage, expires)
+
+
+def show_context(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    *,
+    data_dir: Path,
+    reference: str,
+    item_id: int,
+    k: int = 3,
+    clock: Callable[[], datetime] = now_utc,
+) -> list[StoredItem]:
+    """At most k items either side of `item_id` in its conversation (k at most 10), each
+    recorded as viewed. The caller must have been shown `item_id` already."""
+    authorise(store, policy, caller, reference, "context")
+    k = max(0, min(int(k), 10))
+    cs = open_case(store, data_dir, reference)
+    with operation(
+        store,
+        policy,
+        caller,
+        permission=PERMISSION,
+        operation="consultation",
+        object_type="evidence_item",
+        query={"case": reference, "action": "context", "item": item_id, "k": k},
+        clock=clock,
+    ) as op:
+        seen = op.conn.execute(
+            select(evidence_views.c.item_id).where(
+                evidence_views.c.case_reference == reference,
+                evidence_views.c.username == caller.username,
+                evidence_views.c.item_id == item_id,
+            )
+        ).first()
+        if seen is None:
+            raise AccessDenied("context is shown only around an item you were shown")
+        ids = cs.context(item_id, k)
+        got = cs.items(ids)
+        record_views(op.conn, reference, caller.username, [s.id for s in got], "context", clock())
+        op.returned([f"{reference}#{s.id}" for s in got])
+    return got
+
+
+def code_item(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    *,
+    data_dir: Path,
+    reference: str,
+    item_id: int,
+    relevance: str,
+    meets_test: bool,
+    reason: str,
+    code_duplicates: bool = True,
+    clock: Callable[[], datetime] = now_utc,
+    train: str = "sync",
+) -> dict[str, Any]:
+    """Record the caller's decision on an item they hold (or found by a search and were
+    shown). `train`: "sync" retrains here when a batch is due, "background" in a thread,
+    "never" leaves it (tests). Returns what was recorded."""
+    if relevance not in RELEVANCE:
+        raise InputRefused(f"relevance must be one of {', '.join(RELEVANCE)}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InputRefused("give a reason for the decision")
+    if len(reason) > MAX_REASON:
+        raise InputRefused(f"a reason has at most {MAX_REASON:,} characters")
+    authorise(store, policy, caller, reference, "code")
+    cs = open_case(store, data_dir, reference)
+    me, at = caller.username, clock()
+    with operation(
+        store,
+        policy,
+        caller,
+        permission=PERMISSION,
+        operation="alteration",
+        object_type="evidence_item",
+        query={
+            "case": reference,
+            "action": "code",
+            "relevance": relevance,
+            "meets_test": bool(meets_test),
+        },
+        clock=clock,
+    ) as op:
+        conn = op.conn
+        lease = conn.execute(
+            select(evidence_leases.c.reviewer, evidence_leases.c.stage).where(
+                evidence_leases.c.case_reference == reference,
+                evidence_leases.c.item_id == item_id,
+            )
+        ).first()
+        first, _second, due = _coded(conn, reference)
+        if lease is not None and lease.reviewer == me:
+            stage = str(lease.stage)
+        elif lease is not None:
+            raise AccessDenied(f"item {item_id} is with another reviewer")
+        else:
+            shown = conn.execute(
+                select(evidence_views.c.how).where(
+                    evidence_views.c.case_reference == reference,
+                    evidence_views.c.username == me,
+                    evidence_views.c.item_id == item_id,
+                )
+            ).first()
+            if shown is None:
+                raise AccessDenied("code an item you were served or shown by a search")
+            if item_id in first:
+                raise InputRefused(f"item {item_id} has its decision already")
+            stage = "search"
+        if stage == "second" and due.get(item_id) == me:
+            raise AccessDenied("a second review is by another reviewer")
+        stored = cs.item(item_id)
+        rows = [
+            {
+                "case_reference": reference,
+                "item_id": item_id,
+                "sha256": stored.sha256,
+                "reviewer": me,
+                "relevance": relevance,
+                "meets_test": bool(meets_test),
+                "reason": reason,
+                "stage": stage,
+                "duplicate_of": None,
+                "coded_at": at,
+            }
+        ]
+        dups: list[int] = []
+        if code_duplicates and stage != "second":
+            dups = [
+                int(r["id"])
+                for r in cs.rows("WHERE sha256 = ? AND id != ?", (stored.sha256, item_id))
+                if int(r["id"]) not in first
+            ]
+            rows += [
+                {**rows[0], "item_id": d, "stage": "duplicate", "duplicate_of": item_id}
+                for d in dups
+            ]
+        conn.execute(insert(evidence_codes), rows)
+        conn.execute(
+            delete(evidence_leases).where(
+                evidence_leases.c.case_reference == reference,
+                evidence_leases.c.item_id.in_([item_id, *dups]),
+            )
+        )
+        op.returned([f"{reference}#{i}" for i in (item_id, *dups)])
+        if stage == "elusion":
+            _maybe_close_check(conn, cs, reference, at)
+    m = _model(cs)
+    with store.read() as conn:
+        decided = conn.execute(
+            select(func.count(func.distinct(evidence_codes.c.item_id))).where(
+                evidence_codes.c.case_reference == reference
+            )
+        ).scalar_one()
+    if decided - m.trained_on >= m.batch and train != "never":
+        if train == "background":
+            _train_in_background(store, cs, reference, policy, clock)
+        else:
+            after_training(store, cs, reference, policy, clock)
+    return {"item": item_id, "stage": stage, "duplicates": dups, "relevance": relevance}
+
+
+def _train_in_background(
+    store: Store, cs: CaseStore, reference: str, policy: Policy, clock: Callable[[], datetime]
+) -> None:
+    m = _model(cs)
+    with m.lock:
+        if m.training:
+            return
+        m.training = True
+
+    def work() -> None:
+        try:
+            after_training(store, cs, reference, policy, clock)
+        finally:
+            m.training = False
+
+    threading.Thread(target=work, name=f"peel-review-train-{reference}", daemon=True).start()
+
+
+def gains(conn: Connection, reference: str) -> list[int]:
+    """The review's gain curve: relevant found among the first r ranked or search decisions."""
+    out: list[int] = []
+    total = 0
+    for (rel,) in conn.execute(
+        select(evidence_codes.c.relevance)
+        .where(
+            evidence_codes.c.case_reference == reference,
+            evidence_codes.c.stage.in_(("ranked", "search")),
+        )
+        .order_by(evidence_codes.c.id)
+    ):
+        total += int(rel != "not_relevant")
+        out.append(total)
+    return out
+
+
+def after_training(
+    store: Store, cs: CaseStore, reference: str, policy: Policy, clock: Callable[[], datetime]
+) -> None:
+    """Retrain, then run the knee check; open an elusion sample when it fires."""
+    retrain(store, cs, reference)
+    with store.begin() as conn:
+        if _open_check(conn, reference) is not None:
+            return
+        g = gains(conn, reference)
+        k = knee(g)
+        if not k.fires:
+            return
+        reviewed = conn.execute(
+            select(func.count(func.distinct(evidence_codes.c.item_id))).where(
+                evidence_codes.c.case_reference == reference
+            )
+        ).scalar_one()
+        last = conn.execute(
+            select(func.max(evidence_checks.c.reviewed)).where(
+                evidence_checks.c.case_reference == reference
+            )
+        ).scalar_one()
+        if last is not None and reviewed < 1.1 * last:
+            return
+        first, _, _ = _coded(conn, reference)
+        left = np.array([i for i in range(1, cs.count() + 1) if i not in first], dtype=np.int64)
+        if len(left) == 0:
+            return
+        n_checks = conn.execute(
+            select(func.count()).where(evidence_checks.c.case_reference == reference)
+        ).scalar_one()
+        seed = int(hashlib.sha256(f"{reference}:check:{n_checks}".encode()).hexdigest()[:8], 16)
+        drawn = np.random.default_rng(seed).choice(left, size=min(SAMPLE, len(left)), replace=False)
+        conn.execute(
+            insert(evidence_checks).values(
+                case_reference=reference,
+                reviewed=int(reviewed),
+                knee_rank=k.rank,
+                sample_items=sorted(int(i) for i in drawn),
+                target=target_recall(policy),
+                status="sampling",
+                opened_at=clock(),
+            )
+        )
+
+
+def _maybe_close_check(conn: Connection, cs: CaseStore, reference: str, at: datetime) -> None:
+    chk = _open_check(conn, reference)
+    if chk is None:
+        return
+    labels = _labels(conn, reference)
+    sample = [int(i) for i in chk["sample_items"]]
+    if any(i not in labels for i in sample):
+        return
+    k = sum(labels[i] for i in sample)
+    found = sum(labels.values())
+    unreviewed = cs.count() - len(labels)
+    est = elusion_estimate(found, len(sample), k, unreviewed)
+    conn.execute(
+        update(evidence_checks)
+        .where(evidence_checks.c.id == chk["id"])
+        .values(
+            sample_relevant=k,
+            estimate=est.recall,
+            low=est.low,
+            high=est.high,
+            status="reached" if est.recall >= chk["target"] else "not_reached",
+            closed_at=at,
+        )
+    )
+
+
+def status(store: Store, reference: str, items: int) -> dict[str, Any]:
+    """Counts for the review record and the queue page (no item content)."""
+    with store.read() as conn:
+        decided = conn.execute(
+            select(evidence_codes.c.stage, evidence_codes.c.relevance, func.count())
+            .where(evidence_codes.c.case_reference == reference)
+            .group_by(evidence_codes.c.stage, evidence_codes.c.relevance)
+        ).all()
+        seen = conn.execute(
+            select(func.count(func.distinct(evidence_views.c.item_id))).where(
+                evidence_views.c.case_reference == reference
+            )
+        ).scalar_one()
+        checks = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(evidence_checks)
+                .where(evidence_checks.c.case_reference == reference)
+                .order_by(evidence_checks.c.id)
+            )
+        ]
+        first, _second, due = _coded(conn, reference)
+        overturned, seconds = _overturns(conn, reference)
+    by: dict[str, dict[str, int]] = {}
+    for stage, rel, n in decided:
+        by.setdefault(str(stage), {})[str(rel)] = int(n)
+    latest = next((c for c in reversed(checks) if c["status"] != "sampling"), None)
+    return {
+        "items": items,
+        "decided": len(first),
+        "decisions": by,
+        "seen_items": int(seen),
+        "share_seen": (int(seen) / items) if items else 0.0,
+        "second_reviews": seconds,
+        "second_reviews_due": len(due),
+        "overturned": overturned,
+        "overturn_rate": (overturned / seconds) if seconds else None,
+        "checks": [
+            {
+                k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in c.items()
+                if k != "sample_items"
+            }
+            | {"sample": len(c["sample_items"])}
+            for c in checks
+        ],
+        "recall_estimate": latest["estimate"] if latest else None,
+        "interval": [latest["low"], latest["high"]] if latest else None,
+        "target_reached": bool(latest and latest["status"] == "reached"),
+    }
+
+
+def _overturns(conn: Connection, reference: str) -> tuple[int, int]:
+    firsts: dict[int, str] = {}
+    pairs: list[tuple[str, str]] = []
+    for iid, stage, rel in conn.execute(
+        select(evidence_codes.c.item_id, evidence_codes.c.stage, evidence_codes.c.relevance)
+        .where(evidence_codes.c.case_reference == reference)
+        .order_by(evidence_codes.c.id)
+    ):
+        if stage == "second":
+            if int(iid) in firsts:
+                pairs.append((firsts[int(iid)], str(rel)))
+        else:
+            firsts.setdefault(int(iid), str(rel))
+    return sum(1 for a, b in pairs if a != b), len(pairs)
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, sort_keys=True, default=str)
+
+
+__all__ = [
+    "LEASE_MINUTES",
+    "RELEVANCE",
+    "SAMPLE",
+    "SECOND_REVIEW_SHARE",
+    "Served",
+    "after_training",
+    "authorise",
+    "code_item",
+    "forget_models",
+    "gains",
+    "next_item",
+    "record_views",
+    "retrain",
+    "second_review_due",
+    "show_context",
+    "status",
+]
