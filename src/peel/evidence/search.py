@@ -171,7 +171,9 @@ class CaseIndex:
             if limit > 0
             else []
         )
-        return Hits(int(res.count or 0), hits)
+        # `count` is in tantivy's SearchResult but not in its type stubs.
+        count = getattr(res, "count", None)
+        return Hits(int(count or 0), hits)
 
     def snippet(self, q: tantivy.Query, text: str, *, chars: int = 160) -> Snippet:
         gen = tantivy.SnippetGenerator.create(self.index.searcher(), q, self.schema, "text")

@@ -32,6 +32,7 @@ from peel.synth import anpr, exports
 from peel.synth.crime import build_crimes
 from peel.synth.geo import BOROUGH, build_borough, to_wgs84
 from peel.synth.params import GENERATOR_VERSION, Params
+from peel.synth.phone import write_phone_case
 from peel.synth.population import build_people
 from peel.synth.records import build_officers, write_book
 from peel.synth.vehicles import KIND, build_vehicles
@@ -92,6 +93,10 @@ def _generate(
     log("crime")
     crimes, series, flares, planted = build_crimes(p, b, people, addr, veh, stream(seed, "crime"))
     officers = build_officers(p, b, people, stream(seed, "officers"))
+    log("phone case")
+    phone_case = write_phone_case(
+        out, stream(seed, "phone"), p=p, people=people, addr=addr, crimes=crimes, series=series
+    )
     global _REC
     _REC = (p, seed, b, people, addr, veh, crimes, series, officers, ex, tr)
     log("records and anpr")
@@ -149,6 +154,7 @@ def _generate(
         "bad_rows": len(bad_rows),
         "files": files,
         "exports": _export_sources(out),
+        "phone_case": phone_case,
         "synthetic": True,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from peel.errors import PeelError
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"  # 1.1.0: the disclosure case (a phone) of issue 7
 
 Scale = Literal["tiny", "small", "demo", "large"]
 Profile = Literal["standard", "hard"]
