@@ -452,3 +452,45 @@ def test_a_review_to_the_end_opens_an_elusion_sample_and_records_the_estimate(
 def _coded_ids(w: World) -> set[int]:
     with w.store.read() as conn:
         return {int(i) for (i,) in conn.execute(select(evidence_codes.c.item_id))}
+
+
+def test_background_training_runs_in_its_own_process_and_scores_as_in_process(
+    world: World, tmp_path: Path
+) -> None:
+    import os
+
+    import numpy as np
+
+    from evidence.corpus import collection
+    from peel.evidence.ingest import open_case
+
+    texts, _ = collection(300, 15, seed=9)
+    _ingest(world, [chat_file(tmp_path / "t" / "Talk.txt", [("Sam Example", t) for t in texts])])
+    for terms, rel in (("ladder", "relevant"), ("term1", "not_relevant")):
+        hit = search_case(
+            world.store, world.policy, DORA, data_dir=world.data_dir, reference=REF, terms=terms
+        )["hits"][0]
+        review.code_item(
+            world.store,
+            world.policy,
+            DORA,
+            data_dir=world.data_dir,
+            reference=REF,
+            item_id=hit["id"],
+            relevance=rel,
+            meets_test=False,
+            reason="seed",
+            train="never",
+        )
+    cs = open_case(world.store, world.data_dir, REF)
+    assert review.retrain(world.store, cs, REF, in_process=True)
+    here = review._model(cs).scores.copy()
+    review.forget_models()
+    assert review.retrain(world.store, cs, REF, in_process=False)
+    there = review._model(cs).scores
+    trainer = review._trainers[cs.root]
+    assert trainer.proc.pid != os.getpid() and trainer.proc.is_alive()
+    assert np.allclose(here, there)
+    assert not np.allclose(here, here[0])  # a real model, not the fixed order
+    review.forget_models()
+    assert not trainer.proc.is_alive()

@@ -1,5 +1,5 @@
-"""`peel evidence simulate`: replay a review with known labels (issue 7). The case material
-commands (`ingest`, `schedule`) come with the review itself."""
+"""`peel evidence ingest|simulate|schedule`: case material in, a review replayed with known
+labels, and the disclosure schedules of a reviewed case (issue 7)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ from pathlib import Path
 
 import typer
 
-from peel.cli.common import JsonOption, QuietOption, emit_json, err, handled, setup_logging
+from peel.cli.common import (
+    AsOption,
+    JsonOption,
+    PurposeOption,
+    QuietOption,
+    acting,
+    emit_json,
+    err,
+    handled,
+    setup_logging,
+)
+from peel.errors import InputRefused
 
 app = typer.Typer(help="Digital evidence review for disclosure.", no_args_is_help=True)
 
@@ -63,4 +74,154 @@ def simulate(
         err.print(
             f"the rule did not stop: everything reviewed ({out['stopped_at_effort']:.0%}), "
             f"recall {out['recall_at_stop']:.1%}"
+        )
+
+
+@app.command("ingest")
+def ingest_cmd(
+    paths: list[Path] = typer.Argument(..., help="Files of case material (one batch)."),
+    case: str = typer.Option(..., "--case", help="The case reference the material belongs to."),
+    as_: str = AsOption(""),
+    purpose: str = PurposeOption("disclosure"),
+    as_json: bool = JsonOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Store case material: WhatsApp exports (.txt), SMS and call logs (.csv), the phone's
+    contacts (.csv), e-mail (.mbox, .eml), JSON Lines. Each file and item is hashed
+    (SHA-256) and the batch's manifest hash goes into the audit chain; exact duplicates and
+    e-mail threads are grouped; the case's search index is updated. Runs as a member of the
+    case (--as) with the disclosure purpose. Every bad line is reported (file and line,
+    never its text); every good item is kept."""
+    from peel.evidence.ingest import ingest
+    from peel.settings import get_settings
+
+    setup_logging(quiet or as_json)
+    with handled():
+        if not as_:
+            raise InputRefused("give --as NAME: a member of the case with evidence.review")
+        with acting(as_, purpose, case_reference=case) as a:
+            out = ingest(
+                a.store,
+                a.policy,
+                a.caller,
+                data_dir=get_settings().data_dir,
+                reference=case,
+                paths=list(paths),
+            )
+    if as_json:
+        emit_json(out)
+        return
+    if quiet:
+        return
+    for f in out["files"]:
+        extra = f" ({f['message']})" if f["message"] else ""
+        err.print(
+            f"{f['name']}: {f['status']}, {f['format'] or '-'}; {f['items']:,} items, "
+            f"{f['duplicates']:,} duplicates, {f['contacts']:,} contacts, "
+            f"{f['problems']:,} problems{extra}",
+            highlight=False,
+        )
+    for p in out["problems"][:20]:
+        err.print(f"[yellow]{p['file']}:{p['line']}[/yellow] {p['reason']}", highlight=False)
+    if out["problems_total"] > 20:
+        err.print(f"... and {out['problems_total'] - 20:,} more problems")
+    err.print(
+        f"case {case}: {out['items_stored']:,} items stored in batch {out['batch']}"
+        + (f", manifest {out['manifest_sha256'][:16]}" if out["manifest_sha256"] else "")
+    )
+
+
+@app.command("schedule")
+def schedule_cmd(
+    case: str = typer.Option(..., "--case", help="The case reference."),
+    out: Path = typer.Option(..., "--out", help="Folder for the CSV, PDF and JSON files."),
+    unredacted: bool = typer.Option(
+        False, "--unredacted", help="Leave personal data in the descriptions (audited)."
+    ),
+    as_: str = AsOption(""),
+    purpose: str = PurposeOption("disclosure"),
+    as_json: bool = JsonOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """The disclosure schedules of the case (MG6C non-sensitive and MG6D sensitive unused
+    material, MG6E the disclosure officer's report) as CSV and PDF, with similar items
+    block-listed, and the review record (searches, items reviewed, share seen, recall
+    estimate and interval, second-review overturn rate, attachments not text-reviewed).
+    Descriptions are redacted unless --unredacted. Audited as a disclosure."""
+    from peel.evidence.schedule import build, write
+    from peel.settings import get_settings
+
+    setup_logging(quiet or as_json)
+    with handled():
+        if not as_:
+            raise InputRefused("give --as NAME: a member of the case with evidence.review")
+        with acting(as_, purpose, case_reference=case) as a:
+            doc = build(
+                a.store,
+                a.policy,
+                a.caller,
+                data_dir=get_settings().data_dir,
+                reference=case,
+                redacted=not unredacted,
+            )
+        files = write(doc, out)
+    summary = {
+        "case": case,
+        "files": [str(f) for f in files],
+        "mg6c": len(doc["mg6c"]),
+        "mg6d": len(doc["mg6d"]),
+        "mg6e": len(doc["mg6e"]),
+        "record": doc["record"],
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    if quiet:
+        return
+    rec = doc["record"]
+    err.print(
+        f"case {case}: MG6C {len(doc['mg6c'])} lines, MG6D {len(doc['mg6d'])}, "
+        f"MG6E {len(doc['mg6e'])}; {rec['reviewed']:,} of {rec['items']:,} items reviewed, "
+        f"{rec['share_seen']:.1%} seen; files in {out}"
+    )
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    truth: Path | None = typer.Option(
+        None, "--truth", help="A city's truth/ folder (default: the city recorded in the lake)."
+    ),
+    target_recall: float = typer.Option(0.8, "--target-recall", help="Recall to reach (0-1)."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the replayed review."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Score the disclosure review on a synthetic city's phone case: redaction recall per
+    kind (phone, e-mail, postcode, contact names) on the planted personal data, and the
+    review replayed with the known relevant set (effort to the target, where the stopping
+    rule stopped, the true recall there, whether its interval covers it; BMI's effort to
+    95% recall)."""
+    from peel.cli.resolve import default_truth
+    from peel.evidence.evaluate import evaluate
+
+    setup_logging(as_json)
+    with handled():
+        out = evaluate(truth or default_truth(), seed=seed, target=target_recall)
+    if as_json:
+        emit_json(out)
+        return
+    for c in out["cases"]:
+        typer.echo(f"case {c['case']}: {c['messages']:,} messages, {c['relevant']} relevant")
+        for kind, r in c["redaction"].items():
+            rec = "-" if r["recall"] is None else f"{r['recall']:.1%}"
+            typer.echo(
+                f"  redaction {kind:9s} {r['found']:>5}/{r['planted']:<5} {rec:>7}  "
+                f"(spans covering nothing planted: {r['unplanted_spans']})"
+            )
+        v = c["review"]
+        eff = "-" if v["effort_to_target"] is None else f"{v['effort_to_target']:.1%}"
+        typer.echo(
+            f"  review: effort to {v['target_recall']:.0%} recall {eff}; stopped at "
+            f"{v['stopped_at_effort']:.1%} with recall {v['recall_at_stop']:.1%}, interval "
+            f"{v['interval']}, covers: {v['interval_covers']}; BMI to 95%: "
+            f"{v['bmi_effort_to_95']}"
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -259,9 +260,19 @@ def recorded_batches(store: Store, reference: str) -> dict[int, str]:
 
 def open_case(store: Store, data_dir: Path, reference: str, *, create: bool = False) -> CaseStore:
     """The case's store with the recorded manifests loaded (every read checks against them)."""
-    cs = CaseStore(case_dir(data_dir, reference), create=create)
+    root = case_dir(data_dir, reference)
+    with _open_lock:
+        cs = _open.get(root)
+        if cs is None or not (root / "items.sqlite").exists():
+            cs = CaseStore(root, create=create)
+            _open[root] = cs
     cs.set_recorded(recorded_batches(store, reference))
     return cs
+
+
+# One CaseStore per case folder in a process, so the checked manifests are read once.
+_open: dict[Path, CaseStore] = {}
+_open_lock = threading.Lock()
 
 
 def _drop_unrecorded(cs: CaseStore, recorded: dict[int, str]) -> list[int]:

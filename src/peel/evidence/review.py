@@ -28,6 +28,7 @@ elusion sample: `peel.evidence.stopping`), run over the serving store's decision
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -40,7 +41,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
-from peel.errors import AccessDenied, InputRefused
+from peel.errors import AccessDenied, InputRefused, PeelError
 from peel.evidence.bmi import features
 from peel.evidence.ingest import PERMISSION, open_case
 from peel.evidence.stopping import elusion_estimate, knee
@@ -84,11 +85,14 @@ def second_review_due(reference: str, item_id: int) -> bool:
 # -- the model ------------------------------------------------------------------------------
 @dataclass
 class Model:
-    """Features and the latest scores of one case (in memory, per process)."""
+    """The latest scores of one case's items (in memory, per process). Features live where
+    the training runs: in this process for `train="sync"`, in the case's trainer process for
+    `train="background"` (so a training never holds this process's interpreter lock while a
+    reviewer waits for the next item)."""
 
     items: int
-    x: Any
     scores: np.ndarray  # by item index (id - 1); before a model, a fixed random order
+    x: Any = None  # features, computed on the first in-process training
     trained_on: int = 0  # decisions the scores were trained on
     batch: int = 1  # BMI's next batch size
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,23 +109,39 @@ def _model(cs: CaseStore) -> Model:
         m = _models.get(cs.root)
         if m is not None and m.items == n:
             return m
+        rng = np.random.default_rng(int(hashlib.sha256(str(cs.root).encode()).hexdigest()[:8], 16))
+        m = Model(items=n, scores=rng.random(n) * 1e-6 - 1.0)
+        _models[cs.root] = m
+        return m
+
+
+def forget_models() -> None:
+    with _models_lock:
+        for t in _trainers.values():
+            t.close()
+        _trainers.clear()
+        _models.clear()
+
+
+def texts_of(cs: CaseStore) -> list[str]:
+    """Every item's text (subject first for an e-mail), by index, each read checked."""
+    n = cs.count()
     texts: list[str] = [""] * n
     ids = list(range(1, n + 1))
     for start in range(0, n, 2_000):
         for s in cs.items(ids[start : start + 2_000]):
             it = s.item
             texts[s.id - 1] = f"{it.subject}\n{it.text}" if it.subject else it.text
-    x = features(texts) if n > 1 else None
-    rng = np.random.default_rng(int(hashlib.sha256(str(cs.root).encode()).hexdigest()[:8], 16))
-    m = Model(items=n, x=x, scores=rng.random(n) * 1e-6 - 1.0)
-    with _models_lock:
-        _models[cs.root] = m
-    return m
+    return texts
 
 
-def forget_models() -> None:
-    with _models_lock:
-        _models.clear()
+def fit_scores(x: Any, idx: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """BMI's model (logistic regression, C = 1, balanced) on the coded items, scoring all."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+    model.fit(x[idx], y)
+    return np.asarray(model.decision_function(x), dtype=float)
 
 
 def _labels(conn: Connection, reference: str) -> dict[int, int]:
@@ -137,26 +157,105 @@ def _labels(conn: Connection, reference: str) -> dict[int, int]:
     return out
 
 
-def retrain(store: Store, cs: CaseStore, reference: str) -> bool:
+def retrain(store: Store, cs: CaseStore, reference: str, *, in_process: bool = True) -> bool:
     """Train on every decision so far and rescore every item. False when there is nothing
-    to learn from yet (no features, or decisions of one kind only)."""
-    from sklearn.linear_model import LogisticRegression
-
+    to learn from yet (decisions of one kind only, or no features)."""
     m = _model(cs)
     with store.read() as conn:
         labels = _labels(conn, reference)
-    if m.x is None or len(set(labels.values())) < 2:
+    if len(set(labels.values())) < 2:
         return False
     idx = np.array([i - 1 for i in labels if 0 < i <= m.items], dtype=np.int64)
     y = np.array([labels[i + 1] for i in idx], dtype=np.int64)
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
-    model.fit(m.x[idx], y)
-    scores = model.decision_function(m.x)
+    if in_process:
+        if m.x is None:
+            m.x = features(texts_of(cs)) if m.items > 1 else None
+        if m.x is None:
+            return False
+        scores: np.ndarray | None = fit_scores(m.x, idx, y)
+    else:
+        scores = _trainer(cs).scores(idx, y)
+    if scores is None or len(scores) != m.items:
+        return False
     with m.lock:
-        m.scores = np.asarray(scores, dtype=float)
+        m.scores = scores
         m.trained_on = len(labels)
         m.batch += max(1, m.batch // 10)
     return True
+
+
+class _Trainer:
+    """A process that holds one case's features and trains on request (spawned, so it
+    shares nothing with the server but the case's files)."""
+
+    def __init__(self, cs: CaseStore) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.items = cs.count()
+        self.conn, child = ctx.Pipe()
+        recorded = dict(cs._recorded or {})
+        self.proc = ctx.Process(
+            target=_trainer_main,
+            args=(child, str(cs.root), recorded),
+            daemon=True,
+            name="peel-review-trainer",
+        )
+        self.proc.start()
+        child.close()
+        self.lock = threading.Lock()
+
+    def scores(self, idx: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        with self.lock:
+            try:
+                self.conn.send((idx, y))
+                got = self.conn.recv()
+            except (EOFError, OSError):
+                return None
+        return None if got is None else np.asarray(got, dtype=float)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+_trainers: dict[Path, _Trainer] = {}
+
+
+def _trainer(cs: CaseStore) -> _Trainer:
+    with _models_lock:
+        t = _trainers.get(cs.root)
+        if t is not None and (t.items != cs.count() or not t.proc.is_alive()):
+            t.close()
+            t = None
+        if t is None:
+            t = _Trainer(cs)
+            _trainers[cs.root] = t
+        return t
+
+
+def _trainer_main(conn: Any, root: str, recorded: dict[int, str]) -> None:
+    """The trainer process: features once, then a model per request until told to stop.
+    A changed item (EvidenceTampered) ends it: the server then trains nothing for the case
+    and its reads report the change."""
+    cs = CaseStore(Path(root))
+    cs.set_recorded(recorded)
+    try:
+        x = features(texts_of(cs))
+    except PeelError:  # a changed item: no scores (the parent then keeps its order)
+        x = None
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        idx, y = msg
+        conn.send(None if x is None else fit_scores(x, idx, y))
 
 
 # -- access ---------------------------------------------------------------------------------
@@ -319,14 +418,12 @@ def next_item(
         if pick is None:
             with m.lock:
                 scores = m.scores.copy()
-            blocked = np.zeros(m.items, bool)
             taken = [i - 1 for i in (first | set(leases)) if 0 < i <= m.items]
-            blocked[taken] = True
-            # Exact duplicates of a coded item are coded with it: never served.
-            order = np.lexsort((np.arange(m.items), -scores))
-            for j in order[~blocked[order]][:50]:
-                pick = (int(j) + 1, "ranked")
-                break
+            scores[taken] = -np.inf
+            # Highest score first; on a tie the lowest id (argmax takes the first). Exact
+            # duplicates of a coded item are coded with it, so never served.
+            if m.items and len(taken) < m.items:
+                pick = (int(np.argmax(scores)) + 1, "ranked")
         if pick is None:
             return None
         iid, stage = pick
@@ -534,7 +631,7 @@ def _train_in_background(
 
     def work() -> None:
         try:
-            after_training(store, cs, reference, policy, clock)
+            after_training(store, cs, reference, policy, clock, in_process=False)
         finally:
             m.training = False
 
@@ -559,10 +656,16 @@ def gains(conn: Connection, reference: str) -> list[int]:
 
 
 def after_training(
-    store: Store, cs: CaseStore, reference: str, policy: Policy, clock: Callable[[], datetime]
+    store: Store,
+    cs: CaseStore,
+    reference: str,
+    policy: Policy,
+    clock: Callable[[], datetime],
+    *,
+    in_process: bool = True,
 ) -> None:
     """Retrain, then run the knee check; open an elusion sample when it fires."""
-    retrain(store, cs, reference)
+    retrain(store, cs, reference, in_process=in_process)
     with store.begin() as conn:
         if _open_check(conn, reference) is not None:
             return
@@ -583,7 +686,10 @@ def after_training(
         if last is not None and reviewed < 1.1 * last:
             return
         first, _, _ = _coded(conn, reference)
-        left = np.array([i for i in range(1, cs.count() + 1) if i not in first], dtype=np.int64)
+        mask = np.ones(cs.count() + 1, bool)
+        mask[0] = False
+        mask[[i for i in first if i < len(mask)]] = False
+        left = np.flatnonzero(mask)
         if len(left) == 0:
             return
         n_checks = conn.execute(

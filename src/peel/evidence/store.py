@@ -181,7 +181,13 @@ class CaseStore:
     def set_recorded(self, recorded: Mapping[int, str]) -> None:
         """The manifest hashes the serving store recorded, batch by batch (each read checks
         its batch's manifest against them)."""
-        self._recorded = dict(recorded)
+        new = dict(recorded)
+        with self._lock:
+            if self._recorded is not None:
+                for b in list(self._manifests):
+                    if new.get(b) != self._recorded.get(b):
+                        del self._manifests[b]
+            self._recorded = new
 
     def _manifest(self, batch: int) -> dict[int, str]:
         with self._lock:
@@ -208,7 +214,9 @@ class CaseStore:
         return hashes
 
     def count(self) -> int:
-        return int(self.db().execute("SELECT count(*) FROM items").fetchone()[0])
+        # Ids run 1..n without gaps (an ingest takes the next ones; a dropped batch is the
+        # last), so the largest id is the count, read from the key's index.
+        return int(self.db().execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0])
 
     def item(self, item_id: int) -> StoredItem:
         got = self.items([item_id])
@@ -233,7 +241,9 @@ class CaseStore:
                 f"LEFT JOIN objects o ON o.sha256 = i.sha256 WHERE i.id IN ({marks})",
                 chunk,
             ).fetchall()
-            for iid, sha, batch, fname, line, thread, dup, body, osha in rows:
+            for iid, sha, batch, fname, line, thread, dup, raw, osha in rows:
+                # A value changed to another type (text for bytes) is a change too.
+                body = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
                 self._check(int(iid), str(sha), int(batch), body, osha)
                 content = json.loads(bytes(body))
                 out[int(iid)] = StoredItem(
