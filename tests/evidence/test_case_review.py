@@ -494,3 +494,79 @@ def test_background_training_runs_in_its_own_process_and_scores_as_in_process(
     assert not np.allclose(here, here[0])  # a real model, not the fixed order
     review.forget_models()
     assert not trainer.proc.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "fmt"),
+    [
+        ("sms.csv", "timestamp,direction,number,contact,text", "sms"),
+        ("calls.csv", "timestamp,direction,number,contact,duration", "calls"),
+        ("missed.csv", "date,type,number", "calls"),
+        ("contacts.csv", "name,phone,email", "contacts"),
+        ("odd.csv", "a,b,c", "sms"),
+        ("chat.txt", "", "whatsapp"),
+        ("box.mbox", "", "mbox"),
+        ("one.eml", "", "eml"),
+        ("items.jsonl", "", "jsonl"),
+    ],
+)
+def test_the_format_is_told_by_name_and_header(
+    tmp_path: Path, name: str, header: str, fmt: str
+) -> None:
+    from peel.evidence.ingest import detect
+
+    p = tmp_path / name
+    p.write_text(header + "\n", encoding="utf-8")
+    assert detect(p) == fmt
+
+
+def test_an_unknown_format_is_refused_by_name(tmp_path: Path) -> None:
+    from peel.evidence.ingest import detect
+
+    p = tmp_path / "scan.pdf"
+    p.write_bytes(b"%PDF")
+    with pytest.raises(InputRefused, match=r"scan\.pdf"):
+        detect(p)
+
+
+def test_mail_sms_calls_and_json_lines_are_ingested_and_e_mails_threaded(
+    world: World, tmp_path: Path
+) -> None:
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "box.mbox").write_text(
+        "From a@example.com Mon Mar  3 10:00:00 2025\n"
+        "From: Sam Example <sam@example.com>\nTo: alex@example.org\nSubject: the plan\n"
+        "Message-ID: <one@example.com>\nDate: Mon, 03 Mar 2025 10:00:00 +0000\n\n"
+        "see you at the lock-up\n\n"
+        "From b@example.org Mon Mar  3 11:00:00 2025\n"
+        "From: Alex Sample <alex@example.org>\nTo: sam@example.com\nSubject: Re: the plan\n"
+        "Message-ID: <two@example.org>\nIn-Reply-To: <one@example.com>\n"
+        "Date: Mon, 03 Mar 2025 11:00:00 +0000\n\nok, 9pm\n",
+        encoding="utf-8",
+    )
+    (d / "sms.csv").write_text(
+        "timestamp,direction,number,contact,text\n"
+        "2025-03-03T12:00:00,incoming,07700 900111,Jo,where are you\n"
+        "not a time,incoming,07700 900111,Jo,bad row\n",
+        encoding="utf-8",
+    )
+    (d / "calls.csv").write_text(
+        "timestamp,direction,number,contact,duration\n"
+        "2025-03-03T12:05:00,outgoing,07700 900111,Jo,65\n",
+        encoding="utf-8",
+    )
+    (d / "items.jsonl").write_text(
+        '{"id": "n1", "text": "note on the van", "kind": "record"}\n{broken\n',
+        encoding="utf-8",
+    )
+    out = _ingest(world, sorted(d.iterdir()))
+    by = {f["name"]: f for f in out["files"]}
+    assert by["box.mbox"]["items"] == 2 and by["calls.csv"]["items"] == 1
+    # A row whose time cannot be read is kept with no time, and reported.
+    assert by["sms.csv"]["items"] == 2 and by["sms.csv"]["problems"] == 1
+    assert by["items.jsonl"]["items"] == 1 and by["items.jsonl"]["problems"] == 1
+    assert {p["file"] for p in out["problems"]} == {"sms.csv", "items.jsonl"}
+    cs = open_case(world.store, world.data_dir, REF)
+    threads = {r["thread"] for r in cs.rows("WHERE kind = 'email'")}
+    assert len(threads) == 1  # the reply joins its message's thread

@@ -16,10 +16,13 @@ from typing import Any
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from evidence.review_world import chat_file
 from helpers.appenv import CASE, AppEnv
 from helpers.published import copy_into, publish
 from helpers.resolved import ResolvedWorld
 from helpers.series import planted_series
+from peel.evidence.ingest import ingest
+from peel.governance.access import Caller
 from peel.governance.products import Explanation, NewProduct, write_products
 from peel.ingest.pipeline import ingest_file
 from peel.lake import Lake
@@ -222,10 +225,80 @@ def build_world(env: AppEnv, published: ResolvedWorld | None = None) -> World:
             "data": {"verdict": "unclear", "note": "?"},
         },
     }
+    _evidence_requests(env, world)
     if published is not None:
         _profile_requests(env, world)
         _leads_requests(world, published)
     return world
+
+
+def _evidence_requests(env: AppEnv, world: World) -> None:
+    """Working requests for the disclosure review: the case CASE with the disclosure officer
+    a member, a synthetic chat ingested, and items shown to the officer by a search (each
+    coding request names one of them; an item is coded once)."""
+    c = env.client
+    r = c.post(
+        "/api/cases", headers=env.headers("manager"), json={"reference": CASE, "title": "Test"}
+    )
+    assert r.status_code == 201, r.text
+    officer = env.username("disclosure_officer")
+    r = c.post(
+        f"/api/cases/{CASE}/members", headers=env.headers("manager"), json={"username": officer}
+    )
+    assert r.status_code == 204, r.text
+    settings = env.store.settings
+    chat = chat_file(
+        settings.data_dir.parent / "case-material" / "Garage.txt",
+        [("Sam Example", f"ladder number {i} for the garage roof") for i in range(8)],
+    )
+    ingest(
+        env.store,
+        env.policy,
+        Caller(
+            username=officer,
+            roles=("disclosure_officer",),
+            purpose="disclosure",
+            case_reference=CASE,
+        ),
+        data_dir=settings.data_dir,
+        reference=CASE,
+        paths=[chat],
+    )
+    r = c.get(
+        f"/api/cases/{CASE}/evidence/search",
+        headers=env.headers("disclosure_officer"),
+        params={"q": "ladder"},
+    )
+    assert r.status_code == 200, r.text
+    shown = [str(h["id"]) for h in r.json()["hits"]]
+    assert len(shown) >= 4, shown
+    officer_spec = {"role": "disclosure_officer"}
+    ref = {"reference": CASE}
+    item = {**ref, "item_id": shown[0]}
+    code = {"relevance": "not_relevant", "meets_test": False, "reason": "routine"}
+    base, page = "/api/cases/{reference:path}/evidence", "/cases/{reference:path}/evidence"
+    world.requests |= {
+        ("GET", f"{base}/next"): {**officer_spec, "path": ref},
+        ("GET", f"{base}/items/{{item_id}}/context"): {**officer_spec, "path": item},
+        ("POST", f"{base}/items/{{item_id}}/code"): {
+            **officer_spec,
+            "path": ref,
+            "json": code,
+            "values": ({"item_id": shown[0]}, {"item_id": shown[1]}),
+        },
+        ("GET", f"{base}/search"): {**officer_spec, "path": ref, "params": {"q": "ladder"}},
+        ("GET", f"{base}/status"): {**officer_spec, "path": ref},
+        ("GET", page): {**officer_spec, "path": ref},
+        ("GET", f"{page}/items/{{item_id}}"): {**officer_spec, "path": item},
+        ("POST", f"{page}/items/{{item_id}}/code"): {
+            **officer_spec,
+            "path": ref,
+            "data": {**code, "meets_test": ""},
+            "values": ({"item_id": shown[2]}, {"item_id": shown[3]}),
+        },
+        ("GET", f"{page}/search"): {**officer_spec, "path": ref, "params": {"q": "ladder"}},
+        ("GET", f"{page}/record"): {**officer_spec, "path": ref},
+    }
 
 
 def _leads_requests(world: World, published: ResolvedWorld) -> None:

@@ -26,6 +26,7 @@ SAMPLE_PATH_VALUES = {
     "vrm": "AB12CDE",
     "request_id": "999999",
     "authorisation_id": "999999",
+    "item_id": "1",
 }
 
 

@@ -26,6 +26,7 @@ from peel.app import (
     pages,
     pages_anpr,
     pages_audit,
+    pages_evidence,
     pages_leads,
     pages_patrol,
     pages_products,
@@ -33,6 +34,7 @@ from peel.app import (
 )
 from peel.app.api import anpr, auth, cases, check, policy, products, profiles, records, users
 from peel.app.api import audit as audit_api
+from peel.app.api import evidence as evidence_api
 from peel.app.api import leads as leads_api
 from peel.app.api.common import PageTooLarge
 from peel.app.api.lead_actions import router as lead_actions_router
@@ -47,6 +49,7 @@ from peel.errors import (
     PeelError,
     PolicyRefusal,
 )
+from peel.evidence.store import EvidenceError, EvidenceTampered
 from peel.governance import checkpoint
 from peel.resolve.check import NotPublished
 from peel.settings import Settings, get_settings
@@ -112,6 +115,7 @@ def create_app(
         profiles.router,
         lead_actions_router,
         leads_api.router,
+        evidence_api.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)
@@ -121,6 +125,7 @@ def create_app(
     app.include_router(pages_profiles.router)
     app.include_router(pages_anpr.router)
     app.include_router(pages_leads.router)
+    app.include_router(pages_evidence.router)
     _meta_routes(app)
     _error_handlers(app)
     _checkpoints(app)
@@ -202,6 +207,8 @@ def _error_handlers(app: FastAPI) -> None:
         NotFound: 404,
         NotPublished: 503,
         PageTooLarge: 422,
+        EvidenceError: 404,  # no material ingested for the case, no such item
+        EvidenceTampered: 409,  # stored material failed its hash check: its use is blocked
         PeelError: 400,
     }
 

@@ -27,6 +27,7 @@ NAV = (
     ("/products", "Products", "products.read"),
     ("/anpr/authorisations", "ANPR access", ("anpr.read", "anpr.authorise")),
     ("/leads", "Leads", "anpr.read"),
+    ("/evidence", "Disclosure review", "evidence.review"),
     ("/audit", "Audit", "audit.read"),
     ("/oversight/leads", "Lead oversight", "models.oversee"),
     ("/policy", "Policy", "policy.read"),

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from peel.cli.common import acting, err, handled, setup_logging
 from peel.cli.demo_app import CASE, governance_step, print_logins
+from peel.cli.demo_evidence import evidence_step
 from peel.cli.demo_leads import leads_step
 from peel.errors import PeelError
 from peel.governance.collection import collection_hook
@@ -163,6 +164,7 @@ def demo(
         )
         base = f"http://{host}:{port}"
         leads_page = leads_step(app, logins, _truth(lake), base)
+        evidence_pages = evidence_step(app, city, base)
     print_logins(logins)
     err.print("Pages to visit (sign in with a login above):")
     err.print(f"   {base}/login          sign in; then set the purpose of your task")
@@ -175,6 +177,8 @@ def demo(
     if leads_page:
         err.print(f"   {leads_page}", soft_wrap=True, highlight=False, markup=False)
         err.print("      the demo's series chosen: press Find vehicles (as the investigator)")
+    for line in evidence_pages:
+        err.print(f"   {line}", soft_wrap=True, highlight=False, markup=False)
     err.print(f"   {base}/docs           the JSON API (OpenAPI)")
     err.print(
         f"demo done in {time.perf_counter() - started:.1f}s. Data in {lake.settings.data_dir}."

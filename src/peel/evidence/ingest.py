@@ -96,11 +96,16 @@ def detect(path: Path) -> str:
         return "jsonl"
     if suffix == ".csv":
         cols = set(_header(path))
+        texty = bool(cols & {"text", "body", "message", "content", "message text", "sms"})
         if "name" in cols and ({"phone", "email"} & cols) and not (_TEXT_COLUMNS & cols):
             return "contacts"
-        if cols & {"duration", "duration_seconds", "duration (s)", "call duration"}:
+        if texty:
+            return "sms"
+        if cols & {"duration", "duration_seconds", "duration (s)", "call duration", "call type"}:
             return "calls"
-        return "sms"
+        if cols & {"direction", "type"}:  # a call log without durations (missed calls only)
+            return "calls"
+        return "sms"  # the SMS reader names the missing columns
     raise InputRefused(
         f"{path.name}: not a format Peel reads as case material (WhatsApp .txt, SMS or call "
         ".csv, contacts .csv, .mbox, .eml, .jsonl)"
