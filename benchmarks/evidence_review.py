@@ -112,19 +112,33 @@ def one_run(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--groups", default="all", help="all, or the first N newsgroups")
+    ap.add_argument(
+        "--groups", default="all", help="all, the first N newsgroups, or a slice A:B (sorted)"
+    )
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--target", type=float, default=0.8)
     ap.add_argument("--no-sms", action="store_true")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "evidence-review.json")
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        nargs="*",
+        help="Only combine the runs of earlier result files (e.g. two halves run side by "
+        "side) into --out, with the summary.",
+    )
     args = ap.parse_args()
+    if args.merge:
+        return merge(args.merge, args.out, args.target)
     log: list[str] = []
     if not DATA.is_dir():
         say(log, f"no text corpora at {DATA}: nothing to measure")
         return 0
     texts, groups = newsgroups()
     names = sorted(set(groups))
-    if args.groups != "all":
+    if ":" in args.groups:
+        a, b = args.groups.split(":")
+        names = names[int(a or 0) : int(b) if b else None]
+    elif args.groups != "all":
         names = names[: int(args.groups)]
     runs = []
     collections: list[tuple[str, list[str], list[str], str]] = [
@@ -146,8 +160,24 @@ def main() -> int:
                 f"interval {r['interval']}, covered {r['covered']}; "
                 f"BMI to 95% {r['bmi_effort_to_95']:.3f}",
             )
+    summary = summarise(runs)
+    say(log, json.dumps(summary, indent=1))
+    write(
+        args.out,
+        {
+            "machine": machine(),
+            "args": vars(args) | {"out": str(args.out)},
+            "summary": summary,
+            "runs": runs,
+            "log": log,
+        },
+    )
+    return 0
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     ng = [r for r in runs if r["collection"].startswith("20ng")]
-    summary = {
+    return {
         "runs": len(runs),
         "reached_target": sum(r["reached_target"] for r in ng) / max(len(ng), 1),
         "interval_covers": sum(r["covered"] for r in ng) / max(len(ng), 1),
@@ -157,21 +187,28 @@ def main() -> int:
         if ng
         else None,
     }
-    say(log, json.dumps(summary, indent=1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "machine": machine(),
-                "args": vars(args) | {"out": str(args.out)},
-                "summary": summary,
-                "runs": runs,
-                "log": log,
-            },
-            indent=1,
-            default=str,
-        ),
-        encoding="utf-8",
+
+
+def write(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+
+
+def merge(parts: list[Path], out: Path, target: float) -> int:
+    docs = [json.loads(p.read_text(encoding="utf-8")) for p in parts]
+    runs = [r for d in docs for r in d["runs"]]
+    summary = summarise(runs)
+    print(json.dumps(summary, indent=1))
+    write(
+        out,
+        {
+            "machine": docs[0]["machine"],
+            "merged_from": [str(p) for p in parts],
+            "target": target,
+            "summary": summary,
+            "runs": runs,
+            "log": [line for d in docs for line in d["log"]],
+        },
     )
     return 0
 

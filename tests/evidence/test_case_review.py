@@ -570,3 +570,35 @@ def test_mail_sms_calls_and_json_lines_are_ingested_and_e_mails_threaded(
     cs = open_case(world.store, world.data_dir, REF)
     threads = {r["thread"] for r in cs.rows("WHERE kind = 'email'")}
     assert len(threads) == 1  # the reply joins its message's thread
+
+
+def test_a_changed_item_is_set_aside_and_the_queue_goes_on(world: World, tmp_path: Path) -> None:
+    _ingest(world, [_chat(tmp_path, n=10)])
+    db = sqlite3.connect(case_dir(world.data_dir, REF) / "items.sqlite")
+    db.execute(
+        "UPDATE objects SET body = body || x'20' WHERE sha256 IN "
+        "(SELECT sha256 FROM items WHERE id != 4)"
+    )
+    db.commit()
+    db.close()
+    served = review.next_item(
+        world.store, world.policy, DORA, data_dir=world.data_dir, reference=REF
+    )
+    assert served is not None and served.item.id == 4
+    review.code_item(
+        world.store,
+        world.policy,
+        DORA,
+        data_dir=world.data_dir,
+        reference=REF,
+        item_id=4,
+        relevance="not_relevant",
+        meets_test=False,
+        reason="x",
+        train="never",
+    )
+    assert (
+        review.next_item(world.store, world.policy, DORA, data_dir=world.data_dir, reference=REF)
+        is None
+    )
+    assert _views(world, "dora") == {4}

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from peel.errors import AccessDenied, InputRefused, PeelError
 from peel.evidence.bmi import features
 from peel.evidence.ingest import PERMISSION, open_case
 from peel.evidence.stopping import elusion_estimate, knee
-from peel.evidence.store import CaseStore, StoredItem
+from peel.evidence.store import CaseStore, EvidenceTampered, StoredItem
 from peel.governance import cases
 from peel.governance.access import Caller, check, operation, record_denial
 from peel.governance.policy import Policy
@@ -64,6 +65,9 @@ SECOND_REVIEW_SHARE = 0.10
 SAMPLE = 385
 TARGET_RECALL = 0.8
 MAX_REASON = 2_000
+MAX_SKIPPED = 20  # changed items set aside in one request before giving up
+
+logger = logging.getLogger(__name__)
 
 
 def now_utc() -> datetime:
@@ -97,6 +101,7 @@ class Model:
     batch: int = 1  # BMI's next batch size
     lock: threading.Lock = field(default_factory=threading.Lock)
     training: bool = False
+    blocked: set[int] = field(default_factory=set)  # items found changed: never served
 
 
 _models: dict[Path, Model] = {}
@@ -360,6 +365,39 @@ def _open_check(conn: Connection, reference: str) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
+def _pick(
+    conn: Connection,
+    reference: str,
+    m: Model,
+    me: str,
+    mine: list[tuple[int, str]],
+    leases: dict[int, tuple[str, str]],
+    first: set[int],
+    due: dict[int, str],
+) -> tuple[int, str] | None:
+    """The next (item, stage) for `me`: held, elusion sample, second review, ranked."""
+    if mine:
+        return mine[0]
+    skip = m.blocked
+    chk = _open_check(conn, reference)
+    if chk is not None:
+        for i in chk["sample_items"]:
+            if i not in first and i not in leases and i not in skip:
+                return int(i), "elusion"
+    for i, who in sorted(due.items()):
+        if who != me and i not in leases and i not in skip:
+            return i, "second"
+    with m.lock:
+        scores = m.scores.copy()
+    taken = [i - 1 for i in (first | set(leases) | skip) if 0 < i <= m.items]
+    scores[taken] = -np.inf
+    # Highest score first; on a tie the lowest id (argmax takes the first). Exact duplicates
+    # of a coded item are coded with it, so never served.
+    if m.items and len(set(taken)) < m.items:
+        return int(np.argmax(scores)) + 1, "ranked"
+    return None
+
+
 def next_item(
     store: Store,
     policy: Policy,
@@ -400,31 +438,28 @@ def next_item(
                 ).where(evidence_leases.c.case_reference == reference)
             )
         }
-        mine = [(i, s) for i, (w, s) in leases.items() if w == me]
-        pick: tuple[int, str] | None = mine[0] if mine else None
-        first, _second, due = _coded(conn, reference) if pick is None else (set(), set(), {})
-        if pick is None:
-            chk = _open_check(conn, reference)
-            if chk is not None:
-                for i in chk["sample_items"]:
-                    if i not in first and i not in leases:
-                        pick = (int(i), "elusion")
-                        break
-        if pick is None:
-            for i, who in sorted(due.items()):
-                if who != me and i not in leases:
-                    pick = (i, "second")
-                    break
-        if pick is None:
-            with m.lock:
-                scores = m.scores.copy()
-            taken = [i - 1 for i in (first | set(leases)) if 0 < i <= m.items]
-            scores[taken] = -np.inf
-            # Highest score first; on a tie the lowest id (argmax takes the first). Exact
-            # duplicates of a coded item are coded with it, so never served.
-            if m.items and len(taken) < m.items:
-                pick = (int(np.argmax(scores)) + 1, "ranked")
-        if pick is None:
+        mine = [(i, s) for i, (w, s) in leases.items() if w == me and i not in m.blocked]
+        first, _second, due = _coded(conn, reference) if not mine else (set(), set(), {})
+        item: StoredItem | None = None
+        pick: tuple[int, str] | None = None
+        # A changed item is never served: it is set aside (and reported by `status`), and the
+        # next candidate is taken, so one bad item cannot stop the queue for everyone.
+        for _ in range(MAX_SKIPPED + 1):
+            pick = _pick(conn, reference, m, me, mine, leases, first, due)
+            if pick is None:
+                break
+            try:
+                item = cs.item(pick[0])
+                break
+            except EvidenceTampered:
+                logger.warning(
+                    "case %s: item %s changed since ingest, set aside", reference, pick[0]
+                )
+                with m.lock:
+                    m.blocked.add(pick[0])
+                mine = [x for x in mine if x[0] != pick[0]]
+                pick = None
+        if pick is None or item is None:
             return None
         iid, stage = pick
         expires = at + timedelta(minutes=LEASE_MINUTES)
@@ -450,7 +485,6 @@ def next_item(
                 )
                 .values(expires_at=expires)
             )
-        item = cs.item(iid)  # checked: a changed byte raises EvidenceTampered here
         record_views(conn, reference, me, [iid], "served", at)
         op.query["stage"] = stage
         op.returned([f"{reference}#{iid}"])
@@ -759,6 +793,13 @@ def status(store: Store, reference: str, items: int) -> dict[str, Any]:
         ]
         first, _second, due = _coded(conn, reference)
         overturned, seconds = _overturns(conn, reference)
+    with store.read() as conn:
+        meets = conn.execute(
+            select(func.count(func.distinct(evidence_codes.c.item_id))).where(
+                evidence_codes.c.case_reference == reference,
+                evidence_codes.c.meets_test.is_(True),
+            )
+        ).scalar_one()
     by: dict[str, dict[str, int]] = {}
     for stage, rel, n in decided:
         by.setdefault(str(stage), {})[str(rel)] = int(n)
@@ -767,6 +808,7 @@ def status(store: Store, reference: str, items: int) -> dict[str, Any]:
         "items": items,
         "decided": len(first),
         "decisions": by,
+        "meets_test": int(meets),
         "seen_items": int(seen),
         "share_seen": (int(seen) / items) if items else 0.0,
         "second_reviews": seconds,
