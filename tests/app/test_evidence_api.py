@@ -108,9 +108,9 @@ def test_purpose_headers_and_membership_are_required(world: Review) -> None:
     assert r.status_code == 404 and "no case" in r.json()["detail"]
 
 
-def test_a_disclosure_officer_who_is_not_a_member_is_refused_and_audited(
-    world: Review,
-) -> None:
+def other_officer(world: Review) -> dict[str, str]:
+    """Headers of a disclosure officer who is not a member of the case (signed in by token;
+    the client's session cookie cleared)."""
     state = world.env.app.state.peel
     state.accounts.seed_user(
         username="other-officer",
@@ -127,11 +127,17 @@ def test_a_disclosure_officer_who_is_not_a_member_is_refused_and_audited(
         json={"username": "other-officer", "password": "correct horse battery staple"},
     ).json()["token"]
     world.env.client.cookies.clear()
-    h = {
+    return {
         "Authorization": f"Bearer {token}",
         "Peel-Purpose": "disclosure",
         "Peel-Case-Reference": REF,
     }
+
+
+def test_a_disclosure_officer_who_is_not_a_member_is_refused_and_audited(
+    world: Review,
+) -> None:
+    h = other_officer(world)
     for path, params in (("next", {}), ("search", {"q": "ladder"}), ("status", {})):
         r = world.env.client.get(f"{BASE}/{path}", headers=h, params=params)
         assert r.status_code == 403, (path, r.text)
@@ -262,7 +268,9 @@ def test_next_context_code_and_the_review_record(world: Review) -> None:
     assert tuple(entry) == (OFFICER, REF)
 
 
-def test_a_tampered_item_is_refused_with_409_naming_it(world: Review) -> None:
+def test_a_tampered_item_is_set_aside_by_the_queue_and_refused_with_409_naming_it(
+    world: Review,
+) -> None:
     c, h = world.env.client, world.headers()
     served = c.get(f"{BASE}/next", headers=h).json()["item"]
     iid = served["id"]
@@ -276,9 +284,10 @@ def test_a_tampered_item_is_refused_with_409_naming_it(world: Review) -> None:
     db.execute("UPDATE objects SET body = ? WHERE sha256 = ?", (bytes(changed), sha))
     db.commit()
     db.close()
+    # The queue sets the changed item aside and serves another; reading it is refused.
     r = c.get(f"{BASE}/next", headers=h)
-    assert r.status_code == 409, r.text
-    assert f"item {iid}" in r.json()["detail"] and "blocked" in r.json()["detail"]
+    assert r.status_code == 200, r.text
+    assert r.json()["item"]["id"] != iid
     r = c.get(f"{BASE}/items/{iid}/context", headers=h, params={"k": 0})
     assert r.status_code == 409 and f"item {iid}" in r.json()["detail"]
 
@@ -311,3 +320,99 @@ def test_the_review_record_page_shows_the_checks_and_the_estimate_with_its_inter
     api = world.env.client.get(f"{BASE}/status", headers=world.headers()).json()
     assert api["recall_estimate"] == 0.875 and api["interval"] == [0.61, 0.97]
     assert api["target_reached"] is True and api["checks"][0]["sample"] == 3
+
+
+def _code_next(world: Review, relevance: str, *, meets_test: bool, reason: str) -> int:
+    c, h = world.env.client, world.headers()
+    iid = int(c.get(f"{BASE}/next", headers=h).json()["item"]["id"])
+    r = c.post(
+        f"{BASE}/items/{iid}/code",
+        headers=h,
+        json={"relevance": relevance, "meets_test": meets_test, "reason": reason},
+    )
+    assert r.status_code == 201, r.text
+    return iid
+
+
+def test_the_schedules_as_data_page_and_downloads_redacted_and_audited(world: Review) -> None:
+    c, h = world.env.client, world.headers()
+    _code_next(world, "relevant", meets_test=True, reason="places the ladder at the garage")
+    _code_next(world, "sensitive", meets_test=False, reason=f"names a witness, {PHONE}")
+    _code_next(world, "not_relevant", meets_test=False, reason="weekend chatter")
+
+    r = c.get(f"{BASE}/schedules", headers=h)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    no_planted(r.text)
+    assert [x["reviewed"] for x in doc["mg6c"]][:1] == ["relevant, non-sensitive"]
+    assert {x["reviewed"] for x in doc["mg6c"]} == {
+        "relevant, non-sensitive",
+        "not relevant",
+        "not reviewed",
+    }
+    assert sum(x["items"] for x in doc["mg6c"]) == 25 - 1  # every item but the sensitive one
+    assert len(doc["mg6d"]) == 1 and "[phone]" in doc["mg6d"][0]["reason_for_sensitivity"]
+    assert [x["how_it_meets_the_test"] for x in doc["mg6e"]] == ["places the ladder at the garage"]
+    rec = doc["record"]
+    assert rec["case"] == REF and rec["reviewed"] == 3 and rec["redacted"] is True
+
+    page = c.get(f"/cases/{REF}/evidence/schedules", headers=h)
+    assert page.status_code == 200, page.text
+    no_planted(page.text)
+    for key in ("mg6c", "mg6d", "mg6e"):
+        assert f'aria-labelledby="{key}-title"' in page.text
+    assert "places the ladder at the garage" in page.text
+    assert 'id="fig-reviewed">3 of 25 (22 not reviewed)' in page.text
+
+    r = c.get(f"/cases/{REF}/evidence/schedules/MG6D.csv", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"] == 'attachment; filename="OP-DISC-7-MG6D.csv"'
+    assert r.text.splitlines()[0].split(",") == [
+        "item_no",
+        "description",
+        "location",
+        "reason_for_sensitivity",
+        "cps_comment",
+    ]
+    no_planted(r.text)
+    r = c.get(f"/cases/{REF}/evidence/schedules/review-record.pdf", headers=h)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF")
+
+    # Each build is one disclosure in the audit log: API, page, two downloads.
+    with world.env.store.read() as conn:
+        made = conn.execute(
+            select(audit_log.c.actor).where(
+                audit_log.c.operation == "disclosure",
+                audit_log.c.object_type == "evidence_schedule",
+            )
+        ).all()
+    assert made == [(OFFICER,)] * 4
+
+
+def test_a_schedule_file_not_in_the_list_is_404_and_a_non_member_is_refused(
+    world: Review,
+) -> None:
+    c, h = world.env.client, world.headers()
+    for name in ("MG6F.csv", "review-record.csv", "mg6c.csv", "MG6C.csv.exe", "%2e%2e"):
+        r = c.get(f"/cases/{REF}/evidence/schedules/{name}", headers=h)
+        assert r.status_code == 404, (name, r.status_code)
+        assert name not in r.text
+    with world.env.store.read() as conn:
+        assert (
+            conn.execute(
+                select(audit_log.c.seq).where(audit_log.c.object_type == "evidence_schedule")
+            ).all()
+            == []
+        )
+    outsider = other_officer(world)
+    for path in (
+        f"/cases/{REF}/evidence/schedules/MG6C.csv",
+        f"/cases/{REF}/evidence/schedules",
+        f"{BASE}/schedules",
+    ):
+        r = c.get(path, headers=outsider)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "not a member" in r.text
+        no_planted(r.text)

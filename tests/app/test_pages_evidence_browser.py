@@ -1,9 +1,9 @@
 """A disclosure officer reviews a case's digital evidence in headless Chromium: chooses the
 disclosure purpose with the case reference, searches (highlighted snippets), opens a hit in
-its conversation, codes the item the queue serves and is served the next, and reads the
-review record. The phone numbers, e-mail addresses and contact names planted in the
-(synthetic) material never reach a page: display is redacted. Screenshots go to
-test-artifacts/screenshots/ (never committed).
+its conversation, codes the item the queue serves and is served the next, reads the review
+record, and the disclosure schedules, and downloads them. The phone numbers, e-mail
+addresses and contact names planted in the (synthetic) material never reach a page:
+display is redacted. Screenshots go to test-artifacts/screenshots/ (never committed).
 """
 
 from __future__ import annotations
@@ -148,15 +148,64 @@ def test_disclosure_officer_searches_codes_and_reads_the_review_record(
     form.get_by_label("Reason", exact=True).fill("places the ladder at the garage")
     form.get_by_role("button", name="Record decision").click()
     page.wait_for_url(base)
+    # The item the queue serves now, coded sensitive (for MG6D).
+    nav = page.get_by_role("navigation", name="review")
+    expect(nav.get_by_role("link", name="Schedules")).to_be_visible()
+    form = page.locator("form.code-form")
+    form.get_by_role("radio", name="Sensitive").check()
+    form.get_by_label("Reason", exact=True).fill("would reveal who told police about the van")
+    form.get_by_role("button", name="Record decision").click()
+    page.wait_for_url(base)
 
     # 5. The review record.
     page.get_by_role("navigation", name="review").get_by_role("link", name="Review record").click()
     page.wait_for_url(f"{base}/record")
     expect(page.locator("#items")).to_have_text("21")
-    expect(page.locator("#decided")).to_have_text("2")
+    expect(page.locator("#decided")).to_have_text("3")
     expect(page.locator("#seen")).to_contain_text("% of the material")
     expect(page.locator("#overturn")).to_have_text("none reviewed yet")
     expect(page.locator("#estimate")).to_contain_text("No estimate yet")
     expect(page.locator("table.decisions")).to_contain_text("by the model's ranking")
     _no_planted(tab, "record")
     tab.check(f"64-evidence-record-{viewport}")
+
+    # 6. The schedules, from the record: three tables, the figures, nothing planted shown.
+    page.get_by_role("link", name="Disclosure schedules").click()
+    page.wait_for_url(f"{base}/schedules")
+    expect(page.locator("table.schedule-table")).to_have_count(3)
+    for key in ("mg6c", "mg6d", "mg6e"):
+        expect(page.locator(f"#{key} tbody tr").first).not_to_have_class("nil")
+    expect(page.locator("#mg6c h2")).to_contain_text("MG6C")
+    expect(page.locator("#mg6c table")).to_contain_text("relevant, non-sensitive")
+    expect(page.locator("#mg6c table")).to_contain_text("reviewed, not relevant")
+    expect(page.locator("#mg6d table")).to_contain_text("who told police about the van")
+    expect(page.locator("#mg6e table")).to_contain_text("places the ladder at the garage")
+    expect(page.locator("#fig-reviewed")).to_contain_text("3 of 21")
+    expect(page.locator("#fig-recall")).to_contain_text("no estimate yet")
+    expect(page.locator("#fig-overturn")).to_have_text("no second reviews yet")
+    _no_planted(tab, "schedules")
+    tab.check(f"65-evidence-schedules-{viewport}")
+    if viewport != "desktop":
+        return  # the files are the same on every screen: fetched once
+
+    # 7. The downloads: a link saves a file; each file has its type and a body.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="MG6C.csv").click()
+    assert download.value.suggested_filename == "OP-DISC-7-MG6C.csv"
+    types = {".csv": "text/csv", ".json": "application/json", ".pdf": "application/pdf"}
+    names = page.locator("ul.downloads a").all_inner_texts()
+    assert len(names) == 8
+    for name in names:
+        r = page.request.get(f"{base}/schedules/{name}")
+        assert r.status == 200, name
+        assert r.headers["content-type"].startswith(types[Path(name).suffix]), name
+        assert r.headers["content-disposition"].startswith("attachment;"), name
+        body = r.body()
+        assert body, name
+        if name.endswith(".pdf"):
+            assert body.startswith(b"%PDF"), name
+        else:
+            text = body.decode("utf-8")
+            assert [v for v in PLANTED if v in text] == [], f"{name}: planted personal data"
+    missing = page.request.get(f"{base}/schedules/MG6X.csv")
+    assert missing.status == 404

@@ -78,6 +78,7 @@ def test_items_go_to_the_right_schedule_and_the_blocks_add_up(
     blocks = [r for r in mg6c if r["reviewed"] == "not relevant"]
     assert sum(r["items"] for r in blocks) == 10
     assert "10 messages" in blocks[0]["description"] and "not relevant" in blocks[0]["description"]
+    assert blocks[0]["location"] == "items 22-31 (block)"
     left = [r for r in mg6c if r["reviewed"] == "not reviewed"]
     assert sum(r["items"] for r in left) == 41 - 13  # 40 messages + the notice, 13 coded
     rec = doc["record"]

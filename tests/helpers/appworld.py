@@ -288,6 +288,7 @@ def _evidence_requests(env: AppEnv, world: World) -> None:
         },
         ("GET", f"{base}/search"): {**officer_spec, "path": ref, "params": {"q": "ladder"}},
         ("GET", f"{base}/status"): {**officer_spec, "path": ref},
+        ("GET", f"{base}/schedules"): {**officer_spec, "path": ref},
         ("GET", page): {**officer_spec, "path": ref},
         ("GET", f"{page}/items/{{item_id}}"): {**officer_spec, "path": item},
         ("POST", f"{page}/items/{{item_id}}/code"): {
@@ -298,6 +299,11 @@ def _evidence_requests(env: AppEnv, world: World) -> None:
         },
         ("GET", f"{page}/search"): {**officer_spec, "path": ref, "params": {"q": "ladder"}},
         ("GET", f"{page}/record"): {**officer_spec, "path": ref},
+        ("GET", f"{page}/schedules"): {**officer_spec, "path": ref},
+        ("GET", f"{page}/schedules/{{name}}"): {
+            **officer_spec,
+            "path": {**ref, "name": "review-record.pdf"},
+        },
     }
 
 

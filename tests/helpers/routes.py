@@ -27,6 +27,7 @@ SAMPLE_PATH_VALUES = {
     "request_id": "999999",
     "authorisation_id": "999999",
     "item_id": "1",
+    "name": "MG6C.csv",
 }
 
 

@@ -1,6 +1,7 @@
 """The disclosure officer's review of a case's digital evidence (issue 7): the queue (the item
 served, a link to its conversation, the coding form), search with highlighted snippets, an
-item with the messages either side of it, and the review record.
+item with the messages either side of it, the review record, and the disclosure schedules
+(MG6C, MG6D, MG6E) with their downloads (CSV, PDF; the review record as JSON and PDF).
 
 Every item on these pages comes from the same audited functions as the JSON API
 (`peel.app.api.evidence`, over `peel.evidence.review` and `peel.evidence.casesearch`), so
@@ -21,9 +22,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from peel.app.api.evidence import (
     MAX_TERMS,
+    SCHEDULE_FILES,
     code,
     context_doc,
     next_doc,
+    schedule_file,
+    schedules_doc,
     search_doc,
     status_doc,
 )
@@ -34,6 +38,7 @@ from peel.errors import InputRefused
 from peel.evidence.ingest import PERMISSION
 from peel.evidence.items import KINDS
 from peel.evidence.review import MAX_REASON, RELEVANCE
+from peel.evidence.schedule import MG6C_COLUMNS, MG6D_COLUMNS, MG6E_COLUMNS
 from peel.governance.access import Caller
 
 logger = logging.getLogger(__name__)
@@ -51,6 +56,46 @@ RELEVANCE_LABELS = {
     "relevant": "Relevant",
     "not_relevant": "Not relevant",
     "sensitive": "Sensitive",
+}
+# The schedules as the page shows them: key in the built document, form, title, what it
+# holds, columns.
+SCHEDULES = [
+    (
+        "mg6c",
+        "MG6C",
+        "Schedule of relevant non-sensitive unused material",
+        "Each item coded relevant and not sensitive on its own line; the items coded not "
+        "relevant, and those the review did not reach, block-listed by conversation and run "
+        "of days.",
+        MG6C_COLUMNS,
+    ),
+    (
+        "mg6d",
+        "MG6D",
+        "Schedule of relevant sensitive unused material",
+        "Each item coded sensitive, with the reviewer's reason for its sensitivity. This "
+        "schedule goes to the prosecutor, not to the defence.",
+        MG6D_COLUMNS,
+    ),
+    (
+        "mg6e",
+        "MG6E",
+        "Disclosure officer's report",
+        "Each item that meets the disclosure test: it might reasonably be considered capable "
+        "of undermining the case for the prosecution or of assisting the case for the accused "
+        "(CPIA 1996 s.3), with how it meets it.",
+        MG6E_COLUMNS,
+    ),
+]
+COLUMN_LABELS = {
+    "item_no": "No.",
+    "description": "Description",
+    "location": "Location",
+    "items": "Items",
+    "reviewed": "Reviewed",
+    "cps_comment": "CPS comment",
+    "reason_for_sensitivity": "Reason for sensitivity",
+    "how_it_meets_the_test": "How it meets the test",
 }
 
 
@@ -238,6 +283,32 @@ def record_page(reference: str, request: Request, state: StateDep, caller: Revie
         for stage, counts in sorted(st["decisions"].items())
     ]
     return _page(request, caller, "evidence_record.html", reference, st=st, rows=rows)
+
+
+@router.get("/cases/{reference:path}/evidence/schedules")
+def schedules_page(reference: str, request: Request, state: StateDep, caller: Reviewer) -> Response:
+    # Building the schedules is audited by the back end as a disclosure, and the items they
+    # describe are recorded as seen by the reader ("export"): every view of this page is one
+    # such entry, as it should be (the page shows the descriptions). Built once per request.
+    doc = schedules_doc(state, caller, reference)
+    return _page(
+        request,
+        caller,
+        "evidence_schedules.html",
+        reference,
+        doc=doc,
+        rec=doc["record"],
+        schedules=SCHEDULES,
+        labels=COLUMN_LABELS,
+        files=list(SCHEDULE_FILES),
+    )
+
+
+@router.get("/cases/{reference:path}/evidence/schedules/{name}")
+def schedule_download(reference: str, name: str, state: StateDep, caller: Reviewer) -> Response:
+    """One file of the schedules (MG6C.csv, ..., review-record.pdf) as an attachment; built
+    afresh, so audited as a disclosure like the page."""
+    return schedule_file(state, caller, reference, name)
 
 
 __all__ = ["base", "router"]

@@ -142,9 +142,28 @@ def _blocks(cs: CaseStore, ids: set[int]) -> list[dict[str, Any]]:
     return out
 
 
+def _block_location(ids: list[int]) -> str:
+    """The block's items as runs of ids ("items 3-9, 12, 15-20"); long lists shortened."""
+    runs: list[str] = []
+    ordered = sorted(ids)
+    start = prev = ordered[0]
+    for i in [*ordered[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        runs.append(str(start) if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    shown = ", ".join(runs[:8]) + (f" and {len(runs) - 8} more runs" if len(runs) > 8 else "")
+    return f"{'item' if len(ordered) == 1 else 'items'} {shown} (block)"
+
+
 def _block_text(b: dict[str, Any], redact: Callable[[str], str], verdict: str) -> str:
-    kinds = {"chat": "messages", "sms": "text messages", "call": "calls", "email": "e-mails"}
-    what = " and ".join(sorted(kinds.get(k, "records") for k in b["kinds"]))
+    n = len(b["ids"])
+    kinds = {"chat": "message", "sms": "text message", "call": "call", "email": "e-mail"}
+    what = " and ".join(
+        sorted(kinds.get(k, "record") + ("s" if n != 1 else "") for k in b["kinds"])
+    )
     senders = sorted(b["senders"])
     between = ""
     if senders:
@@ -154,7 +173,6 @@ def _block_text(b: dict[str, Any], redact: Callable[[str], str], verdict: str) -
         between = f" from {shown}"
     thread = b["thread"].split(":", 1)[-1]
     when = _days(b["first"], b["last"]) if b["first"] else "undated"
-    n = len(b["ids"])
     return redact(f"{n:,} {what}{between} in '{thread}', {when}, {verdict}")
 
 
@@ -199,7 +217,7 @@ def build(
         mg6c.append(
             {
                 "description": _block_text(b, red, "reviewed, not relevant"),
-                "location": f"items {min(b['ids'])}-{max(b['ids'])} (block)",
+                "location": _block_location(b["ids"]),
                 "items": len(b["ids"]),
                 "reviewed": "not relevant",
                 "cps_comment": "",
@@ -216,7 +234,7 @@ def build(
         mg6c.append(
             {
                 "description": _block_text(b, red, left_note),
-                "location": f"items {min(b['ids'])}-{max(b['ids'])} (block)",
+                "location": _block_location(b["ids"]),
                 "items": len(b["ids"]),
                 "reviewed": "not reviewed",
                 "cps_comment": "",
@@ -247,7 +265,7 @@ def build(
         searches = [
             {
                 "by": r.username,
-                "terms": r.terms,
+                "terms": red(r.terms),
                 "filters": r.filters,
                 "matched": r.matched,
                 "shown": r.shown,

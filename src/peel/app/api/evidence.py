@@ -1,5 +1,6 @@
 """A case's digital evidence review for disclosure (issue 7): the next item of the queue, an
-item's conversation context, coding, search, and the review record.
+item's conversation context, coding, search, the review record, and the disclosure
+schedules (MG6C, MG6D, MG6E) with the review record as data.
 
 Every route needs `evidence.review` with the disclosure purpose, and the caller's case
 reference (Peel-Case-Reference) must be the case in the path; only members of the case get
@@ -20,19 +21,21 @@ that fails its hash check (`EvidenceTampered`) 409 naming the item; a refusal 40
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from peel.app.api.common import PageDep
 from peel.app.deps import Permit, StateDep
 from peel.app.state import AppState
 from peel.errors import NotFound
-from peel.evidence import review
+from peel.evidence import review, schedule
 from peel.evidence.casesearch import search_case
 from peel.evidence.ingest import PERMISSION, open_case
 from peel.evidence.items import KINDS
@@ -49,6 +52,17 @@ TRAIN = "background"
 MAX_TERMS = 1_000
 Kind = Literal["chat", "sms", "call", "email", "record"]
 assert set(KINDS) == set(get_args(Kind))  # the item kinds the back end knows
+# The files `schedule.write` makes, each with the type it is served as.
+SCHEDULE_FILES = {
+    "MG6C.csv": "text/csv; charset=utf-8",
+    "MG6D.csv": "text/csv; charset=utf-8",
+    "MG6E.csv": "text/csv; charset=utf-8",
+    "MG6C.pdf": "application/pdf",
+    "MG6D.pdf": "application/pdf",
+    "MG6E.pdf": "application/pdf",
+    "review-record.json": "application/json",
+    "review-record.pdf": "application/pdf",
+}
 
 
 class CodeCreate(BaseModel):
@@ -321,6 +335,43 @@ def status_doc(state: AppState, caller: Caller, reference: str) -> dict[str, Any
     return {"case": reference, "target_recall": review.target_recall(state.policy), **out}
 
 
+def schedules_doc(state: AppState, caller: Caller, reference: str) -> dict[str, Any]:
+    """The schedules MG6C, MG6D, MG6E and the review record, descriptions always redacted.
+    The back end authorises the caller, reads every item described through the case store
+    (hash checked), counts it as seen by the caller ("export") and audits the whole as a
+    disclosure: each call is one such entry, so call it once per request."""
+    reference = the_case(state, caller, reference)
+    return schedule.build(
+        state.store,
+        state.policy,
+        caller,
+        data_dir=data_dir(state),
+        reference=reference,
+        redacted=True,
+        clock=state.clock,
+    )
+
+
+def schedule_file(state: AppState, caller: Caller, reference: str, name: str) -> Response:
+    """One file of the schedules (`SCHEDULE_FILES`) as a download: built (audited, see
+    `schedules_doc`) and written in a temporary directory that is gone when this returns.
+    A name not in the list is 404 before anything is built."""
+    media_type = SCHEDULE_FILES.get(name)
+    if media_type is None:
+        # The name is not echoed: what is typed in a path is not fit to show.
+        raise NotFound("no such schedule file; the files are " + ", ".join(SCHEDULE_FILES))
+    doc = schedules_doc(state, caller, reference)
+    with tempfile.TemporaryDirectory(prefix="peel-schedules-") as tmp:
+        written = {p.name: p for p in schedule.write(doc, Path(tmp))}
+        body = written[name].read_bytes()
+    case = re.sub(r"[^A-Za-z0-9_.-]+", "-", doc["record"]["case"]).strip("-.") or "case"
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{case}-{name}"'},
+    )
+
+
 # -- routes ---------------------------------------------------------------------------------------
 @router.get("/{reference:path}/evidence/next")
 def next_item(reference: str, state: StateDep, caller: Reviewer) -> dict[str, Any]:
@@ -395,7 +446,17 @@ def review_status(reference: str, state: StateDep, caller: Reviewer) -> dict[str
     return status_doc(state, caller, reference)
 
 
+@router.get("/{reference:path}/evidence/schedules")
+def schedules(reference: str, state: StateDep, caller: Reviewer) -> dict[str, Any]:
+    """The disclosure schedules as data: `mg6c` (relevant non-sensitive unused material, the
+    items not relevant or not reached block-listed), `mg6d` (sensitive), `mg6e` (the items
+    that meet the disclosure test) and `record` (the review record). Descriptions are
+    redacted; the items described are counted as seen; audited as a disclosure."""
+    return schedules_doc(state, caller, reference)
+
+
 __all__ = [
+    "SCHEDULE_FILES",
     "CodeCreate",
     "code",
     "context_doc",
@@ -404,6 +465,8 @@ __all__ = [
     "next_doc",
     "redact_segments",
     "router",
+    "schedule_file",
+    "schedules_doc",
     "search_doc",
     "status_doc",
 ]
