@@ -6,7 +6,9 @@
 Builds a WhatsApp export of `--items` messages (lines of 20 Newsgroups posts from
 `../shared/data/text`, or made-up words when that is absent), ingests it twice into two
 cases of a fresh serving store (SQLite under benchmarks/out/evidence-queue/), seeds each
-review as a reviewer would (a search, ten items coded), then times `--decisions` rounds of
+review as a reviewer would (five hits of a search and the first five items the queue serves,
+coded; a message is "relevant" when it mentions a car), trains the first model (timed apart:
+features over the whole case), then times `--decisions` rounds of
 "code the served item, serve the next" through the same functions the app calls
 (`peel.evidence.review.code_item` then `next_item`: audit entries, leases, views, hashes
 checked):
@@ -118,27 +120,48 @@ def run_mode(
     truth = {i + 1: relevant(t) for i, t in enumerate(texts)}
     t0 = time.perf_counter()
     hits = search_case(
-        store, policy, dora, data_dir=data_dir, reference=ref, terms="engine OR dealer", limit=10
+        store, policy, dora, data_dir=data_dir, reference=ref, terms="engine OR dealer", limit=5
     )["hits"]
-    for h in hits[:10]:
+    seeds = [h["id"] for h in hits[:5]]
+    for _ in range(5):  # and the first items the queue serves (before a model: a fixed order)
+        s = review.next_item(store, policy, dora, data_dir=data_dir, reference=ref)
+        if s is None:
+            break
+        seeds.append(s.item.id)
         review.code_item(
             store,
             policy,
             dora,
             data_dir=data_dir,
             reference=ref,
-            item_id=h["id"],
-            relevance="relevant" if truth[h["id"]] else "not_relevant",
+            item_id=s.item.id,
+            relevance="relevant" if truth[s.item.id] else "not_relevant",
             meets_test=False,
             reason="seed",
             train="never",
         )
-    # The first model: features over the whole case, then a training (not timed per decision).
+    for iid in seeds[: len(hits[:5])]:
+        review.code_item(
+            store,
+            policy,
+            dora,
+            data_dir=data_dir,
+            reference=ref,
+            item_id=iid,
+            relevance="relevant" if truth[iid] else "not_relevant",
+            meets_test=False,
+            reason="seed",
+            train="never",
+        )
+    # The first model (features over the whole case, then a training), where each mode
+    # trains: in this process (sync) or in the case's trainer process (background).
     from peel.evidence.ingest import open_case
 
     cs = open_case(store, data_dir, ref)
-    review.retrain(store, cs, ref)
+    trained = review.retrain(store, cs, ref, in_process=(mode == "sync"))
     first_model = time.perf_counter() - t0
+    if not trained:
+        raise SystemExit("the seed decisions were all of one kind: no model to measure")
     served = review.next_item(store, policy, dora, data_dir=data_dir, reference=ref)
     times: list[float] = []
     for _ in range(decisions):
@@ -160,8 +183,17 @@ def run_mode(
         )
         served = review.next_item(store, policy, dora, data_dir=data_dir, reference=ref)
         times.append(time.perf_counter() - t)
+    if mode == "background":  # let the last training finish, to count it
+        m = review._model(cs)
+        for _ in range(600):
+            if not m.training:
+                break
+            time.sleep(0.1)
+    m = review._model(cs)
     ms = np.array(times) * 1000
     out = {
+        "trainings": m.trainings,
+        "last_trained_on": m.trained_on,
         "mode": mode,
         "decisions": len(times),
         "first_model_s": round(first_model, 1),
@@ -173,7 +205,8 @@ def run_mode(
         log,
         f"{ref} ({mode}): first model {out['first_model_s']} s; code -> next over "
         f"{out['decisions']} decisions: p50 {out['p50_ms']} ms, p95 {out['p95_ms']} ms, "
-        f"max {out['max_ms']} ms",
+        f"max {out['max_ms']} ms; {out['trainings']} trainings, the last on "
+        f"{out['last_trained_on']} decisions",
     )
     return out
 

@@ -102,6 +102,7 @@ class Model:
     lock: threading.Lock = field(default_factory=threading.Lock)
     training: bool = False
     blocked: set[int] = field(default_factory=set)  # items found changed: never served
+    trainings: int = 0  # trainings finished in this process's lifetime
 
 
 _models: dict[Path, Model] = {}
@@ -186,6 +187,7 @@ def retrain(store: Store, cs: CaseStore, reference: str, *, in_process: bool = T
         m.scores = scores
         m.trained_on = len(labels)
         m.batch += max(1, m.batch // 10)
+        m.trainings += 1
     return True
 
 
