@@ -116,6 +116,9 @@ def main() -> int:
         "--groups", default="all", help="all, the first N newsgroups, or a slice A:B (sorted)"
     )
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument(
+        "--seed-list", default=None, help="Run these seeds only (e.g. 2,3) instead of 1..--seeds"
+    )
     ap.add_argument("--target", type=float, default=0.8)
     ap.add_argument("--no-sms", action="store_true")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "evidence-review.json")
@@ -148,7 +151,12 @@ def main() -> int:
         s_texts, s_labels = sms()
         collections.append(("sms:spam", s_texts, s_labels, "spam"))
     for name, tx, gr, rel in collections:
-        for seed in range(1, args.seeds + 1):
+        seeds = (
+            [int(x) for x in args.seed_list.split(",")]
+            if args.seed_list
+            else list(range(1, args.seeds + 1))
+        )
+        for seed in seeds:
             items, labels = subsample(tx, gr, rel, np.random.default_rng(seed))
             r = one_run(name, items, labels, seed, args.target)
             runs.append(r)
