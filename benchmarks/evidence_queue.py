@@ -110,7 +110,7 @@ def run_mode(
     mode: str,
     log: list[str],
 ) -> dict[str, Any]:
-    from peel.evidence import review
+    from peel.evidence import learning, review
     from peel.evidence.casesearch import search_case
     from peel.governance.access import Caller
 
@@ -184,12 +184,12 @@ def run_mode(
         served = review.next_item(store, policy, dora, data_dir=data_dir, reference=ref)
         times.append(time.perf_counter() - t)
     if mode == "background":  # let the last training finish, to count it
-        m = review._model(cs)
+        m = learning.model_of(cs)
         for _ in range(600):
             if not m.training:
                 break
             time.sleep(0.1)
-    m = review._model(cs)
+    m = learning.model_of(cs)
     ms = np.array(times) * 1000
     out = {
         "trainings": m.trainings,

@@ -14,7 +14,7 @@ from review_world import REF, World, chat_file, clock, make_world, reviewer
 from sqlalchemy import select
 
 from peel.errors import AccessDenied, InputRefused
-from peel.evidence import review
+from peel.evidence import learning, review
 from peel.evidence.casesearch import search_case
 from peel.evidence.ingest import ingest, open_case
 from peel.evidence.search import SearchError
@@ -484,11 +484,11 @@ def test_background_training_runs_in_its_own_process_and_scores_as_in_process(
         )
     cs = open_case(world.store, world.data_dir, REF)
     assert review.retrain(world.store, cs, REF, in_process=True)
-    here = review._model(cs).scores.copy()
+    here = learning.model_of(cs).scores.copy()
     review.forget_models()
     assert review.retrain(world.store, cs, REF, in_process=False)
-    there = review._model(cs).scores
-    trainer = review._trainers[cs.root]
+    there = learning.model_of(cs).scores
+    trainer = learning._trainers[cs.root]
     assert trainer.proc.pid != os.getpid() and trainer.proc.is_alive()
     assert np.allclose(here, there)
     assert not np.allclose(here, here[0])  # a real model, not the fixed order
