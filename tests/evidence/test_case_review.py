@@ -602,3 +602,20 @@ def test_a_changed_item_is_set_aside_and_the_queue_goes_on(world: World, tmp_pat
         is None
     )
     assert _views(world, "dora") == {4}
+
+
+def test_a_search_leaves_out_a_batch_not_yet_recorded(world: World, tmp_path: Path) -> None:
+    from sqlalchemy import delete
+
+    from peel.serving.tables import evidence_batches
+
+    _ingest(world, [_chat(tmp_path)])
+    later = chat_file(tmp_path / "later" / "Other.txt", [("Sam Example", "ladder again")])
+    _ingest(world, [later])
+    # As if the second batch's process had died before recording it.
+    with world.store.begin() as conn:
+        conn.execute(delete(evidence_batches).where(evidence_batches.c.batch == 2))
+    out = search_case(
+        world.store, world.policy, DORA, data_dir=world.data_dir, reference=REF, terms="ladder"
+    )
+    assert [h["conversation"] for h in out["hits"]] == ["Group chat"]

@@ -55,6 +55,8 @@ def search_case(
     found = ix.search(q, limit=0)
     counts_only = found.count > over
     hits = [] if counts_only else ix.search(q, limit=limit, offset=offset).hits
+    usable = set(cs.recorded_only([i for i, _ in hits]))
+    hits = [(i, score) for i, score in hits if i in usable]
     stored = {s.id: s for s in cs.items([i for i, _ in hits])}  # checked on read
     filters = {
         "participant": participant,

@@ -213,6 +213,18 @@ class CaseStore:
             self._manifests[batch] = hashes
         return hashes
 
+    def recorded_only(self, ids: list[int]) -> list[int]:
+        """`ids` without the items of batches the serving store has not recorded (a batch
+        being ingested right now, or one whose process died): those are never shown, and a
+        search must not fail on them."""
+        if not ids or self._recorded is None:
+            return ids
+        marks = ",".join("?" * len(ids))
+        batch = dict(
+            self.db().execute(f"SELECT id, batch FROM items WHERE id IN ({marks})", ids).fetchall()
+        )
+        return [i for i in ids if batch.get(i) in self._recorded]
+
     def count(self) -> int:
         # Ids run 1..n without gaps (an ingest takes the next ones; a dropped batch is the
         # last), so the largest id is the count, read from the key's index.
