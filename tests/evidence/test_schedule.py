@@ -17,6 +17,7 @@ from peel.evidence.casesearch import search_case
 from peel.evidence.ingest import ingest
 from peel.evidence.schedule import MG6C_COLUMNS, build, write
 from peel.evidence.store import EvidenceTampered, case_dir
+from peel.governance import audit
 from peel.serving import Store
 from peel.serving.tables import audit_log, evidence_views
 
@@ -123,17 +124,20 @@ def test_the_export_is_audited_and_what_it_describes_is_counted_as_seen(
     reviewed: World,
 ) -> None:
     w = reviewed
-    build(w.store, w.policy, DORA, data_dir=w.data_dir, reference=REF, clock=clock)
+    doc = build(w.store, w.policy, DORA, data_dir=w.data_dir, reference=REF, clock=clock)
     with w.store.read() as conn:
-        ops = [
-            r[0]
+        (entry,) = [
+            audit.decode(r)
             for r in conn.execute(
-                select(audit_log.c.operation).where(audit_log.c.object_type == "evidence_schedule")
-            )
+                select(audit_log).where(audit_log.c.object_type == "evidence_schedule")
+            ).mappings()
         ]
-        hows = {r[0] for r in conn.execute(select(evidence_views.c.how))}
-    assert ops == ["disclosure"]
-    assert "search" in hows
+        seen = {int(r[0]) for r in conn.execute(select(evidence_views.c.item_id))}
+    assert entry["operation"] == "disclosure" and entry["recipient"]
+    # The three items described one by one (relevant twice, sensitive) are named, and seen.
+    named = {int(x.split("#")[1]) for x in entry["object_ids"]}
+    assert len(named) == 3 and named <= seen
+    assert entry["query"]["mg6e"] == len(doc["mg6e"]) == 1
 
 
 def test_a_changed_item_blocks_the_export(reviewed: World) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -191,8 +192,6 @@ def thread_emails(cs: CaseStore) -> None:
     ).fetchall()
     if not rows:
         return
-    import json
-
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -225,9 +224,19 @@ def thread_emails(cs: CaseStore) -> None:
     )
 
 
-def _authorise(store: Store, policy: Policy, caller: Caller, reference: str) -> None:
+def authorise(
+    store: Store,
+    policy: Policy,
+    caller: Caller,
+    reference: str,
+    *,
+    operation: str,
+    object_type: str,
+    action: str,
+) -> None:
     """The caller may review (evidence.review, for disclosure of this case) and is a member
-    of the case; a refusal is audited."""
+    of the case; a refusal is audited as a denied `operation` on `object_type`. Every
+    evidence command and page goes through this."""
     try:
         check(policy, caller, PERMISSION)
         if caller.case_reference != reference:
@@ -243,9 +252,9 @@ def _authorise(store: Store, policy: Policy, caller: Caller, reference: str) -> 
         record_denial(
             store,
             caller,
-            operation="collection",
-            object_type="evidence_batch",
-            query={"case": reference},
+            operation=operation,
+            object_type=object_type,
+            query={"case": reference, "action": action},
             clock=lambda: datetime.now(UTC),
         )
         raise
@@ -320,7 +329,15 @@ def ingest(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
     """Ingest `paths` as one batch of the case (see the module docstring)."""
-    _authorise(store, policy, caller, reference)
+    authorise(
+        store,
+        policy,
+        caller,
+        reference,
+        operation="collection",
+        object_type="evidence_batch",
+        action="ingest",
+    )
     if not paths:
         raise InputRefused("give at least one file of case material")
     for p in paths:
@@ -470,6 +487,7 @@ def ingest(
 
 __all__ = [
     "FileResult",
+    "authorise",
     "detect",
     "ingest",
     "open_case",

@@ -136,7 +136,7 @@ class _Trainer:
         ctx = multiprocessing.get_context("spawn")
         self.items = cs.count()
         self.conn, child = ctx.Pipe()
-        recorded = dict(cs._recorded or {})
+        recorded = cs.recorded
         self.proc = ctx.Process(
             target=_trainer_main,
             args=(child, str(cs.root), recorded),

@@ -189,6 +189,10 @@ class CaseStore:
                         del self._manifests[b]
             self._recorded = new
 
+    @property
+    def recorded(self) -> dict[int, str]:
+        return dict(self._recorded or {})
+
     def _manifest(self, batch: int) -> dict[int, str]:
         with self._lock:
             got = self._manifests.get(batch)
@@ -297,16 +301,13 @@ class CaseStore:
 
     def rows(self, where: str = "", params: Iterable[Any] = ()) -> Iterator[sqlite3.Row]:
         """Catalogue rows of items (no content; nothing to check), for counts and ordering."""
-        db = self.db()
-        db.row_factory = sqlite3.Row
-        try:
-            yield from db.execute(
-                "SELECT id, sha256, batch, kind, conversation, thread, sent_at, sender, "
-                f"attachments, duplicate_of FROM items {where}",
-                tuple(params),
-            )
-        finally:
-            db.row_factory = None
+        cur = self.db().cursor()
+        cur.row_factory = sqlite3.Row  # this cursor only: the connection is shared
+        yield from cur.execute(
+            "SELECT id, sha256, batch, kind, conversation, thread, sent_at, sender, "
+            f"attachments, duplicate_of FROM items {where}",
+            tuple(params),
+        )
 
     def contacts(self) -> list[tuple[str, str, str]]:
         return [
